@@ -1,0 +1,87 @@
+# crashbox — see README.md. `make` builds build/crashbox; `make test` runs
+# every test; `make asan` runs them under ASan+UBSan; `make bench` measures.
+
+CC      ?= cc
+BUILD   ?= build
+VERSION := 0.1.0
+PKGS    := libseccomp libcap libzstd
+
+WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wimplicit-fallthrough
+ifneq ($(CI),)
+WARN    += -Werror
+endif
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -D_GNU_SOURCE -DCRASHBOX_VERSION='"$(VERSION)"' $(WARN) -pthread
+LDLIBS  += -pthread
+
+# Go >= 1.23: Debian 12 has it in bookworm-backports under /usr/lib/go-1.23.
+GO      ?= $(firstword $(wildcard /usr/lib/go-1.2[3-9]/bin/go) $(shell command -v go 2>/dev/null))
+GOENV   := GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off GOCACHE=$(abspath $(BUILD))/gocache
+
+SRCS    := $(wildcard supervisor/*.c)
+OBJS    := $(SRCS:supervisor/%.c=$(BUILD)/obj/%.o)
+LIBOBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+UNIT    := $(wildcard tests/unit/*.c)
+HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(wildcard tests/helpers/*.c))
+EXAMPLES := $(patsubst examples/%/main.go,$(BUILD)/examples/%,$(wildcard examples/*/main.go))
+
+.PHONY: all test unit integration policies asan bench demo examples helpers clean
+
+all: $(BUILD)/crashbox
+
+$(BUILD)/obj/%.o: supervisor/%.c $(wildcard supervisor/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/crashbox: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/helpers $(BUILD)/examples:
+	mkdir -p $@
+
+$(BUILD)/unit-tests: $(UNIT) $(LIBOBJS)
+	$(CC) $(CFLAGS) -Isupervisor $(UNIT) $(LIBOBJS) -o $@ $(LDLIBS) -lcriterion
+
+$(BUILD)/helpers/%: tests/helpers/%.c | $(BUILD)/helpers
+	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
+
+helpers: $(HELPERS)
+
+$(BUILD)/examples/%: examples/%/main.go examples/go.mod | $(BUILD)/examples
+	@test -n "$(GO)" || { echo "no Go toolchain (>= 1.23): run .ci/install-deps" >&2; exit 1; }
+	cd examples && $(GOENV) $(GO) build -o $(abspath $@) ./$*
+
+examples: $(EXAMPLES)
+
+unit: $(BUILD)/unit-tests
+	$(BUILD)/unit-tests --jobs 2
+
+# Golden normalized dumps of the shipped policies.
+policies: $(BUILD)/crashbox
+	@for p in policies/*.policy; do \
+	  $(BUILD)/crashbox check $$p | diff -u tests/golden/$$(basename $$p .policy).ok - \
+	    || { echo "golden dump differs: $$p" >&2; exit 1; }; \
+	done; echo "policies: golden dumps match"
+
+integration: $(BUILD)/crashbox helpers examples
+	CRASHBOX=$(abspath $(BUILD)/crashbox) HELPERS=$(abspath $(BUILD)/helpers) \
+	EXAMPLES=$(abspath $(BUILD)/examples) \
+	  python3 tests/integration/run.py
+
+test: unit policies integration
+
+asan:
+	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" test
+
+bench: $(BUILD)/crashbox helpers
+	CRASHBOX=$(abspath $(BUILD)/crashbox) HELPERS=$(abspath $(BUILD)/helpers) \
+	  python3 tests/bench/bench.py
+
+demo: $(BUILD)/crashbox $(BUILD)/examples/nil-map-write
+	@echo "== running examples/nil-map-write under crashbox =="
+	-$(BUILD)/crashbox -p policies/default.policy -- $(BUILD)/examples/nil-map-write; \
+	  echo "== crashbox exited with status $$? =="
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/* crashbox: a crash-handling supervisor for Go services in containers.
+ * main() parses the command line and dispatches; only it decides to exit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "envbuild.h"
+#include "exitstatus.h"
+#include "log.h"
+#include "policy.h"
+#include "supervise.h"
+#include "util.h"
+
+#ifndef CRASHBOX_VERSION
+#define CRASHBOX_VERSION "0.1.0"
+#endif
+
+extern char **environ;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: crashbox [-p POLICY] [-d BUNDLE_DIR] [-v] -- CMD [ARG...]\n"
+            "       crashbox check POLICY...\n"
+            "\n"
+            "Runs CMD as a supervised child: forwards signals, reaps zombies, relays\n"
+            "its stderr and exits with its status (128+N for a death by signal N).\n"
+            "\n"
+            "  -p, --policy FILE      per-service policy (env CRASHBOX_POLICY)\n"
+            "  -d, --bundle-dir DIR   where crash bundles go (env CRASHBOX_BUNDLE_DIR)\n"
+            "  -v, --verbose          debug messages on stderr\n"
+            "  -h, --help             this text\n"
+            "  -V, --version          the version\n"
+            "\n"
+            "Exit codes of crashbox itself: %d usage, %d invalid policy, %d system failure;\n"
+            "%d command not executable, %d command not found.\n",
+            EXIT_CRASHBOX_USAGE, EXIT_CRASHBOX_POLICY, EXIT_CRASHBOX_SYSTEM,
+            EXIT_EXEC_NOT_EXECUTABLE, EXIT_EXEC_NOT_FOUND);
+}
+
+/* fds 0-2 must exist: otherwise the first pipe we make would become the
+ * service's stdin or our own log channel. */
+static int ensure_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0)
+            continue;
+        int n = open("/dev/null", O_RDWR);
+        if (n < 0)
+            return -errno;
+        if (n != fd)
+            return -EBADFD;
+    }
+    return 0;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    if (argc < 1) {
+        fprintf(stderr, "crashbox check: no policy file given\n");
+        return EXIT_CRASHBOX_USAGE;
+    }
+    int bad = 0;
+    for (int i = 0; i < argc; i++) {
+        struct policy p;
+        if (policy_init_defaults(&p) < 0)
+            return EXIT_CRASHBOX_SYSTEM;
+        struct diags d = {0};
+        if (policy_load(argv[i], &p, &d) < 0) {
+            diags_print(&d, stderr);
+            if (!d.n)
+                fprintf(stderr, "%s: cannot load\n", argv[i]);
+            bad = 1;
+        } else {
+            if (argc > 1)
+                printf("# %s\n", argv[i]);
+            policy_dump(&p, stdout);
+        }
+        diags_free(&d);
+        policy_free(&p);
+    }
+    fflush(stdout);
+    return bad ? EXIT_CRASHBOX_POLICY : 0;
+}
+
+static void policy_freep(struct policy *p) { policy_free(p); }
+static void envp_freep(char ***e) { env_free(*e); }
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"policy", required_argument, NULL, 'p'},
+        {"bundle-dir", required_argument, NULL, 'd'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {0},
+    };
+    const char *policy_path = getenv("CRASHBOX_POLICY");
+    const char *bundle_dir = getenv("CRASHBOX_BUNDLE_DIR");
+    int c;
+    /* '+': options end at the first word of the command. */
+    while ((c = getopt_long(argc, argv, "+p:d:vhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            policy_path = optarg;
+            break;
+        case 'd':
+            bundle_dir = optarg;
+            break;
+        case 'v':
+            log_set_level(LOG_DEBUG);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("crashbox %s\n", CRASHBOX_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_CRASHBOX_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        log_error("no command given (crashbox [OPTIONS] -- CMD [ARG...])");
+        return EXIT_CRASHBOX_USAGE;
+    }
+    if (ensure_std_fds() < 0)
+        return EXIT_CRASHBOX_SYSTEM;
+
+    __attribute__((cleanup(policy_freep))) struct policy pol = {0};
+    if (policy_init_defaults(&pol) < 0)
+        return EXIT_CRASHBOX_SYSTEM;
+    if (policy_path && *policy_path) {
+        struct diags d = {0};
+        int r = policy_load(policy_path, &pol, &d);
+        if (r < 0) {
+            diags_print(&d, stderr);
+            diags_free(&d);
+            log_error("invalid policy %s: not starting the service", policy_path);
+            return EXIT_CRASHBOX_POLICY;
+        }
+        diags_free(&d);
+    }
+    if (bundle_dir && *bundle_dir) {
+        free(pol.bundle_dir);
+        pol.bundle_dir = strdup(bundle_dir);
+    }
+
+    __attribute__((cleanup(envp_freep))) char **envp = NULL;
+    int r = env_build(environ, &pol.env, &envp);
+    if (r < 0) {
+        log_error("cannot build the service's environment: %s", strerror(-r));
+        return EXIT_CRASHBOX_SYSTEM;
+    }
+    int sfd = signals_take_over();
+    if (sfd < 0) {
+        log_error("cannot take over signals: %s", strerror(-sfd));
+        return EXIT_CRASHBOX_SYSTEM;
+    }
+    struct service_run run = {
+        .argv = argv + optind,
+        .envp = envp,
+        .policy = &pol,
+        .signal_fd = sfd,
+    };
+    int code = supervise(&run);
+    close(sfd);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "check") == 0)
+        return cmd_check(argc - 2, argv + 2);
+    return cmd_run(argc, argv);
+}

@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+#include "policy.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+enum value_type { V_STRING, V_PATH, V_NAME, V_SIZE, V_DURATION, V_BOOL, V_FORWARD, V_PATTERNS, V_ASSIGNMENTS };
+
+struct key_def {
+    const char *section;
+    const char *key;
+    enum value_type type;
+    size_t offset;
+    uint64_t min, max; /* for sizes and durations */
+};
+
+#define FIELD(f) offsetof(struct policy, f)
+
+/* The declarative key table: order here is the order of the normalized dump. */
+static const struct key_def keys[] = {
+    {"service", "name", V_NAME, FIELD(service_name), 0, 0},
+    {"bundle", "directory", V_PATH, FIELD(bundle_dir), 0, 0},
+    {"signals", "forward_to", V_FORWARD, FIELD(forward_to), 0, 0},
+    {"signals", "grace_period", V_DURATION, FIELD(grace_period_ms), 0, 24ULL * 3600 * 1000},
+    {"signals", "descendant_grace", V_DURATION, FIELD(descendant_grace_ms), 0, 3600ULL * 1000},
+    {"stderr", "tail_size", V_SIZE, FIELD(tail_size), 64ULL << 10, 1ULL << 30},
+    {"stderr", "drain_timeout", V_DURATION, FIELD(drain_timeout_ms), 0, 3600ULL * 1000},
+    {"environment", "keep", V_PATTERNS, FIELD(env.keep), 0, 0},
+    {"environment", "unset", V_PATTERNS, FIELD(env.unset), 0, 0},
+    {"environment", "set", V_ASSIGNMENTS, FIELD(env.set), 0, 0},
+    {"watcher_environment", "keep", V_PATTERNS, FIELD(watcher_env.keep), 0, 0},
+    {"watcher_environment", "unset", V_PATTERNS, FIELD(watcher_env.unset), 0, 0},
+    {"watcher_environment", "set", V_ASSIGNMENTS, FIELD(watcher_env.set), 0, 0},
+};
+
+static void *field_ptr(struct policy *p, const struct key_def *k) { return (char *)p + k->offset; }
+static const void *field_cptr(const struct policy *p, const struct key_def *k)
+{
+    return (const char *)p + k->offset;
+}
+
+int policy_init_defaults(struct policy *p)
+{
+    *p = (struct policy){
+        .forward_to = FORWARD_CHILD,
+        .grace_period_ms = 10000,
+        .descendant_grace_ms = 2000,
+        .tail_size = 8ULL << 20,
+        .drain_timeout_ms = 2000,
+    };
+    /* The service keeps everything, GOGC and GOMEMLIMIT included: that is
+     * the service's own choice. crashbox's own variables stay with it. */
+    static const char *const watcher_unset[] = {"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS",
+                                                "GOTRACEBACK", "CRASHBOX_*"};
+    int r = strlist_append(&p->env.keep, "*");
+    if (r >= 0)
+        r = strlist_append(&p->env.unset, "CRASHBOX_*");
+    if (r >= 0)
+        r = strlist_append(&p->watcher_env.keep, "*");
+    for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(watcher_unset); i++)
+        r = strlist_append(&p->watcher_env.unset, watcher_unset[i]);
+    if (r < 0) {
+        policy_free(p);
+        return r;
+    }
+    return 0;
+}
+
+static void env_rules_free(struct env_rules *e)
+{
+    strlist_free(&e->keep);
+    strlist_free(&e->unset);
+    strlist_free(&e->set);
+}
+
+void policy_free(struct policy *p)
+{
+    free(p->service_name);
+    free(p->bundle_dir);
+    env_rules_free(&p->env);
+    env_rules_free(&p->watcher_env);
+    *p = (struct policy){0};
+}
+
+static bool env_name_char(char c, bool pattern)
+{
+    return isalnum((unsigned char)c) || c == '_' || (pattern && (c == '*' || c == '?'));
+}
+
+static bool valid_env_name(const char *s, size_t len, bool pattern)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!env_name_char(s[i], pattern))
+            return false;
+    return true;
+}
+
+/* Checks a value and stores it into the policy. Returns NULL on success, or
+ * a static message describing what is wrong. */
+static const char *set_value(struct policy *p, const struct key_def *k, const char *v, char *detail,
+                             size_t dlen)
+{
+    void *dst = field_ptr(p, k);
+    int r;
+    switch (k->type) {
+    case V_STRING:
+    case V_PATH:
+    case V_NAME: {
+        if (k->type == V_PATH && *v && v[0] != '/')
+            return "must be an absolute path";
+        if (k->type == V_NAME) {
+            if (strlen(v) > 64)
+                return "must be at most 64 characters";
+            for (const char *c = v; *c; c++)
+                if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
+                    return "may hold only letters, digits, '-', '_' and '.'";
+            if (v[0] == '.')
+                return "must not start with '.'";
+        }
+        char *copy = NULL;
+        if (*v && !(copy = strdup(v)))
+            return "out of memory";
+        free(*(char **)dst);
+        *(char **)dst = copy;
+        return NULL;
+    }
+    case V_SIZE:
+    case V_DURATION: {
+        uint64_t x;
+        r = k->type == V_SIZE ? parse_size(v, &x) : parse_duration(v, &x);
+        if (r == -ERANGE)
+            return "value too large";
+        if (r < 0)
+            return k->type == V_SIZE ? "invalid size (examples: 8MiB, 512K, 65536)"
+                                     : "invalid duration (examples: 10s, 500ms, 1m30s)";
+        if (x < k->min || x > k->max) {
+            char lo[32], hi[32];
+            if (k->type == V_SIZE) {
+                format_size(k->min, lo, sizeof lo);
+                format_size(k->max, hi, sizeof hi);
+            } else {
+                format_duration(k->min, lo, sizeof lo);
+                format_duration(k->max, hi, sizeof hi);
+            }
+            snprintf(detail, dlen, "out of range: must be between %s and %s", lo, hi);
+            return detail;
+        }
+        *(uint64_t *)dst = x;
+        return NULL;
+    }
+    case V_BOOL:
+        if (parse_bool(v, (bool *)dst) < 0)
+            return "invalid boolean (use yes or no)";
+        return NULL;
+    case V_FORWARD:
+        if (strcmp(v, "child") == 0)
+            *(enum forward_target *)dst = FORWARD_CHILD;
+        else if (strcmp(v, "group") == 0)
+            *(enum forward_target *)dst = FORWARD_GROUP;
+        else
+            return "must be 'child' or 'group'";
+        return NULL;
+    case V_PATTERNS:
+    case V_ASSIGNMENTS: {
+        struct strlist l;
+        r = strlist_parse(v, &l);
+        if (r == -ENOMEM)
+            return "out of memory";
+        if (r < 0)
+            return "unterminated quote";
+        for (size_t i = 0; i < l.n; i++) {
+            const char *it = l.items[i];
+            const char *eq = strchr(it, '=');
+            bool ok = k->type == V_PATTERNS ? valid_env_name(it, strlen(it), true)
+                                            : eq && valid_env_name(it, (size_t)(eq - it), false);
+            if (!ok) {
+                snprintf(detail, dlen,
+                         k->type == V_PATTERNS
+                             ? "'%s' is not a variable name pattern (letters, digits, _, * and ?)"
+                             : "'%s' is not of the form NAME=VALUE",
+                         it);
+                strlist_free(&l);
+                return detail;
+            }
+        }
+        strlist_free((struct strlist *)dst);
+        *(struct strlist *)dst = l;
+        return NULL;
+    }
+    }
+    return "internal error: unknown type";
+}
+
+static bool is_section(const char *name, size_t len)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+        if (strlen(keys[i].section) == len && strncmp(keys[i].section, name, len) == 0)
+            return true;
+    return false;
+}
+
+static void trim(const char **s, const char **e)
+{
+    while (*s < *e && isspace((unsigned char)**s))
+        (*s)++;
+    while (*e > *s && isspace((unsigned char)(*e)[-1]))
+        (*e)--;
+}
+
+int policy_parse(const char *file, const char *buf, size_t len, struct policy *out, struct diags *d)
+{
+    struct policy p;
+    int r = policy_init_defaults(&p);
+    if (r < 0)
+        return r;
+    size_t errors_before = d->n + d->dropped;
+    unsigned seen_line[ARRAY_SIZE(keys)] = {0};
+    char section[64] = "";
+    bool section_known = false, section_valid = false;
+    struct {
+        char name[64];
+        unsigned line;
+    } sections[16];
+    size_t nsections = 0;
+
+    const char *pos = buf, *end = buf + len;
+    for (unsigned lineno = 1; pos < end; lineno++) {
+        const char *eol = memchr(pos, '\n', (size_t)(end - pos));
+        const char *ls = pos, *le = eol ? eol : end;
+        pos = eol ? eol + 1 : end;
+        if (memchr(ls, '\0', (size_t)(le - ls))) {
+            diags_add(d, file, lineno, "binary data (NUL byte) in a policy file");
+            continue;
+        }
+        trim(&ls, &le);
+        if (ls == le || *ls == '#' || *ls == ';')
+            continue;
+        size_t ll = (size_t)(le - ls);
+        if (ll > 4096) {
+            diags_add(d, file, lineno, "line too long (%zu bytes, at most 4096)", ll);
+            continue;
+        }
+        if (*ls == '[') {
+            section_known = section_valid = false;
+            if (le[-1] != ']') {
+                diags_add(d, file, lineno, "section header must end with ']'");
+                continue;
+            }
+            const char *ns = ls + 1, *ne = le - 1;
+            trim(&ns, &ne);
+            size_t nl = (size_t)(ne - ns);
+            if (!is_section(ns, nl)) {
+                diags_add(d, file, lineno, "unknown section [%.*s]", (int)(nl > 64 ? 64 : nl), ns);
+                section_known = true; /* its keys are not reported one by one */
+                continue;
+            }
+            memcpy(section, ns, nl);
+            section[nl] = '\0';
+            section_known = section_valid = true;
+            for (size_t i = 0; i < nsections; i++)
+                if (strcmp(sections[i].name, section) == 0) {
+                    diags_add(d, file, lineno, "duplicate section [%s] (first at line %u)", section,
+                              sections[i].line);
+                }
+            if (nsections < ARRAY_SIZE(sections)) {
+                snprintf(sections[nsections].name, sizeof sections[nsections].name, "%s", section);
+                sections[nsections++].line = lineno;
+            }
+            continue;
+        }
+        const char *eq = memchr(ls, '=', ll);
+        if (!eq) {
+            diags_add(d, file, lineno, "expected 'key = value' or '[section]'");
+            continue;
+        }
+        const char *ks = ls, *ke = eq, *vs = eq + 1, *ve = le;
+        trim(&ks, &ke);
+        trim(&vs, &ve);
+        size_t kl = (size_t)(ke - ks);
+        if (!section_known) {
+            diags_add(d, file, lineno, "key '%.*s' outside of any section", (int)(kl > 64 ? 64 : kl), ks);
+            continue;
+        }
+        if (!section_valid)
+            continue;
+        const struct key_def *k = NULL;
+        size_t ki = 0;
+        for (; ki < ARRAY_SIZE(keys); ki++)
+            if (strcmp(keys[ki].section, section) == 0 && strlen(keys[ki].key) == kl &&
+                strncmp(keys[ki].key, ks, kl) == 0) {
+                k = &keys[ki];
+                break;
+            }
+        if (!k) {
+            diags_add(d, file, lineno, "unknown key '%.*s' in [%s]", (int)(kl > 64 ? 64 : kl), ks,
+                      section);
+            continue;
+        }
+        if (seen_line[ki]) {
+            diags_add(d, file, lineno, "duplicate key '%s' (first set at line %u)", k->key, seen_line[ki]);
+            continue;
+        }
+        seen_line[ki] = lineno;
+        char value[4097], detail[256];
+        memcpy(value, vs, (size_t)(ve - vs));
+        value[ve - vs] = '\0';
+        const char *err = set_value(&p, k, value, detail, sizeof detail);
+        if (err)
+            diags_add(d, file, lineno, "%s: %s", k->key, err);
+    }
+
+    if (d->n + d->dropped != errors_before) {
+        policy_free(&p);
+        return -EINVAL;
+    }
+    policy_free(out);
+    *out = p;
+    return 0;
+}
+
+int policy_load(const char *path, struct policy *p, struct diags *d)
+{
+    /* O_NONBLOCK: a FIFO planted where the policy should be must not hang us. */
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int r = -errno;
+        diags_add(d, path, 0, "cannot open: %s", strerror(-r));
+        return r;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        diags_add(d, path, 0, "not a regular file");
+        return -EINVAL;
+    }
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0;
+    int r = read_fd_all(fd, POLICY_MAX_BYTES, &buf, &len);
+    if (r == -EFBIG) {
+        diags_add(d, path, 0, "too large (at most %d bytes)", POLICY_MAX_BYTES);
+        return r;
+    }
+    if (r < 0) {
+        diags_add(d, path, 0, "cannot read: %s", strerror(-r));
+        return r;
+    }
+    return policy_parse(path, buf, len, p, d);
+}
+
+static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
+{
+    const void *v = field_cptr(p, k);
+    char buf[64];
+    switch (k->type) {
+    case V_STRING:
+    case V_PATH:
+    case V_NAME: {
+        const char *s = *(char *const *)v;
+        fprintf(f, "%s =%s%s\n", k->key, s ? " " : "", s ? s : "");
+        return;
+    }
+    case V_SIZE:
+        format_size(*(const uint64_t *)v, buf, sizeof buf);
+        break;
+    case V_DURATION:
+        format_duration(*(const uint64_t *)v, buf, sizeof buf);
+        break;
+    case V_BOOL:
+        snprintf(buf, sizeof buf, "%s", *(const bool *)v ? "yes" : "no");
+        break;
+    case V_FORWARD:
+        snprintf(buf, sizeof buf, "%s", *(const enum forward_target *)v == FORWARD_GROUP ? "group" : "child");
+        break;
+    case V_PATTERNS:
+    case V_ASSIGNMENTS: {
+        const struct strlist *l = v;
+        size_t need = strlist_format(l, NULL, 0) + 1;
+        _cleanup_free_ char *s = malloc(need);
+        if (!s)
+            return;
+        strlist_format(l, s, need);
+        fprintf(f, "%s =%s%s\n", k->key, *s ? " " : "", s);
+        return;
+    }
+    }
+    fprintf(f, "%s = %s\n", k->key, buf);
+}
+
+void policy_dump(const struct policy *p, FILE *f)
+{
+    const char *section = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        if (!section || strcmp(section, keys[i].section) != 0) {
+            fprintf(f, "%s[%s]\n", section ? "\n" : "", keys[i].section);
+            section = keys[i].section;
+        }
+        dump_value(p, &keys[i], f);
+    }
+}

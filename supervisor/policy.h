@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* The per-service policy: an INI-style file of [sections] and key = value
+ * lines. The parser is pure (it reads a buffer), strict (unknown sections
+ * and keys are errors) and transactional (a bad file changes nothing). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "diag.h"
+#include "units.h"
+
+enum forward_target {
+    FORWARD_CHILD, /* kill(child, sig), as tini does by default */
+    FORWARD_GROUP, /* kill(-child_pgid, sig), as tini -g does */
+};
+
+/* What a process started by crashbox gets from crashbox's own environment. */
+struct env_rules {
+    struct strlist keep;  /* name patterns that pass; empty list: none */
+    struct strlist unset; /* name patterns removed even when kept */
+    struct strlist set;   /* NAME=VALUE, added or replacing */
+};
+
+struct policy {
+    /* [service] */
+    char *service_name; /* owned; NULL: the command's basename */
+    /* [bundle] */
+    char *bundle_dir; /* owned; NULL: no bundles */
+    /* [signals] */
+    enum forward_target forward_to;
+    uint64_t grace_period_ms;     /* SIGTERM/SIGINT -> SIGKILL of the group */
+    uint64_t descendant_grace_ms; /* orphans left by the child: TERM -> KILL */
+    /* [stderr] */
+    uint64_t tail_size;        /* bytes of stderr kept for crash capture */
+    uint64_t drain_timeout_ms; /* how long to relay after the child is gone */
+    /* [environment], [watcher_environment] */
+    struct env_rules env;
+    struct env_rules watcher_env;
+};
+
+/* Fills p with the built-in defaults. Returns 0 or -ENOMEM. */
+int policy_init_defaults(struct policy *p);
+void policy_free(struct policy *p);
+
+/* Parses buf (len bytes, need not be NUL-terminated) named file in
+ * diagnostics. On success replaces *p and returns 0; otherwise leaves *p
+ * untouched, adds every error to d and returns -EINVAL (or -ENOMEM). */
+int policy_parse(const char *file, const char *buf, size_t len, struct policy *p,
+                 struct diags *d);
+
+/* Reads and parses a policy file (at most POLICY_MAX_BYTES). */
+#define POLICY_MAX_BYTES (1024 * 1024)
+int policy_load(const char *path, struct policy *p, struct diags *d);
+
+/* Writes the normalized policy: every key, canonical units, in table order.
+ * policy_parse() of the output gives the same policy. */
+void policy_dump(const struct policy *p, FILE *f);

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+#include "relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+#define RELAY_CHUNK (1 << 20)
+
+/* Reads exactly len bytes (already known to be in the pipe) into the tail,
+ * and, in copy mode, writes them out. Returns 0, or -errno of the read. */
+static int take_into_tail(struct relay *r, size_t len, bool write_out)
+{
+    while (len > 0) {
+        size_t span;
+        char *dst = ring_span(&r->tail, &span);
+        if (span > len)
+            span = len;
+        ssize_t n = read(r->in_fd, dst, span);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return 0;
+        if (write_out) {
+            int w = write_all(r->out_fd, dst, (size_t)n);
+            if (w < 0 && !r->out_error) {
+                r->out_error = -w;
+                r->mode = RELAY_CAPTURE_ONLY;
+                write_out = false;
+            }
+        }
+        ring_commit(&r->tail, (size_t)n);
+        r->relayed += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Waits until the output pipe has room or stop is asked. true: room. */
+static bool wait_output(struct relay *r)
+{
+    struct pollfd p[2] = {{.fd = r->out_fd, .events = POLLOUT}, {.fd = r->stop_fd, .events = POLLIN}};
+    for (;;) {
+        int n = poll(p, 2, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return false;
+        if (p[1].revents)
+            return false;
+        return true; /* POLLOUT, or POLLERR that the next tee reports */
+    }
+}
+
+/* Moves what is in the pipe now. Returns >0 moved, 0 at EOF, -EAGAIN when
+ * empty, -ECANCELED when stop was asked while the output was full. */
+static ssize_t relay_step(struct relay *r)
+{
+    if (r->mode == RELAY_TEE) {
+        for (;;) {
+            ssize_t n = tee(r->in_fd, r->out_fd, RELAY_CHUNK, SPLICE_F_NONBLOCK);
+            if (n > 0) {
+                int e = take_into_tail(r, (size_t)n, false);
+                return e < 0 ? e : n;
+            }
+            if (n == 0) {
+                /* Either EOF, or the input is empty: a read tells which. */
+                break;
+            }
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                /* Input empty, or output full: check the input first. */
+                int avail = 0;
+                if (ioctl(r->in_fd, FIONREAD, &avail) == 0 && avail == 0)
+                    return -EAGAIN;
+                if (!wait_output(r))
+                    return -ECANCELED;
+                continue;
+            }
+            if (errno == EINVAL) {
+                r->mode = RELAY_COPY; /* not a pipe after all */
+            } else {
+                r->out_error = errno;
+                r->mode = RELAY_CAPTURE_ONLY;
+            }
+            break;
+        }
+    }
+    size_t span;
+    char *dst = ring_span(&r->tail, &span);
+    if (span > RELAY_CHUNK)
+        span = RELAY_CHUNK;
+    ssize_t n;
+    do
+        n = read(r->in_fd, dst, span);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n < 0 ? -errno : 0;
+    if (r->mode != RELAY_CAPTURE_ONLY) {
+        int w = write_all(r->out_fd, dst, (size_t)n);
+        if (w < 0) {
+            r->out_error = -w;
+            r->mode = RELAY_CAPTURE_ONLY;
+        }
+    }
+    ring_commit(&r->tail, (size_t)n);
+    r->relayed += (uint64_t)n;
+    return n;
+}
+
+static void *relay_thread(void *arg)
+{
+    struct relay *r = arg;
+    struct pollfd p[2] = {{.fd = r->in_fd, .events = POLLIN}, {.fd = r->stop_fd, .events = POLLIN}};
+    bool stopping = false;
+    for (;;) {
+        if (!stopping) {
+            int n = poll(p, 2, -1);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                break;
+            }
+            if (p[1].revents & POLLIN) {
+                /* Asked to finish: keep what is already in the pipe. The
+                 * output may be stuck, so only the tail gets it now. */
+                stopping = true;
+                continue;
+            }
+            if (!p[0].revents)
+                continue;
+        }
+        ssize_t m = relay_step(r);
+        if (m == 0) {
+            r->eof = true;
+            break;
+        }
+        if (m == -ECANCELED) {
+            /* Asked to finish while the output is full: the rest goes
+             * only to the tail, so a stuck reader cannot hold us. */
+            stopping = true;
+            r->mode = RELAY_CAPTURE_ONLY;
+            continue;
+        }
+        if (m == -EAGAIN) {
+            if (stopping)
+                break;
+            continue;
+        }
+        if (m < 0)
+            break;
+    }
+    return NULL;
+}
+
+int relay_start(struct relay *r, int in_fd, int out_fd, size_t tail_size)
+{
+    *r = (struct relay){.in_fd = in_fd, .out_fd = out_fd, .stop_fd = -1};
+    int flags = fcntl(in_fd, F_GETFL);
+    if (flags < 0 || fcntl(in_fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return -errno;
+    struct stat st;
+    r->mode = fstat(out_fd, &st) == 0 && S_ISFIFO(st.st_mode) ? RELAY_TEE : RELAY_COPY;
+    r->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->stop_fd < 0)
+        return -errno;
+    int e = ring_init(&r->tail, tail_size);
+    if (e < 0)
+        return e;
+    e = pthread_create(&r->thread, NULL, relay_thread, r);
+    if (e)
+        return -e;
+    r->running = true;
+    return 0;
+}
+
+void relay_finish(struct relay *r, uint64_t timeout_ms)
+{
+    if (!r->running)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(timeout_ms / 1000);
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    if (pthread_timedjoin_np(r->thread, NULL, &ts) != 0) {
+        uint64_t one = 1;
+        (void)write(r->stop_fd, &one, sizeof one);
+        pthread_join(r->thread, NULL);
+        log_warn("stderr still open by a process outside crashbox's reach after %llums; "
+                 "stopped relaying",
+                 (unsigned long long)timeout_ms);
+    }
+    r->running = false;
+    if (r->out_error)
+        log_warn("could not relay the service's stderr: %s (its tail was kept)",
+                 strerror(r->out_error));
+}
+
+void relay_free(struct relay *r)
+{
+    if (r->running)
+        relay_finish(r, 0);
+    closep(&r->in_fd);
+    closep(&r->stop_fd);
+    ring_free(&r->tail);
+    r->in_fd = r->stop_fd = -1;
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+#include "spawn.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void close_fds_from(int from, int keep)
+{
+    if (keep < from) {
+        if (syscall(SYS_close_range, (unsigned)from, ~0U, 0) == 0)
+            return;
+    } else {
+        if ((keep <= from || syscall(SYS_close_range, (unsigned)from, (unsigned)keep - 1, 0) == 0) &&
+            syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0) == 0)
+            return;
+    }
+    /* Kernels before 5.9: close one by one. */
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (int fd = from; fd < max; fd++)
+        if (fd != keep)
+            close(fd);
+}
+
+void signals_reset_for_exec(void)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            sigaction(s, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Runs in the child: only async-signal-safe calls. Never returns. */
+static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent, int err_fd)
+{
+    int err;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
+        /* The supervisor is already gone: do not start an orphan. */
+        _exit(EXIT_FAILURE);
+    }
+    if (setpgid(0, 0) < 0)
+        goto fail;
+    /* SIGTTOU is still blocked here, so a background caller may do this. */
+    if (req->terminal_fd >= 0)
+        (void)tcsetpgrp(req->terminal_fd, getpid());
+    if (req->stderr_fd != STDERR_FILENO && dup2(req->stderr_fd, STDERR_FILENO) < 0)
+        goto fail;
+    close_fds_from(3, err_fd);
+    signals_reset_for_exec();
+    execvpe(req->argv[0], req->argv, req->envp);
+fail:
+    err = errno;
+    (void)write(err_fd, &err, sizeof err);
+    _exit(127);
+}
+
+pid_t spawn_service(const struct spawn_request *req, int *exec_errno)
+{
+    int errpipe[2];
+    *exec_errno = 0;
+    if (pipe2(errpipe, O_CLOEXEC) < 0)
+        return -errno;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int r = -errno;
+        close(errpipe[0]);
+        close(errpipe[1]);
+        return r;
+    }
+    if (pid == 0) {
+        close(errpipe[0]);
+        child_exec(req, parent, errpipe[1]);
+    }
+    close(errpipe[1]);
+    /* Both sides set the group, so neither a signal nor tcsetpgrp races it. */
+    (void)setpgid(pid, pid);
+    int err = 0;
+    ssize_t n;
+    do
+        n = read(errpipe[0], &err, sizeof err);
+    while (n < 0 && errno == EINTR);
+    close(errpipe[0]);
+    if (n == (ssize_t)sizeof err) {
+        *exec_errno = err ? err : EIO;
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+    }
+    return pid;
+}

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+#include "supervise.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "exitstatus.h"
+#include "log.h"
+#include "reap.h"
+#include "relay.h"
+#include "sigtable.h"
+#include "spawn.h"
+#include "util.h"
+
+/* The fault handler can reach no other state: these two fds are its world. */
+static int fault_pipe[2] = {-1, -1};
+
+static void on_fault_signal(int sig, siginfo_t *si, void *uctx)
+{
+    (void)uctx;
+    if (si->si_code == SI_USER || si->si_code == SI_QUEUE || si->si_code == SI_TKILL) {
+        unsigned char b = (unsigned char)sig;
+        int saved = errno;
+        (void)write(fault_pipe[1], &b, 1);
+        errno = saved;
+        return;
+    }
+    /* A real fault in crashbox: never mask it. Die of it as we would have. */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+int signals_take_over(void)
+{
+    if (pipe2(fault_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -errno;
+    sigset_t all;
+    sigfillset(&all);
+    struct sigaction sa = {.sa_sigaction = on_fault_signal, .sa_flags = SA_SIGINFO | SA_RESTART};
+    sigfillset(&sa.sa_mask);
+    for (int s = 1; s < 32; s++) {
+        if (signal_handling(s) != SIGH_FAULT)
+            continue;
+        sigdelset(&all, s);
+        if (sigaction(s, &sa, NULL) < 0)
+            return -errno;
+    }
+    if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
+        return -errno;
+    int fd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+int signals_fault_fd(void) { return fault_pipe[0]; }
+
+struct supervisor {
+    const struct policy *policy;
+    pid_t child;
+    int terminal_fd; /* the terminal we handed to the child, or -1 */
+    long long grace_deadline; /* ms, 0: none */
+    bool escalated;
+    struct reap_result reaped;
+};
+
+static void send_to_service(struct supervisor *s, int sig)
+{
+    pid_t target = s->policy->forward_to == FORWARD_GROUP ? -s->child : s->child;
+    if (kill(target, sig) < 0 && errno != ESRCH)
+        log_warn("cannot send %s to the service: %s", signal_name(sig), strerror(errno));
+    else
+        log_debug("forwarded %s to %s %d", signal_name(sig),
+                  target < 0 ? "process group" : "pid", s->child);
+}
+
+/* A terminal we are in the foreground of, to hand to the child. */
+static int foreground_terminal(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (isatty(fd) && tcgetpgrp(fd) == getpgrp())
+            return fd;
+    return -1;
+}
+
+static void handle_signal(struct supervisor *s, int sig)
+{
+    switch (signal_handling(sig)) {
+    case SIGH_REAP:
+        reap_children(s->child, &s->reaped);
+        if (s->reaped.main_stopped) {
+            s->reaped.main_stopped = false;
+            int stop = s->reaped.main_stop_signal;
+            /* Stop with the service when a job-control stop halted it, so
+             * the shell sees the whole job stopped. An init never stops. */
+            if (getpid() != 1 && signal_handling(stop) == SIGH_JOB_CONTROL) {
+                log_debug("service stopped by %s; stopping too", signal_name(stop));
+                raise(SIGSTOP);
+            }
+        }
+        return;
+    case SIGH_UNCATCHABLE:
+        return;
+    case SIGH_FORWARD:
+    case SIGH_JOB_CONTROL:
+    case SIGH_FAULT:
+        break;
+    }
+    if (sig == SIGCONT && s->terminal_fd >= 0 && tcgetpgrp(s->terminal_fd) == getpgrp())
+        (void)tcsetpgrp(s->terminal_fd, s->child); /* back from the shell's `fg` */
+    send_to_service(s, sig);
+    if (signal_starts_grace(sig) && !s->grace_deadline) {
+        s->grace_deadline = now_ms() + (long long)s->policy->grace_period_ms;
+        if (!s->grace_deadline)
+            s->grace_deadline = 1;
+    }
+}
+
+static void drain_signalfd(struct supervisor *s, int sfd)
+{
+    struct signalfd_siginfo si;
+    while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+        handle_signal(s, (int)si.ssi_signo);
+}
+
+static void drain_fault_pipe(struct supervisor *s)
+{
+    unsigned char b[32];
+    ssize_t n;
+    while ((n = read(signals_fault_fd(), b, sizeof b)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            handle_signal(s, b[i]);
+}
+
+static int poll_timeout(long long deadline)
+{
+    if (!deadline)
+        return -1;
+    long long left = deadline - now_ms();
+    return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+}
+
+/* Phase 1: the service runs. Returns when the main child has exited. */
+static void run_until_exit(struct supervisor *s, int sfd)
+{
+    struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = signals_fault_fd(), .events = POLLIN}};
+    /* A child that exited before the loop started sent SIGCHLD already. */
+    while (!s->reaped.main_exited) {
+        int n = poll(p, 2, poll_timeout(s->escalated ? 0 : s->grace_deadline));
+        if (n < 0 && errno != EINTR)
+            log_warn("poll: %s", strerror(errno));
+        if (p[0].revents)
+            drain_signalfd(s, sfd);
+        if (p[1].revents)
+            drain_fault_pipe(s);
+        if (s->grace_deadline && !s->escalated && now_ms() >= s->grace_deadline &&
+            !s->reaped.main_exited) {
+            log_warn("service still running %llums after the stop signal; sending SIGKILL "
+                     "to its process group",
+                     (unsigned long long)s->policy->grace_period_ms);
+            kill(-s->child, SIGKILL);
+            kill(s->child, SIGKILL);
+            s->escalated = true;
+        }
+    }
+}
+
+/* Phase 2: the processes the service left behind get SIGTERM, then SIGKILL
+ * after the descendant grace, until none is left to reap. */
+static void end_descendants(struct supervisor *s, int sfd)
+{
+    reap_children(s->child, &s->reaped);
+    if (s->reaped.no_children)
+        return;
+    size_t n = descendants_signal("/proc", SIGTERM);
+    log_debug("sent SIGTERM to %zu process(es) left behind by the service", n);
+    long long kill_at = now_ms() + (long long)s->policy->descendant_grace_ms;
+    bool killing = false;
+    struct pollfd p = {.fd = sfd, .events = POLLIN};
+    while (!s->reaped.no_children) {
+        if (!killing && now_ms() >= kill_at) {
+            killing = true;
+            log_warn("processes left behind by the service ignored SIGTERM; sending SIGKILL");
+        }
+        if (killing)
+            descendants_signal("/proc", SIGKILL); /* again for reparented grandchildren */
+        int timeout = killing ? 50 : poll_timeout(kill_at);
+        if (poll(&p, 1, timeout) > 0) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+                if (signal_starts_grace(si.ssi_signo))
+                    killing = true; /* asked to stop: no more waiting */
+        }
+        reap_children(s->child, &s->reaped);
+    }
+}
+
+int supervise(const struct service_run *run)
+{
+    const struct policy *pol = run->policy;
+    if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        log_debug("cannot become a subreaper: %s", strerror(errno));
+
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        log_error("cannot create the stderr pipe: %s", strerror(errno));
+        return EXIT_CRASHBOX_SYSTEM;
+    }
+    _cleanup_close_ int err_rd = pipefd[0];
+    _cleanup_close_ int err_wr = pipefd[1];
+    /* A larger pipe lets bursts through without the service waiting on us. */
+    (void)fcntl(err_wr, F_SETPIPE_SZ, 1 << 20);
+
+    struct supervisor s = {.policy = pol, .terminal_fd = foreground_terminal()};
+    struct spawn_request req = {
+        .argv = run->argv,
+        .envp = run->envp,
+        .stderr_fd = err_wr,
+        .terminal_fd = s.terminal_fd,
+    };
+    int exec_errno = 0;
+    pid_t pid = spawn_service(&req, &exec_errno);
+    if (pid < 0) {
+        log_error("cannot start the service: fork: %s", strerror(-pid));
+        return EXIT_CRASHBOX_SYSTEM;
+    }
+    if (exec_errno) {
+        int code = exit_code_from_exec_errno(exec_errno);
+        log_error("cannot run '%s': %s", run->argv[0],
+                  code == EXIT_EXEC_NOT_FOUND ? "command not found" : strerror(exec_errno));
+        if (s.terminal_fd >= 0)
+            (void)tcsetpgrp(s.terminal_fd, getpgrp());
+        return code;
+    }
+    s.child = pid;
+    closep(&err_wr);
+    err_wr = -1;
+    log_debug("service started as pid %d", pid);
+
+    struct relay relay;
+    int r = relay_start(&relay, steal_fd(&err_rd), STDERR_FILENO, pol->tail_size);
+    if (r < 0)
+        log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
+
+    run_until_exit(&s, run->signal_fd);
+    if (s.terminal_fd >= 0)
+        (void)tcsetpgrp(s.terminal_fd, getpgrp());
+    end_descendants(&s, run->signal_fd);
+    relay_finish(&relay, pol->drain_timeout_ms);
+    relay_free(&relay);
+
+    int code = exit_code_from_wait_status(s.reaped.main_status);
+    log_debug("service exited; exit code %d", code);
+    return code;
+}
