@@ -12,8 +12,8 @@ ifneq ($(CI),)
 WARN    += -Werror
 endif
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -D_GNU_SOURCE -DCRASHBOX_VERSION='"$(VERSION)"' $(WARN) -pthread
-LDLIBS  += -pthread
+override CFLAGS += -std=gnu11 -D_GNU_SOURCE -DCRASHBOX_VERSION='"$(VERSION)"' $(WARN) -pthread
+override LDLIBS += -pthread
 
 # Go >= 1.23: Debian 12 has it in bookworm-backports under /usr/lib/go-1.23.
 GO      ?= $(firstword $(wildcard /usr/lib/go-1.2[3-9]/bin/go) $(shell command -v go 2>/dev/null))
@@ -42,8 +42,10 @@ $(BUILD)/obj $(BUILD)/helpers $(BUILD)/examples:
 $(BUILD)/unit-tests: $(UNIT) $(LIBOBJS)
 	$(CC) $(CFLAGS) -Isupervisor $(UNIT) $(LIBOBJS) -o $@ $(LDLIBS) -lcriterion
 
+# Helpers are the service side of tests: built plainly, never sanitized, so
+# what they report about their process is what any program would see.
 $(BUILD)/helpers/%: tests/helpers/%.c | $(BUILD)/helpers
-	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
+	$(CC) -O2 -g -std=gnu11 -D_GNU_SOURCE $(WARN) $< -o $@
 
 helpers: $(HELPERS)
 
@@ -78,9 +80,9 @@ bench: $(BUILD)/crashbox helpers
 	CRASHBOX=$(abspath $(BUILD)/crashbox) HELPERS=$(abspath $(BUILD)/helpers) \
 	  python3 tests/bench/bench.py
 
-demo: $(BUILD)/crashbox $(BUILD)/examples/nil-map-write
-	@echo "== running examples/nil-map-write under crashbox =="
-	-$(BUILD)/crashbox -p policies/default.policy -- $(BUILD)/examples/nil-map-write; \
+demo: $(BUILD)/crashbox $(BUILD)/examples/nil-deref
+	@echo "== running examples/nil-deref under crashbox =="
+	-$(BUILD)/crashbox -p policies/default.policy -- $(BUILD)/examples/nil-deref; \
 	  echo "== crashbox exited with status $$? =="
 
 clean:

@@ -32,10 +32,18 @@ void close_fds_from(int from, int keep)
 
 void signals_reset_for_exec(void)
 {
-    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    /* The raw syscall: glibc refuses to touch the two real-time signals
+     * it keeps for itself (32, 33), yet a caller may have left them ignored
+     * and an ignored disposition survives execve. */
+    struct {
+        void *handler;
+        unsigned long flags;
+        void *restorer;
+        unsigned long mask;
+    } dfl = {0};
     for (int s = 1; s < NSIG; s++)
         if (s != SIGKILL && s != SIGSTOP)
-            sigaction(s, &dfl, NULL);
+            (void)syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof dfl.mask);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

@@ -1,0 +1,3 @@
+module crashbox.example/examples
+
+go 1.21

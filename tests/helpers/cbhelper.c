@@ -1,0 +1,172 @@
+/* Test helper for crashbox's integration tests: one binary, many roles.
+ *   cbhelper sigecho N        print each signal received (its number), exit after N
+ *   cbhelper info             print what the process inherited (mask, fds, pgrp, cwd)
+ *   cbhelper orphans N MS     leave N orphans that exit after MS ms, run 2*MS ms
+ *   cbhelper ignoreterm       ignore SIGTERM and SIGINT, print "ready", sleep
+ *   cbhelper spew FILE [kill] copy FILE to stderr; with "kill", SIGKILL self after
+ *   cbhelper ticker           print "tick" on stdout every 50 ms
+ *   cbhelper grandchildren N  start N long sleepers, print their pids, sleep */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+static void msleep(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) < 0)
+        ;
+}
+
+static int sigecho(int n)
+{
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    printf("ready\n");
+    fflush(stdout);
+    for (int i = 0; i < n; i++) {
+        siginfo_t si;
+        int s = sigwaitinfo(&all, &si);
+        if (s < 0) {
+            i--;
+            continue;
+        }
+        printf("%d\n", s);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static int info(void)
+{
+    char buf[4096];
+    FILE *f = fopen("/proc/self/status", "re");
+    while (f && fgets(buf, sizeof buf, f))
+        if (!strncmp(buf, "SigBlk:", 7) || !strncmp(buf, "SigIgn:", 7))
+            fputs(buf, stdout);
+    if (f)
+        fclose(f);
+    DIR *d = opendir("/proc/self/fd");
+    int dfd = dirfd(d);
+    struct dirent *e;
+    printf("fds:");
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && atoi(e->d_name) != dfd)
+            printf(" %s", e->d_name);
+    printf("\n");
+    closedir(d);
+    char target[256];
+    ssize_t n = readlink("/proc/self/fd/2", target, sizeof target - 1);
+    target[n > 0 ? n : 0] = '\0';
+    printf("stderr: %s\n", target);
+    printf("pid: %d\npgrp: %d\n", getpid(), getpgrp());
+    printf("foreground: %d\n", isatty(0) ? tcgetpgrp(0) : -1);
+    printf("cwd: %s\n", getcwd(buf, sizeof buf));
+    fflush(stdout);
+    return 0;
+}
+
+static int orphans(int n, long ms)
+{
+    for (int i = 0; i < n; i++) {
+        pid_t p = fork();
+        if (p == 0) {
+            if (fork() == 0) { /* the orphan */
+                msleep(ms);
+                _exit(0);
+            }
+            _exit(0);
+        }
+        waitpid(p, NULL, 0);
+    }
+    printf("spawned\n");
+    fflush(stdout);
+    msleep(ms * 2 + 300);
+    return 0;
+}
+
+static _Noreturn void ignoreterm(void)
+{
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    printf("ready\n");
+    fflush(stdout);
+    for (;;)
+        pause();
+}
+
+static int spew(const char *path, int kill_self)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 2;
+    static char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        char *p = buf;
+        while (n > 0) {
+            ssize_t w = write(2, p, (size_t)n);
+            if (w < 0)
+                return 3;
+            p += w;
+            n -= w;
+        }
+    }
+    if (kill_self)
+        kill(getpid(), SIGKILL);
+    return 0;
+}
+
+static _Noreturn void ticker(void)
+{
+    for (unsigned i = 0;; i++) {
+        printf("tick %u\n", i);
+        fflush(stdout);
+        msleep(50);
+    }
+}
+
+static _Noreturn void grandchildren(int n)
+{
+    for (int i = 0; i < n; i++) {
+        pid_t p = fork();
+        if (p == 0) {
+            execlp("sleep", "sleep", "1000", (char *)NULL);
+            _exit(127);
+        }
+        printf("%d\n", p);
+    }
+    printf("ready\n");
+    fflush(stdout);
+    for (;;)
+        pause();
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return 64;
+    const char *m = argv[1];
+    if (!strcmp(m, "sigecho") && argc > 2)
+        return sigecho(atoi(argv[2]));
+    if (!strcmp(m, "info"))
+        return info();
+    if (!strcmp(m, "orphans") && argc > 3)
+        return orphans(atoi(argv[2]), atol(argv[3]));
+    if (!strcmp(m, "ignoreterm"))
+        ignoreterm();
+    if (!strcmp(m, "spew") && argc > 2)
+        return spew(argv[2], argc > 3 && !strcmp(argv[3], "kill"));
+    if (!strcmp(m, "ticker"))
+        ticker();
+    if (!strcmp(m, "grandchildren") && argc > 2)
+        grandchildren(atoi(argv[2]));
+    return 64;
+}

@@ -1,0 +1,138 @@
+"""The stderr relay: byte for byte, whatever the output is and however the
+service dies; the tail kept for crash capture is tested in the unit tests."""
+import hashlib
+import os
+import subprocess
+import time
+
+from lib import CRASHBOX, HELPER, children_of, kill_quietly, run, start, wait_line, write_policy
+
+SIZE = 200 * 1024 * 1024
+
+
+def random_file(tmp, size=SIZE):
+    path = os.path.join(tmp, "random.bin")
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 1 << 22)
+            f.write(os.urandom(n))
+            left -= n
+    return path
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def hash_through_pipe(cmd):
+    """Runs cmd with stderr on a pipe we hash as it streams."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    h = hashlib.sha256()
+    n = 0
+    for block in iter(lambda: p.stderr.read(1 << 20), b""):
+        h.update(block)
+        n += len(block)
+    return p.wait(timeout=120), h.hexdigest(), n
+
+
+def test_200mb_byte_exact_through_a_pipe(tmp):
+    src = random_file(tmp)
+    rc, digest, n = hash_through_pipe([CRASHBOX, "--", HELPER, "spew", src])
+    assert rc == 0
+    assert n == SIZE
+    assert digest == sha256_file(src)
+
+
+def test_200mb_byte_exact_into_a_file(tmp):
+    src = random_file(tmp)
+    out = os.path.join(tmp, "out.bin")
+    with open(out, "wb") as f:
+        rc = subprocess.run([CRASHBOX, "--", HELPER, "spew", src], stderr=f, timeout=120).returncode
+    assert rc == 0
+    assert os.path.getsize(out) == SIZE
+    assert sha256_file(out) == sha256_file(src)
+
+
+def test_100mb_then_sigkill_loses_nothing(tmp):
+    src = random_file(tmp, 100 * 1024 * 1024)
+    want = sha256_file(src)
+    rc, digest, n = hash_through_pipe([CRASHBOX, "--", HELPER, "spew", src, "kill"])
+    assert rc == 128 + 9
+    assert (n, digest) == (100 * 1024 * 1024, want)
+    out = os.path.join(tmp, "out.bin")
+    with open(out, "wb") as f:
+        rc = subprocess.run([CRASHBOX, "--", HELPER, "spew", src, "kill"], stderr=f, timeout=120).returncode
+    assert rc == 137
+    assert sha256_file(out) == want
+
+
+def test_stdout_is_inherited_not_copied(tmp):
+    r = subprocess.run([CRASHBOX, "--", HELPER, "info"], capture_output=True)
+    out = os.path.join(tmp, "o")
+    with open(out, "w") as f:
+        subprocess.run([CRASHBOX, "--", "sh", "-c", "readlink /proc/self/fd/1"], stdout=f)
+    with open(out) as f:
+        assert f.read().strip() == out, "the service writes to crashbox's own stdout"
+    assert r.returncode == 0
+
+
+def test_grandchild_holding_stderr_is_drained_until_it_closes(tmp):
+    # The child exits at once; a grandchild keeps writing to the inherited
+    # stderr for a while, then closes it. Everything it wrote arrives.
+    pol = write_policy(tmp, "[signals]\ndescendant_grace = 5s\n[stderr]\ndrain_timeout = 5s\n")
+    armed = os.path.join(tmp, "armed")
+    script = (f"(trap '' TERM; touch {armed}; for i in 1 2 3 4 5; do echo late-$i >&2; sleep 0.1; done) & "
+              f"while [ ! -e {armed} ]; do sleep 0.01; done; echo first >&2; exit 0")
+    r = run(["sh", "-c", script], policy=pol, timeout=30)
+    assert r.returncode == 0
+    lines = [l for l in r.stderr.decode().splitlines() if not l.startswith("crashbox:")]
+    assert sorted(lines) == ["first"] + [f"late-{i}" for i in range(1, 6)], r.stderr
+
+
+def test_stderr_held_outside_crashbox_tree_stops_after_drain_timeout(tmp):
+    # This test process opens the service's stderr pipe for writing and
+    # holds it: a writer crashbox cannot end. It must give up relaying
+    # after drain_timeout and exit with the service's status.
+    pol = write_policy(tmp, "[stderr]\ndrain_timeout = 300ms\n")
+    p = start(["sh", "-c", "echo ready; read x; echo bye >&2; exit 4"], policy=pol,
+              stdin=subprocess.PIPE)
+    try:
+        wait_line(p.stdout, "ready")
+        child = [pid for pid, _ in children_of(p.pid)][0]
+        held = os.open(f"/proc/{child}/fd/2", os.O_WRONLY)
+        p.stdin.write(b"go\n")
+        p.stdin.close()
+        rc = p.wait(timeout=30)
+        err = p.stderr.read()
+        os.close(held)
+        assert rc == 4
+        assert b"bye\n" in err
+        assert b"stopped relaying" in err
+    finally:
+        kill_quietly(p)
+
+
+def test_closed_crashbox_stderr_does_not_hurt_the_service(tmp):
+    r = subprocess.run(["sh", "-c", f"exec 2>&-; {CRASHBOX} -- sh -c 'echo x >&2; echo done; exit 6'"],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 6
+    assert r.stdout == b"done\n"
+
+
+def test_broken_stderr_pipe_keeps_the_service_running(tmp):
+    # Whoever reads crashbox's stderr goes away: the service must keep
+    # running and exit normally.
+    rd, wr = os.pipe()
+    p = subprocess.Popen([CRASHBOX, "--", "sh", "-c",
+                          "for i in $(seq 2000); do echo line-$i >&2; done; echo survived"],
+                         stdout=subprocess.PIPE, stderr=wr)
+    os.close(wr)
+    os.close(rd)
+    out, _ = p.communicate(timeout=30)
+    assert p.returncode == 0
+    assert out == b"survived\n"
