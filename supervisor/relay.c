@@ -125,9 +125,12 @@ static void *relay_thread(void *arg)
     struct relay *r = arg;
     struct pollfd p[2] = {{.fd = r->in_fd, .events = POLLIN}, {.fd = r->stop_fd, .events = POLLIN}};
     bool stopping = false;
+    bool idle = true;   /* poll only once the pipe has been emptied... */
+    unsigned busy = 0;  /* ...or now and then, to hear a stop request */
+    uint64_t stop_at = 0;
     for (;;) {
-        if (!stopping) {
-            int n = poll(p, 2, -1);
+        if (!stopping && (idle || ++busy % 16 == 0)) {
+            int n = poll(p, 2, idle ? -1 : 0);
             if (n < 0) {
                 if (errno == EINTR)
                     continue;
@@ -137,12 +140,18 @@ static void *relay_thread(void *arg)
                 /* Asked to finish: keep what is already in the pipe. The
                  * output may be stuck, so only the tail gets it now. */
                 stopping = true;
+                stop_at = r->relayed;
                 continue;
             }
-            if (!p[0].revents)
+            if (!p[0].revents && idle)
                 continue;
         }
+        /* Stopping takes what was in the pipe then, not a stream that
+         * never ends. */
+        if (stopping && r->relayed - stop_at > 2 * RELAY_CHUNK)
+            break;
         ssize_t m = relay_step(r);
+        idle = m <= 0;
         if (m == 0) {
             r->eof = true;
             break;
@@ -151,6 +160,7 @@ static void *relay_thread(void *arg)
             /* Asked to finish while the output is full: the rest goes
              * only to the tail, so a stuck reader cannot hold us. */
             stopping = true;
+            stop_at = r->relayed;
             r->mode = RELAY_CAPTURE_ONLY;
             continue;
         }
@@ -173,6 +183,10 @@ int relay_start(struct relay *r, int in_fd, int out_fd, size_t tail_size)
         return -errno;
     struct stat st;
     r->mode = fstat(out_fd, &st) == 0 && S_ISFIFO(st.st_mode) ? RELAY_TEE : RELAY_COPY;
+    /* tee(2) moves at most what the output pipe has room for: a larger one
+     * means fewer, bigger steps. Best effort; the reader only gains room. */
+    if (r->mode == RELAY_TEE && fcntl(out_fd, F_GETPIPE_SZ) < RELAY_CHUNK)
+        (void)fcntl(out_fd, F_SETPIPE_SZ, RELAY_CHUNK);
     r->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (r->stop_fd < 0)
         return -errno;

@@ -5,7 +5,8 @@
  *   cbhelper ignoreterm       ignore SIGTERM and SIGINT, print "ready", sleep
  *   cbhelper spew FILE [kill] copy FILE to stderr; with "kill", SIGKILL self after
  *   cbhelper ticker           print "tick" on stdout every 50 ms
- *   cbhelper grandchildren N  start N long sleepers, print their pids, sleep */
+ *   cbhelper grandchildren N  start N long sleepers, print their pids, sleep
+ *   cbhelper drain            read stdin to its end, print the byte count */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -149,6 +150,17 @@ static _Noreturn void grandchildren(int n)
         pause();
 }
 
+static int drain(void)
+{
+    static char buf[1 << 20];
+    unsigned long long total = 0;
+    ssize_t n;
+    while ((n = read(0, buf, sizeof buf)) > 0)
+        total += (unsigned long long)n;
+    printf("%llu\n", total);
+    return n < 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -168,5 +180,7 @@ int main(int argc, char **argv)
         ticker();
     if (!strcmp(m, "grandchildren") && argc > 2)
         grandchildren(atoi(argv[2]));
+    if (!strcmp(m, "drain"))
+        return drain();
     return 64;
 }
