@@ -51,7 +51,10 @@ helpers: $(HELPERS)
 
 $(BUILD)/examples/%: examples/%/main.go examples/go.mod | $(BUILD)/examples
 	@test -n "$(GO)" || { echo "no Go toolchain (>= 1.23): run .ci/install-deps" >&2; exit 1; }
-	cd examples && $(GOENV) $(GO) build -o $(abspath $@) ./$*
+	cd examples && $(GOENV) $(GO) build $(GOBUILDFLAGS) -o $(abspath $@) ./$*
+
+# The race detector's report needs a -race build (and cgo).
+$(BUILD)/examples/data-race: GOBUILDFLAGS = -race
 
 examples: $(EXAMPLES)
 

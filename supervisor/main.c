@@ -10,10 +10,14 @@
 
 #include "envbuild.h"
 #include "exitstatus.h"
+#include "goparse.h"
+#include "json.h"
 #include "log.h"
 #include "policy.h"
 #include "supervise.h"
 #include "util.h"
+
+#define PARSE_MAX_INPUT (4ULL << 30)
 
 #ifndef CRASHBOX_VERSION
 #define CRASHBOX_VERSION "0.1.0"
@@ -26,6 +30,7 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: crashbox [-p POLICY] [-d BUNDLE_DIR] [-v] -- CMD [ARG...]\n"
             "       crashbox check POLICY...\n"
+            "       crashbox parse [FILE|-]\n"
             "\n"
             "Runs CMD as a supervised child: forwards signals, reaps zombies, relays\n"
             "its stderr and exits with its status (128+N for a death by signal N).\n"
@@ -85,6 +90,47 @@ static int cmd_check(int argc, char **argv)
     }
     fflush(stdout);
     return bad ? EXIT_CRASHBOX_POLICY : 0;
+}
+
+/* Prints the Go crash found in FILE (or stdin) as the manifest's "crash"
+ * object; "null" and exit 1 when there is none. */
+static int cmd_parse(int argc, char **argv)
+{
+    const char *path = argc > 0 ? argv[0] : "-";
+    _cleanup_close_ int fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO)
+                                                     : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        fprintf(stderr, "crashbox parse: %s: %s\n", path, strerror(errno));
+        return EXIT_CRASHBOX_USAGE;
+    }
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0;
+    int r = read_fd_all(fd, PARSE_MAX_INPUT, &buf, &len);
+    if (r < 0) {
+        fprintf(stderr, "crashbox parse: %s: %s\n", path,
+                r == -EFBIG ? "larger than 4 GiB" : strerror(-r));
+        return EXIT_CRASHBOX_USAGE;
+    }
+    struct go_crash c;
+    r = goparse_crash(buf, len, &c);
+    if (r <= 0) {
+        go_crash_free(&c);
+        if (r < 0)
+            return EXIT_CRASHBOX_SYSTEM;
+        printf("null\n");
+        return 1;
+    }
+    struct json j;
+    json_init(&j, true);
+    go_crash_to_json(&c, NULL, &j);
+    go_crash_free(&c);
+    if (json_failed(&j)) {
+        json_free(&j);
+        return EXIT_CRASHBOX_SYSTEM;
+    }
+    printf("%s\n", j.buf);
+    json_free(&j);
+    return 0;
 }
 
 static void policy_freep(struct policy *p) { policy_free(p); }
@@ -178,5 +224,7 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "parse") == 0)
+        return cmd_parse(argc - 2, argv + 2);
     return cmd_run(argc, argv);
 }
