@@ -14,6 +14,8 @@ endif
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE -DCRASHBOX_VERSION='"$(VERSION)"' $(WARN) -pthread
 override LDLIBS += -pthread
+override CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lseccomp -lcap -lzstd)
 
 # Go >= 1.23: Debian 12 has it in bookworm-backports under /usr/lib/go-1.23.
 GO      ?= $(firstword $(wildcard /usr/lib/go-1.2[3-9]/bin/go) $(shell command -v go 2>/dev/null))

@@ -5,12 +5,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "util.h"
 
-enum value_type { V_STRING, V_PATH, V_NAME, V_SIZE, V_DURATION, V_BOOL, V_FORWARD, V_PATTERNS, V_ASSIGNMENTS };
+enum value_type {
+    V_STRING, V_PATH, V_NAME, V_SIZE, V_DURATION, V_BOOL, V_FORWARD, V_PATTERNS, V_ASSIGNMENTS,
+    V_EXIT_CODES,
+};
 
 struct key_def {
     const char *section;
@@ -31,6 +35,10 @@ static const struct key_def keys[] = {
     {"signals", "descendant_grace", V_DURATION, FIELD(descendant_grace_ms), 0, 3600ULL * 1000},
     {"stderr", "tail_size", V_SIZE, FIELD(tail_size), 64ULL << 10, 1ULL << 30},
     {"stderr", "drain_timeout", V_DURATION, FIELD(drain_timeout_ms), 0, 3600ULL * 1000},
+    {"capture", "exit_hook", V_BOOL, FIELD(exit_hook), 0, 0},
+    {"capture", "snapshot_budget", V_DURATION, FIELD(snapshot_budget_ms), 10, 60000},
+    {"capture", "normal_exit_codes", V_EXIT_CODES, FIELD(normal_exit_codes), 0, 0},
+    {"capture", "redact", V_PATTERNS, FIELD(redact), 0, 0},
     {"environment", "keep", V_PATTERNS, FIELD(env.keep), 0, 0},
     {"environment", "unset", V_PATTERNS, FIELD(env.unset), 0, 0},
     {"environment", "set", V_ASSIGNMENTS, FIELD(env.set), 0, 0},
@@ -53,12 +61,16 @@ int policy_init_defaults(struct policy *p)
         .descendant_grace_ms = 2000,
         .tail_size = 8ULL << 20,
         .drain_timeout_ms = 2000,
+        .exit_hook = true,
+        .snapshot_budget_ms = 2000,
     };
     /* The service keeps everything, GOGC and GOMEMLIMIT included: that is
      * the service's own choice. crashbox's own variables stay with it. */
     static const char *const watcher_unset[] = {"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS",
                                                 "GOTRACEBACK", "CRASHBOX_*"};
-    int r = strlist_append(&p->env.keep, "*");
+    int r = strlist_append(&p->normal_exit_codes, "0");
+    if (r >= 0)
+        r = strlist_append(&p->env.keep, "*");
     if (r >= 0)
         r = strlist_append(&p->env.unset, "CRASHBOX_*");
     if (r >= 0)
@@ -83,6 +95,8 @@ void policy_free(struct policy *p)
 {
     free(p->service_name);
     free(p->bundle_dir);
+    strlist_free(&p->normal_exit_codes);
+    strlist_free(&p->redact);
     env_rules_free(&p->env);
     env_rules_free(&p->watcher_env);
     *p = (struct policy){0};
@@ -101,6 +115,24 @@ static bool valid_env_name(const char *s, size_t len, bool pattern)
         if (!env_name_char(s[i], pattern))
             return false;
     return true;
+}
+
+static bool valid_exit_code(const char *s)
+{
+    if (!*s || strlen(s) > 3)
+        return false;
+    for (const char *c = s; *c; c++)
+        if (!isdigit((unsigned char)*c))
+            return false;
+    return atoi(s) <= 255 && (s[0] != '0' || s[1] == '\0');
+}
+
+bool policy_is_normal_exit(const struct policy *p, int code)
+{
+    for (size_t i = 0; i < p->normal_exit_codes.n; i++)
+        if (atoi(p->normal_exit_codes.items[i]) == code)
+            return true;
+    return false;
 }
 
 /* Checks a value and stores it into the policy. Returns NULL on success, or
@@ -169,7 +201,8 @@ static const char *set_value(struct policy *p, const struct key_def *k, const ch
             return "must be 'child' or 'group'";
         return NULL;
     case V_PATTERNS:
-    case V_ASSIGNMENTS: {
+    case V_ASSIGNMENTS:
+    case V_EXIT_CODES: {
         struct strlist l;
         r = strlist_parse(v, &l);
         if (r == -ENOMEM)
@@ -179,13 +212,15 @@ static const char *set_value(struct policy *p, const struct key_def *k, const ch
         for (size_t i = 0; i < l.n; i++) {
             const char *it = l.items[i];
             const char *eq = strchr(it, '=');
-            bool ok = k->type == V_PATTERNS ? valid_env_name(it, strlen(it), true)
-                                            : eq && valid_env_name(it, (size_t)(eq - it), false);
+            bool ok = k->type == V_PATTERNS     ? valid_env_name(it, strlen(it), true)
+                      : k->type == V_EXIT_CODES ? valid_exit_code(it)
+                                                : eq && valid_env_name(it, (size_t)(eq - it), false);
             if (!ok) {
                 snprintf(detail, dlen,
                          k->type == V_PATTERNS
                              ? "'%s' is not a variable name pattern (letters, digits, _, * and ?)"
-                             : "'%s' is not of the form NAME=VALUE",
+                         : k->type == V_EXIT_CODES ? "'%s' is not an exit code (0 to 255)"
+                                                   : "'%s' is not of the form NAME=VALUE",
                          it);
                 strlist_free(&l);
                 return detail;
@@ -379,7 +414,8 @@ static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
         snprintf(buf, sizeof buf, "%s", *(const enum forward_target *)v == FORWARD_GROUP ? "group" : "child");
         break;
     case V_PATTERNS:
-    case V_ASSIGNMENTS: {
+    case V_ASSIGNMENTS:
+    case V_EXIT_CODES: {
         const struct strlist *l = v;
         size_t need = strlist_format(l, NULL, 0) + 1;
         _cleanup_free_ char *s = malloc(need);

@@ -35,10 +35,18 @@ struct policy {
     /* [stderr] */
     uint64_t tail_size;        /* bytes of stderr kept for crash capture */
     uint64_t drain_timeout_ms; /* how long to relay after the child is gone */
+    /* [capture] */
+    bool exit_hook;               /* snapshot at exit_group via seccomp notify */
+    uint64_t snapshot_budget_ms;  /* the longest a dying service is held */
+    struct strlist normal_exit_codes; /* exits that are not crashes */
+    struct strlist redact;        /* more secret-name patterns for environ */
     /* [environment], [watcher_environment] */
     struct env_rules env;
     struct env_rules watcher_env;
 };
+
+/* True when an exit with this code is a normal end, not a crash. */
+bool policy_is_normal_exit(const struct policy *p, int code);
 
 /* Fills p with the built-in defaults. Returns 0 or -ENOMEM. */
 int policy_init_defaults(struct policy *p);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -50,7 +51,8 @@ void signals_reset_for_exec(void)
 }
 
 /* Runs in the child: only async-signal-safe calls. Never returns. */
-static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent, int err_fd)
+static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent, int err_fd,
+                                  int hook_sock)
 {
     int err;
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
@@ -64,8 +66,12 @@ static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent,
         (void)tcsetpgrp(req->terminal_fd, getpid());
     if (req->stderr_fd != STDERR_FILENO && dup2(req->stderr_fd, STDERR_FILENO) < 0)
         goto fail;
-    close_fds_from(3, err_fd);
     signals_reset_for_exec();
+    /* Seccomp last: from here on exit_group is watched. A failure is
+     * reported to crashbox and the service runs without the hook. */
+    if (req->exit_hook)
+        (void)exithook_install(req->exit_hook, hook_sock);
+    close_fds_from(3, err_fd);
     execvpe(req->argv[0], req->argv, req->envp);
 fail:
     err = errno;
@@ -73,25 +79,36 @@ fail:
     _exit(127);
 }
 
-pid_t spawn_service(const struct spawn_request *req, int *exec_errno)
+int spawn_service(const struct spawn_request *req, struct spawn_result *res)
 {
-    int errpipe[2];
-    *exec_errno = 0;
+    *res = (struct spawn_result){.pid = -1, .notify_fd = -1};
+    int errpipe[2], hook[2] = {-1, -1};
     if (pipe2(errpipe, O_CLOEXEC) < 0)
         return -errno;
+    if (req->exit_hook && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, hook) < 0) {
+        int r = -errno;
+        close(errpipe[0]);
+        close(errpipe[1]);
+        return r;
+    }
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int r = -errno;
         close(errpipe[0]);
         close(errpipe[1]);
+        closep(&hook[0]);
+        closep(&hook[1]);
         return r;
     }
     if (pid == 0) {
         close(errpipe[0]);
-        child_exec(req, parent, errpipe[1]);
+        closep(&hook[0]);
+        child_exec(req, parent, errpipe[1], hook[1]);
     }
     close(errpipe[1]);
+    closep(&hook[1]);
+    res->pid = pid;
     /* Both sides set the group, so neither a signal nor tcsetpgrp races it. */
     (void)setpgid(pid, pid);
     int err = 0;
@@ -100,11 +117,23 @@ pid_t spawn_service(const struct spawn_request *req, int *exec_errno)
         n = read(errpipe[0], &err, sizeof err);
     while (n < 0 && errno == EINTR);
     close(errpipe[0]);
+    /* The child sent its listener (or why not) before execve. */
+    if (req->exit_hook) {
+        int fd = exithook_receive(hook[0]);
+        if (fd >= 0)
+            res->notify_fd = fd;
+        else
+            res->hook_errno = -fd;
+        close(hook[0]);
+    }
     if (n == (ssize_t)sizeof err) {
-        *exec_errno = err ? err : EIO;
+        res->exec_errno = err ? err : EIO;
+        /* Closing the listener lets the child's exit_group through. */
+        closep(&res->notify_fd);
+        res->notify_fd = -1;
         int st;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
             ;
     }
-    return pid;
+    return 0;
 }

@@ -4,19 +4,30 @@
 
 #include <sys/types.h>
 
+#include "exithook.h"
+
 struct spawn_request {
     char *const *argv;  /* argv[0] is looked up in PATH */
     char *const *envp;
     int stderr_fd;      /* becomes the child's fd 2 */
     int terminal_fd;    /* >= 0: give the child's process group this terminal */
+    const struct exithook_prog *exit_hook; /* NULL: no exit hook */
+};
+
+struct spawn_result {
+    pid_t pid;
+    int exec_errno;  /* 0: the command runs */
+    int notify_fd;   /* the exit hook's listener, or -1 */
+    int hook_errno;  /* why there is no listener (0: none was asked for) */
 };
 
 /* Forks and execs. The child gets its own process group, the caller's cwd,
  * an empty signal mask, default dispositions, fds 0 and 1, stderr_fd as 2
- * and nothing else, and dies with SIGKILL if crashbox dies.
- * Returns the pid, or -errno if fork failed. When exec fails the child is
- * already reaped, *exec_errno says why, and the pid is still returned. */
-pid_t spawn_service(const struct spawn_request *req, int *exec_errno);
+ * and nothing else, dies with SIGKILL if crashbox dies, and has the exit
+ * hook installed last before execve when one is given.
+ * Returns 0 or -errno if fork failed. When exec fails the child is already
+ * reaped and res->exec_errno says why. */
+int spawn_service(const struct spawn_request *req, struct spawn_result *res);
 
 /* Closes every fd from `from` upward except `keep` (which may be -1). */
 void close_fds_from(int from, int keep);

@@ -10,6 +10,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "capture.h"
+#include "exithook.h"
 #include "exitstatus.h"
 #include "log.h"
 #include "reap.h"
@@ -61,6 +63,7 @@ int signals_fault_fd(void) { return fault_pipe[0]; }
 
 struct supervisor {
     const struct policy *policy;
+    struct capture *capture;
     pid_t child;
     int terminal_fd; /* the terminal we handed to the child, or -1 */
     long long grace_deadline; /* ms, 0: none */
@@ -147,12 +150,17 @@ static int poll_timeout(long long deadline)
 /* Phase 1: the service runs. Returns when the main child has exited. */
 static void run_until_exit(struct supervisor *s, int sfd)
 {
-    struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = signals_fault_fd(), .events = POLLIN}};
+    struct pollfd p[3] = {{.fd = sfd, .events = POLLIN},
+                          {.fd = signals_fault_fd(), .events = POLLIN},
+                          {.fd = s->capture->notify_fd, .events = POLLIN}};
     /* A child that exited before the loop started sent SIGCHLD already. */
     while (!s->reaped.main_exited) {
-        int n = poll(p, 2, poll_timeout(s->escalated ? 0 : s->grace_deadline));
+        int n = poll(p, 3, poll_timeout(s->escalated ? 0 : s->grace_deadline));
         if (n < 0 && errno != EINTR)
             log_warn("poll: %s", strerror(errno));
+        /* The service waits in its last syscall: answer it first. */
+        if (p[2].revents & POLLIN)
+            capture_on_notify(s->capture);
         if (p[0].revents)
             drain_signalfd(s, sfd);
         if (p[1].revents)
@@ -180,7 +188,7 @@ static void end_descendants(struct supervisor *s, int sfd)
     log_debug("sent SIGTERM to %zu process(es) left behind by the service", n);
     long long kill_at = now_ms() + (long long)s->policy->descendant_grace_ms;
     bool killing = false;
-    struct pollfd p = {.fd = sfd, .events = POLLIN};
+    struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = s->capture->notify_fd, .events = POLLIN}};
     while (!s->reaped.no_children) {
         if (!killing && now_ms() >= kill_at) {
             killing = true;
@@ -189,7 +197,9 @@ static void end_descendants(struct supervisor *s, int sfd)
         if (killing)
             descendants_signal("/proc", SIGKILL); /* again for reparented grandchildren */
         int timeout = killing ? 50 : poll_timeout(kill_at);
-        if (poll(&p, 1, timeout) > 0) {
+        if (poll(p, 2, timeout) > 0) {
+            if (p[1].revents & POLLIN)
+                capture_on_notify(s->capture); /* descendants' exits: let them go */
             struct signalfd_siginfo si;
             while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
                 if (signal_starts_grace(si.ssi_signo))
@@ -215,34 +225,51 @@ int supervise(const struct service_run *run)
     /* A larger pipe lets bursts through without the service waiting on us. */
     (void)fcntl(err_wr, F_SETPIPE_SZ, 1 << 20);
 
-    struct supervisor s = {.policy = pol, .terminal_fd = foreground_terminal()};
+    struct exithook_prog hook = {0};
+    if (pol->exit_hook) {
+        int r = exithook_compile(&hook);
+        if (r < 0)
+            log_warn("cannot build the exit hook's seccomp filter: %s; capture will be post-mortem",
+                     strerror(-r));
+    }
+    struct capture cap;
+    capture_init(&cap, pol, run->argv, run->envp);
+    struct supervisor s = {.policy = pol, .capture = &cap, .terminal_fd = foreground_terminal()};
     struct spawn_request req = {
         .argv = run->argv,
         .envp = run->envp,
         .stderr_fd = err_wr,
         .terminal_fd = s.terminal_fd,
+        .exit_hook = hook.filter ? &hook : NULL,
     };
-    int exec_errno = 0;
-    pid_t pid = spawn_service(&req, &exec_errno);
-    if (pid < 0) {
-        log_error("cannot start the service: fork: %s", strerror(-pid));
+    struct spawn_result res;
+    int r = spawn_service(&req, &res);
+    exithook_prog_free(&hook);
+    if (r < 0) {
+        log_error("cannot start the service: fork: %s", strerror(-r));
+        capture_free(&cap);
         return EXIT_CRASHBOX_SYSTEM;
     }
-    if (exec_errno) {
-        int code = exit_code_from_exec_errno(exec_errno);
+    if (res.exec_errno) {
+        int code = exit_code_from_exec_errno(res.exec_errno);
         log_error("cannot run '%s': %s", run->argv[0],
-                  code == EXIT_EXEC_NOT_FOUND ? "command not found" : strerror(exec_errno));
+                  code == EXIT_EXEC_NOT_FOUND ? "command not found" : strerror(res.exec_errno));
         if (s.terminal_fd >= 0)
             (void)tcsetpgrp(s.terminal_fd, getpgrp());
+        capture_free(&cap);
         return code;
     }
+    pid_t pid = res.pid;
     s.child = pid;
+    capture_started(&cap, pid, res.notify_fd, res.hook_errno);
+    if (pol->exit_hook && res.notify_fd < 0)
+        log_warn("%s; crash capture will be post-mortem", cap.hook_status);
     closep(&err_wr);
     err_wr = -1;
     log_debug("service started as pid %d", pid);
 
     struct relay relay;
-    int r = relay_start(&relay, steal_fd(&err_rd), STDERR_FILENO, pol->tail_size);
+    r = relay_start(&relay, steal_fd(&err_rd), STDERR_FILENO, pol->tail_size);
     if (r < 0)
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
 
@@ -250,8 +277,11 @@ int supervise(const struct service_run *run)
     if (s.terminal_fd >= 0)
         (void)tcsetpgrp(s.terminal_fd, getpgrp());
     end_descendants(&s, run->signal_fd);
+    capture_stop_hook(&cap);
     relay_finish(&relay, pol->drain_timeout_ms);
+    capture_finish(&cap, s.reaped.main_status, relay.tail.buf ? &relay.tail : NULL);
     relay_free(&relay);
+    capture_free(&cap);
 
     int code = exit_code_from_wait_status(s.reaped.main_status);
     log_debug("service exited; exit code %d", code);

@@ -21,22 +21,22 @@ int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-int read_fd_all(int fd, size_t max, char **out, size_t *out_len)
+int read_fd_capped(int fd, size_t max, char **out, size_t *out_len, bool *truncated)
 {
     size_t cap = max < 4096 ? max : 4096, len = 0;
     _cleanup_free_ char *buf = malloc(cap + 1);
     if (!buf)
         return -ENOMEM;
+    *truncated = false;
     for (;;) {
         if (len == cap) {
             if (cap >= max) {
-                /* Full: one more byte tells "exactly max" from "too big". */
+                /* Full: one more byte tells "exactly max" from "more". */
                 char extra;
                 ssize_t n = read(fd, &extra, 1);
                 if (n < 0 && errno == EINTR)
                     continue;
-                if (n > 0)
-                    return -EFBIG;
+                *truncated = n > 0;
                 break;
             }
             size_t ncap = cap * 2 > max ? max : cap * 2;
@@ -60,6 +60,21 @@ int read_fd_all(int fd, size_t max, char **out, size_t *out_len)
     if (out_len)
         *out_len = len;
     *out = steal_pointer(&buf);
+    return 0;
+}
+
+int read_fd_all(int fd, size_t max, char **out, size_t *out_len)
+{
+    bool truncated;
+    char *buf;
+    int r = read_fd_capped(fd, max, &buf, out_len, &truncated);
+    if (r < 0)
+        return r;
+    if (truncated) {
+        free(buf);
+        return -EFBIG;
+    }
+    *out = buf;
     return 0;
 }
 

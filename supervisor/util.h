@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -60,6 +61,10 @@ static inline int steal_fd(int *fd)
 
 /* Write all of buf, retrying on EINTR and short writes. Returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
+
+/* Read at most max bytes of fd into a NUL-terminated heap buffer; sets
+ * *truncated when there was more. Returns 0 or -errno. */
+int read_fd_capped(int fd, size_t max, char **out, size_t *out_len, bool *truncated);
 
 /* Read all of fd into a NUL-terminated heap buffer of at most max bytes.
  * Returns 0, -EFBIG when there is more, or -errno; *out owned by caller. */

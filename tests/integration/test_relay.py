@@ -29,22 +29,31 @@ def sha256_file(path):
     return h.hexdigest()
 
 
-def hash_through_pipe(cmd):
-    """Runs cmd with stderr on a pipe we hash as it streams."""
+def hash_through_pipe(cmd, expect=SIZE):
+    """Runs cmd with stderr on a pipe; hashes the first `expect` bytes as they
+    stream and returns what came after them (crashbox's own lines)."""
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     h = hashlib.sha256()
     n = 0
+    rest = b""
     for block in iter(lambda: p.stderr.read(1 << 20), b""):
-        h.update(block)
-        n += len(block)
-    return p.wait(timeout=120), h.hexdigest(), n
+        take = block[:max(0, expect - n)]
+        h.update(take)
+        rest += block[len(take):]
+        n += len(take)
+    return p.wait(timeout=120), h.hexdigest(), n, rest
+
+
+def only_crashbox_lines(rest):
+    for line in rest.decode(errors="replace").splitlines():
+        assert line.startswith("crashbox: ") or line.startswith('{"crashbox":'), line
 
 
 def test_200mb_byte_exact_through_a_pipe(tmp):
     src = random_file(tmp)
-    rc, digest, n = hash_through_pipe([CRASHBOX, "--", HELPER, "spew", src])
+    rc, digest, n, rest = hash_through_pipe([CRASHBOX, "--", HELPER, "spew", src])
     assert rc == 0
-    assert n == SIZE
+    assert n == SIZE and rest == b""
     assert digest == sha256_file(src)
 
 
@@ -61,14 +70,19 @@ def test_200mb_byte_exact_into_a_file(tmp):
 def test_100mb_then_sigkill_loses_nothing(tmp):
     src = random_file(tmp, 100 * 1024 * 1024)
     want = sha256_file(src)
-    rc, digest, n = hash_through_pipe([CRASHBOX, "--", HELPER, "spew", src, "kill"])
+    size = 100 * 1024 * 1024
+    rc, digest, n, rest = hash_through_pipe([CRASHBOX, "--", HELPER, "spew", src, "kill"], size)
     assert rc == 128 + 9
-    assert (n, digest) == (100 * 1024 * 1024, want)
+    assert (n, digest) == (size, want)
+    only_crashbox_lines(rest)  # the crash summary comes after every relayed byte
     out = os.path.join(tmp, "out.bin")
     with open(out, "wb") as f:
         rc = subprocess.run([CRASHBOX, "--", HELPER, "spew", src, "kill"], stderr=f, timeout=120).returncode
     assert rc == 137
-    assert sha256_file(out) == want
+    with open(out, "rb") as f:
+        data = f.read()
+    assert hashlib.sha256(data[:size]).hexdigest() == want
+    only_crashbox_lines(data[size:])
 
 
 def test_stdout_is_inherited_not_copied(tmp):

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* Writing a crash bundle: a tar stream of items, compressed with zstd
+ * (checksum on), written to a temporary name inside the bundle directory,
+ * fsynced, then renamed into place. Every operation is relative to the
+ * directory fd, with O_NOFOLLOW and O_EXCL. */
+#pragma once
+
+#include <stddef.h>
+#include <time.h>
+
+#include "items.h"
+
+#define BUNDLE_MODE 0640
+#define BUNDLE_TMP_PREFIX ".crashbox-tmp-"
+
+/* Writes manifest (first member, "manifest.json") and the items as
+ * dirfd/name. Returns 0 or -errno; on failure nothing stays behind. */
+int bundle_write(int dirfd, const char *name, const char *manifest, size_t manifest_len,
+                 const struct items *items, time_t mtime, size_t *bytes_written);
+
+/* "<service>-<yyyymmddThhmmssZ>-<host>-<pid>-<kind>.tar.zst" */
+void bundle_name(char *out, size_t cap, const char *service, time_t t, const char *host, int pid,
+                 const char *kind);

@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: MIT */
+#include "capture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buildinfo.h"
+#include "bundle.h"
+#include "envbuild.h"
+#include "exithook.h"
+#include "json.h"
+#include "log.h"
+#include "procsnap.h"
+#include "sigtable.h"
+#include "util.h"
+
+const char *crash_kind_name(enum crash_kind k)
+{
+    static const char *const names[] = {
+        [CRASH_NONE] = "none",         [CRASH_GO_PANIC] = "go-panic", [CRASH_GO_FATAL] = "go-fatal",
+        [CRASH_RACE] = "race",         [CRASH_OOM_KILL] = "oom-kill", [CRASH_SIGNAL] = "signal",
+        [CRASH_EXIT] = "exit",
+    };
+    return names[k];
+}
+
+enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_kind go_kind,
+                               bool oom_killed)
+{
+    if (WIFEXITED(wait_status) && normal_exit)
+        return CRASH_NONE; /* a forged report in a clean exit stays clean */
+    if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL && oom_killed)
+        return CRASH_OOM_KILL;
+    switch (go_kind) {
+    case GO_CRASH_PANIC:
+        return CRASH_GO_PANIC;
+    case GO_CRASH_FATAL:
+        return CRASH_GO_FATAL;
+    case GO_CRASH_RACE:
+        return CRASH_RACE;
+    case GO_CRASH_NONE:
+        break;
+    }
+    return WIFSIGNALED(wait_status) ? CRASH_SIGNAL : CRASH_EXIT;
+}
+
+static int read_proc_cgroup(pid_t pid, char **buf, size_t *len)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    return read_file_at(AT_FDCWD, path, 1 << 16, buf, len);
+}
+
+static void read_memory(const struct capture *c, pid_t pid, struct cgroup_memory *m)
+{
+    _cleanup_free_ char *pc = NULL;
+    size_t len;
+    *m = (struct cgroup_memory){0};
+    if (read_proc_cgroup(pid, &pc, &len) == 0)
+        (void)cgroup_memory_read(c->cgroup_root, pc, len, m);
+}
+
+void capture_init(struct capture *c, const struct policy *p, char *const *argv, char *const *envp)
+{
+    *c = (struct capture){.policy = p, .argv = argv, .envp = envp, .exe_fd = -1, .notify_fd = -1};
+    if (p->service_name) {
+        snprintf(c->service, sizeof c->service, "%s", p->service_name);
+    } else {
+        /* The command's basename, tamed for a file name. */
+        const char *b = strrchr(argv[0], '/');
+        b = b ? b + 1 : argv[0];
+        size_t i = 0;
+        for (; b[i] && i < 64; i++)
+            c->service[i] = (b[i] == '/' || b[i] == ' ' || (unsigned char)b[i] < 0x20) ? '_' : b[i];
+        c->service[i] = '\0';
+        if (!i || c->service[0] == '.')
+            snprintf(c->service, sizeof c->service, "service");
+    }
+    struct utsname u;
+    snprintf(c->host, sizeof c->host, "%.63s", uname(&u) == 0 ? u.nodename : "unknown");
+    const char *root = getenv("CRASHBOX_CGROUP_ROOT");
+    c->cgroup_root = root && *root ? root : CGROUP_ROOT_DEFAULT;
+    /* The service starts in crashbox's own cgroup: its counters now are the
+     * baseline an OOM kill is measured against. */
+    read_memory(c, getpid(), &c->mem_start);
+}
+
+void capture_started(struct capture *c, pid_t pid, int notify_fd, int hook_errno)
+{
+    c->pid = pid;
+    c->notify_fd = notify_fd;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+    c->exe_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (!c->policy->exit_hook)
+        snprintf(c->hook_status, sizeof c->hook_status, "the policy turns the exit hook off");
+    else if (notify_fd < 0)
+        snprintf(c->hook_status, sizeof c->hook_status, "seccomp user notification unavailable: %s",
+                 strerror(hook_errno ? hook_errno : ENOSYS));
+}
+
+static bool is_service_thread(pid_t service, pid_t tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d", (int)service, (int)tid);
+    return access(path, F_OK) == 0;
+}
+
+/* The cgroup's memory files, by their kernel names. */
+static void add_cgroup_items(const struct cgroup_memory *m, struct items *out)
+{
+    if (m->version == CGROUP_NONE) {
+        items_add_missing(out, "cgroup", "no memory cgroup found");
+        return;
+    }
+    _cleanup_close_ int dfd = open(m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        items_add_missing(out, "cgroup", strerror(errno));
+        return;
+    }
+    const char *const *files = m->version == CGROUP_V1 ? cgroup_v1_files : cgroup_v2_files;
+    for (size_t i = 0; files[i]; i++) {
+        char *buf = NULL;
+        size_t len;
+        char member[128];
+        snprintf(member, sizeof member, "cgroup/%s", files[i]);
+        if (read_file_at(dfd, files[i], 1 << 20, &buf, &len) == 0)
+            items_add(out, member, buf, len, false);
+    }
+}
+
+static void take_snapshot(struct capture *c, uint64_t id, const char *trigger)
+{
+    long long t0 = now_ms();
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", (int)c->pid);
+    _cleanup_close_ int procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* The pid-reuse guard: checked after the open, so procfd is the process
+     * the notification came from. */
+    if (procfd < 0 || !exithook_still_valid(c->notify_fd, id))
+        return;
+    procsnap_collect(procfd, &c->policy->redact, t0 + (long long)c->policy->snapshot_budget_ms,
+                     &c->snapshot);
+    c->snapshot_taken = true;
+    snprintf(c->snapshot_trigger, sizeof c->snapshot_trigger, "%s", trigger);
+    c->snapshot_ms = now_ms() - t0;
+}
+
+void capture_on_notify(struct capture *c)
+{
+    struct exithook_call call;
+    int r = exithook_recv(c->notify_fd, &call);
+    if (r < 0)
+        return; /* the caller died meanwhile (ENOENT), or a spurious wake */
+    bool from_service = is_service_thread(c->pid, call.tid);
+    bool target_service = false;
+    if (call.nr == SYS_tkill || call.nr == SYS_kill)
+        target_service = (pid_t)call.args[0] > 0 && is_service_thread(c->pid, (pid_t)call.args[0]);
+    int arg = 0;
+    enum exithook_event ev = exithook_classify(&call, c->pid, from_service, target_service, &arg);
+    if (!c->snapshot_taken) {
+        char trigger[64];
+        if (ev == EXITHOOK_EXIT && !policy_is_normal_exit(c->policy, arg)) {
+            snprintf(trigger, sizeof trigger, "exit_group(%d)", arg);
+            take_snapshot(c, call.id, trigger);
+        } else if (ev == EXITHOOK_SIGNAL) {
+            const char *sn = signal_name(arg);
+            snprintf(trigger, sizeof trigger, "%s(%s)",
+                     call.nr == SYS_tgkill ? "tgkill" : call.nr == SYS_tkill ? "tkill" : "kill",
+                     sn ? sn : "?");
+            take_snapshot(c, call.id, trigger);
+        }
+    }
+    (void)exithook_continue(c->notify_fd, call.id);
+}
+
+void capture_stop_hook(struct capture *c)
+{
+    closep(&c->notify_fd);
+    c->notify_fd = -1;
+}
+
+/* The last non-empty line of the tail: what a log.Fatal or os.Exit(1)
+ * service said last. */
+static void last_line(const char *buf, size_t len, const char **s, size_t *n)
+{
+    size_t end = len;
+    while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
+        end--;
+    size_t start = end;
+    while (start > 0 && buf[start - 1] != '\n')
+        start--;
+    *s = buf + start;
+    *n = end - start > 1024 ? 1024 : end - start;
+}
+
+static void exit_json(struct json *j, int st)
+{
+    json_key(j, "exit");
+    json_obj_begin(j);
+    json_key(j, "code");
+    if (WIFEXITED(st))
+        json_int(j, WEXITSTATUS(st));
+    else
+        json_null(j);
+    json_kv_str(j, "signal", WIFSIGNALED(st) ? signal_name(WTERMSIG(st)) : NULL);
+    json_kv_bool(j, "core_dumped", WIFSIGNALED(st) && WCOREDUMP(st));
+    json_obj_end(j);
+}
+
+static void memory_json(struct json *j, const struct cgroup_memory *m, const struct capture *c)
+{
+    json_key(j, "memory");
+    json_obj_begin(j);
+    json_key(j, "cgroup_version");
+    if (m->version)
+        json_int(j, m->version);
+    else
+        json_null(j);
+    json_kv_str(j, "cgroup_path", m->version ? m->dir : NULL);
+#define OPT(key, has, v)             \
+    do {                             \
+        json_key(j, key);            \
+        if (has)                     \
+            json_uint(j, v);         \
+        else                         \
+            json_null(j);            \
+    } while (0)
+    OPT("limit_bytes", m->has_limit, m->limit_bytes);
+    OPT("usage_bytes", m->has_usage, m->usage_bytes);
+    OPT("peak_bytes", m->has_peak, m->peak_bytes);
+    OPT("oom_kills", m->has_oom_kills, m->oom_kills);
+    OPT("oom_kills_at_start", c->mem_start.has_oom_kills, c->mem_start.oom_kills);
+    if (m->version == CGROUP_V2) {
+        OPT("oom_events", m->has_oom, m->oom_events);
+        OPT("oom_group_kills", m->has_group_kills, m->oom_group_kills);
+    }
+#undef OPT
+    json_obj_end(j);
+}
+
+/* A crash without a Go report still gets a crash object of the same shape. */
+static void synthetic_crash_json(struct json *j, enum crash_kind kind, const char *message,
+                                 const char *fingerprint)
+{
+    json_obj_begin(j);
+    json_kv_str(j, "kind", crash_kind_name(kind));
+    json_kv_str(j, "message", message);
+    json_kv_str(j, "go_signal", NULL);
+    json_key(j, "goroutine");
+    json_null(j);
+    json_kv_uint(j, "goroutines", 0);
+    json_key(j, "culprit");
+    json_null(j);
+    json_key(j, "frames");
+    json_arr_begin(j);
+    json_arr_end(j);
+    json_kv_str(j, "fingerprint", fingerprint);
+    json_obj_end(j);
+}
+
+static void fingerprint_text(const char *kind, const char *msg, char out[17])
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char *p = kind; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    h = (h ^ 0) * 0x100000001b3ULL;
+    for (const char *p = msg; *p; p++) {
+        if (*p >= '0' && *p <= '9') { /* numbers vary from run to run */
+            while (p[1] >= '0' && p[1] <= '9')
+                p++;
+            h = (h ^ '?') * 0x100000001b3ULL;
+            continue;
+        }
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static void random_id(char out[33])
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (unsigned char)(now_ms() >> (i % 8));
+    for (size_t i = 0; i < sizeof b; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static void time_rfc3339(time_t t, char *out, size_t cap)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Opens (creating one level if needed) the bundle directory. */
+static int open_bundle_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && mkdir(dir, 0750) == 0)
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+void capture_finish(struct capture *c, int st, const struct ring *tail)
+{
+    c->exit_at_ms = now_ms();
+    size_t tail_len = tail ? ring_used(tail) : 0;
+    _cleanup_free_ char *tailbuf = malloc(tail_len + 1);
+    if (!tailbuf)
+        tail_len = 0;
+    else if (tail_len)
+        ring_copy(tail, tailbuf);
+
+    struct go_crash gc;
+    int pr = tailbuf ? goparse_crash(tailbuf, tail_len, &gc) : 0;
+    if (pr <= 0)
+        gc.kind = GO_CRASH_NONE;
+    struct cgroup_memory mem;
+    read_memory(c, getpid(), &mem);
+    bool oom_killed = mem.has_oom_kills && c->mem_start.has_oom_kills &&
+                      mem.oom_kills > c->mem_start.oom_kills;
+    bool normal = WIFEXITED(st) && policy_is_normal_exit(c->policy, WEXITSTATUS(st));
+    enum crash_kind kind = crash_classify(st, normal, gc.kind, oom_killed);
+    if (kind == CRASH_NONE) {
+        if (pr > 0)
+            go_crash_free(&gc);
+        return;
+    }
+
+    /* The message and fingerprint of a crash without a Go report. */
+    char message[1200], fp[17];
+    const char *ll;
+    size_t lln;
+    if (kind == CRASH_OOM_KILL) {
+        if (mem.has_limit)
+            snprintf(message, sizeof message, "killed by the OOM killer at the memory limit of %llu bytes",
+                     (unsigned long long)mem.limit_bytes);
+        else
+            snprintf(message, sizeof message, "killed by the OOM killer");
+    } else if (kind == CRASH_SIGNAL) {
+        snprintf(message, sizeof message, "killed by %s", signal_name(WTERMSIG(st)) ?: "a signal");
+    } else if (kind == CRASH_EXIT) {
+        last_line(tailbuf ? tailbuf : "", tail_len, &ll, &lln);
+        if (lln)
+            snprintf(message, sizeof message, "exit status %d: %.*s", WEXITSTATUS(st), (int)lln, ll);
+        else
+            snprintf(message, sizeof message, "exit status %d", WEXITSTATUS(st));
+    } else {
+        snprintf(message, sizeof message, "%s", gc.message);
+    }
+    if (pr > 0 && kind != CRASH_OOM_KILL)
+        snprintf(fp, sizeof fp, "%s", gc.fingerprint);
+    else
+        fingerprint_text(crash_kind_name(kind), kind == CRASH_EXIT ? message : crash_kind_name(kind), fp);
+
+    /* Members. */
+    struct items it = {0};
+    if (tail_len)
+        items_add_copy(&it, "stderr.log", tailbuf, tail_len);
+    else
+        items_add_missing(&it, "stderr.log", "the service wrote nothing to stderr");
+    if (pr > 0)
+        items_add_copy(&it, "crash.txt", tailbuf + gc.report_offset, tail_len - gc.report_offset);
+    if (c->snapshot_taken) {
+        items_move(&it, &c->snapshot, "");
+    } else {
+        items_add_missing(&it, "proc", c->notify_fd < 0 && c->hook_status[0]
+                                           ? c->hook_status
+                                           : "the service was gone before a snapshot could be taken");
+    }
+    add_cgroup_items(&mem, &it);
+    struct go_buildinfo bi = {0};
+    bool have_bi = c->exe_fd >= 0 && buildinfo_read_fd(c->exe_fd, &bi) == 0;
+    if (have_bi && bi.modinfo) {
+        char head[256];
+        int hn = snprintf(head, sizeof head, "go\t%s\n", bi.go_version);
+        size_t ml = strlen(bi.modinfo);
+        char *txt = malloc((size_t)hn + ml + 1);
+        if (txt) {
+            memcpy(txt, head, (size_t)hn);
+            memcpy(txt + hn, bi.modinfo, ml + 1);
+            items_add(&it, "go/buildinfo.txt", txt, (size_t)hn + ml, false);
+        }
+    }
+
+    /* The manifest. */
+    time_t now = time(NULL);
+    char id[33], when[32], bname[512];
+    random_id(id);
+    time_rfc3339(now, when, sizeof when);
+    bundle_name(bname, sizeof bname, c->service, now, c->host, (int)c->pid, crash_kind_name(kind));
+    struct json j;
+    json_init(&j, true);
+    json_obj_begin(&j);
+    json_kv_str(&j, "schema", "crashbox.bundle/1");
+    json_kv_str(&j, "id", id);
+    json_kv_str(&j, "service", c->service);
+    json_kv_str(&j, "host", c->host);
+    json_kv_str(&j, "time", when);
+    json_kv_int(&j, "pid", c->pid);
+    json_key(&j, "command");
+    json_arr_begin(&j);
+    for (char *const *a = c->argv; *a; a++)
+        json_str(&j, *a);
+    json_arr_end(&j);
+    exit_json(&j, st);
+    json_key(&j, "crash");
+    if (pr > 0 && kind != CRASH_OOM_KILL)
+        go_crash_to_json(&gc, NULL, &j);
+    else
+        synthetic_crash_json(&j, kind, message, fp);
+    memory_json(&j, &mem, c);
+    json_key(&j, "go");
+    if (have_bi) {
+        json_obj_begin(&j);
+        json_kv_str(&j, "version", bi.go_version);
+        json_kv_str(&j, "path", bi.path[0] ? bi.path : NULL);
+        json_kv_str(&j, "module", bi.module[0] ? bi.module : NULL);
+        json_kv_str(&j, "module_version", bi.module_version[0] ? bi.module_version : NULL);
+        json_kv_str(&j, "vcs_revision", bi.vcs_revision[0] ? bi.vcs_revision : NULL);
+        json_kv_str(&j, "vcs_time", bi.vcs_time[0] ? bi.vcs_time : NULL);
+        json_kv_bool(&j, "vcs_modified", bi.vcs_modified);
+        json_key(&j, "env");
+        json_obj_begin(&j);
+        static const char *const vars[] = {"GOTRACEBACK", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"};
+        for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
+            json_kv_str(&j, vars[i], env_get(c->envp, vars[i]));
+        json_obj_end(&j);
+        json_obj_end(&j);
+    } else {
+        json_null(&j);
+    }
+    json_key(&j, "snapshot");
+    json_obj_begin(&j);
+    json_kv_str(&j, "taken", c->snapshot_taken ? "exit-hook" : "post-mortem");
+    json_kv_str(&j, "trigger", c->snapshot_taken ? c->snapshot_trigger : NULL);
+    json_kv_str(&j, "why_post_mortem",
+                c->snapshot_taken ? NULL
+                : c->hook_status[0] ? c->hook_status
+                                    : "the service ended without a trapped exit (SIGKILL or an outside signal)");
+    if (c->snapshot_taken)
+        json_kv_int(&j, "held_ms", c->snapshot_ms);
+    json_key(&j, "items");
+    json_arr_begin(&j);
+    json_str(&j, "manifest.json");
+    for (size_t i = 0; i < it.n; i++)
+        json_str(&j, it.v[i].name);
+    json_arr_end(&j);
+    json_key(&j, "missing");
+    json_arr_begin(&j);
+    for (size_t i = 0; i < it.nmissing; i++) {
+        json_obj_begin(&j);
+        json_kv_str(&j, "item", it.missing[i].name);
+        json_kv_str(&j, "reason", it.missing[i].reason);
+        json_obj_end(&j);
+    }
+    json_arr_end(&j);
+    json_key(&j, "truncated");
+    json_arr_begin(&j);
+    for (size_t i = 0; i < it.n; i++)
+        if (it.v[i].truncated)
+            json_str(&j, it.v[i].name);
+    json_arr_end(&j);
+    json_obj_end(&j);
+    json_obj_end(&j);
+
+    /* Write it. */
+    char path[4096] = "";
+    bool written = false;
+    if (c->policy->bundle_dir && !json_failed(&j)) {
+        int dfd = open_bundle_dir(c->policy->bundle_dir);
+        if (dfd < 0) {
+            log_warn("cannot open bundle directory %s: %s", c->policy->bundle_dir, strerror(-dfd));
+        } else {
+            size_t bytes = 0;
+            int r = bundle_write(dfd, bname, j.buf, j.len, &it, now, &bytes);
+            close(dfd);
+            if (r < 0)
+                log_warn("cannot write crash bundle %s in %s: %s", bname, c->policy->bundle_dir,
+                         strerror(-r));
+            else {
+                snprintf(path, sizeof path, "%s/%s", c->policy->bundle_dir, bname);
+                written = true;
+            }
+        }
+    } else if (!c->policy->bundle_dir) {
+        log_info("no bundle directory configured (-d, CRASHBOX_BUNDLE_DIR or [bundle] directory): "
+                 "crash summary only");
+    }
+
+    /* The summary line, for log pipelines. */
+    struct json s;
+    json_init(&s, false);
+    json_obj_begin(&s);
+    json_kv_str(&s, "crashbox", "crash");
+    json_kv_str(&s, "service", c->service);
+    json_kv_str(&s, "kind", crash_kind_name(kind));
+    json_kv_str(&s, "message", kind == CRASH_OOM_KILL || pr <= 0 ? message : gc.message);
+    char culprit[700] = "";
+    if (pr > 0 && gc.culprit >= 0) {
+        const struct go_frame *f = &gc.frames[gc.culprit];
+        snprintf(culprit, sizeof culprit, "%s (%s:%u)", f->function, f->file ? f->file : "?", f->line);
+    }
+    json_kv_str(&s, "culprit", culprit[0] ? culprit : NULL);
+    json_kv_str(&s, "fingerprint", fp);
+    json_key(&s, "exit_code");
+    if (WIFEXITED(st))
+        json_int(&s, WEXITSTATUS(st));
+    else
+        json_null(&s);
+    json_kv_str(&s, "signal", WIFSIGNALED(st) ? signal_name(WTERMSIG(st)) : NULL);
+    json_kv_str(&s, "bundle", written ? path : NULL);
+    json_obj_end(&s);
+    if (!json_failed(&s)) {
+        char *line = malloc(s.len + 2);
+        if (line) {
+            memcpy(line, s.buf, s.len);
+            line[s.len] = '\n';
+            (void)write_all(STDERR_FILENO, line, s.len + 1);
+            free(line);
+        }
+    }
+    if (written)
+        log_info("crash bundle written: %s", path);
+    json_free(&s);
+    json_free(&j);
+    buildinfo_free(&bi);
+    items_free(&it);
+    if (pr > 0)
+        go_crash_free(&gc);
+}
+
+void capture_free(struct capture *c)
+{
+    capture_stop_hook(c);
+    closep(&c->exe_fd);
+    c->exe_fd = -1;
+    items_free(&c->snapshot);
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* Crash capture: the exit-hook snapshot while the service is whole, the
+ * classification of its end, and the bundle with its manifest. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "cgroup.h"
+#include "goparse.h"
+#include "items.h"
+#include "policy.h"
+#include "ring.h"
+
+/* What ended the service, as the manifest's crash.kind names it. */
+enum crash_kind {
+    CRASH_NONE,     /* a clean end: no bundle */
+    CRASH_GO_PANIC,
+    CRASH_GO_FATAL,
+    CRASH_RACE,
+    CRASH_OOM_KILL,
+    CRASH_SIGNAL,
+    CRASH_EXIT,
+};
+
+const char *crash_kind_name(enum crash_kind k);
+
+/* The rules, pure: a normal exit code is clean whatever stderr says; an
+ * OOM kill beats everything; then the Go report; then signal or exit. */
+enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_kind go_kind,
+                               bool oom_killed);
+
+struct capture {
+    const struct policy *policy;
+    char *const *argv;
+    char *const *envp;
+    char service[80];
+    char host[64];
+    pid_t pid;
+    int exe_fd;               /* the service's executable, opened at start */
+    const char *cgroup_root;
+    struct cgroup_memory mem_start; /* baseline for the OOM-kill counter */
+    /* The exit-hook snapshot. */
+    int notify_fd;            /* owned, -1 if none */
+    char hook_status[160];    /* why there is no hook, if there is none */
+    bool snapshot_taken;
+    char snapshot_trigger[64]; /* "exit_group(2)", "tgkill(SIGABRT)" */
+    long long snapshot_ms;    /* how long the service was held */
+    struct items snapshot;
+    /* Set at the end. */
+    long long exit_at_ms;
+};
+
+void capture_init(struct capture *c, const struct policy *p, char *const *argv, char *const *envp);
+/* After the service started: remember its pid, executable and the exit
+ * hook's listener (or why there is none). */
+void capture_started(struct capture *c, pid_t pid, int notify_fd, int hook_errno);
+/* Handles one notification on notify_fd: snapshot if it is the service's
+ * crash, then let the syscall continue. */
+void capture_on_notify(struct capture *c);
+/* Stops watching: later notifications fail open (ENOSYS) in the kernel. */
+void capture_stop_hook(struct capture *c);
+
+/* At the service's end: classify, and for a crash write the bundle and
+ * print the summary line. Never fails the supervisor. */
+void capture_finish(struct capture *c, int wait_status, const struct ring *tail);
+void capture_free(struct capture *c);

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+#include "items.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int items_add(struct items *it, const char *name, char *data, size_t len, bool truncated)
+{
+    char *n = strdup(name);
+    struct item *v = n ? realloc(it->v, (it->n + 1) * sizeof *v) : NULL;
+    if (!v) {
+        free(n);
+        free(data);
+        return -ENOMEM;
+    }
+    it->v = v;
+    it->v[it->n++] = (struct item){.name = n, .data = data, .len = len, .truncated = truncated};
+    return 0;
+}
+
+int items_add_copy(struct items *it, const char *name, const char *data, size_t len)
+{
+    char *d = malloc(len ? len : 1);
+    if (!d)
+        return -ENOMEM;
+    memcpy(d, data, len);
+    return items_add(it, name, d, len, false);
+}
+
+void items_add_missing(struct items *it, const char *name, const char *reason)
+{
+    char *n = strdup(name), *r = strdup(reason);
+    struct missing_item *v = n && r ? realloc(it->missing, (it->nmissing + 1) * sizeof *v) : NULL;
+    if (!v) {
+        free(n);
+        free(r);
+        return;
+    }
+    it->missing = v;
+    it->missing[it->nmissing++] = (struct missing_item){.name = n, .reason = r};
+}
+
+int items_move(struct items *dst, struct items *src, const char *prefix)
+{
+    char name[512];
+    for (size_t i = 0; i < src->n; i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, src->v[i].name);
+        int r = items_add(dst, name, src->v[i].data, src->v[i].len, src->v[i].truncated);
+        src->v[i].data = NULL;
+        if (r < 0)
+            return r;
+    }
+    for (size_t i = 0; i < src->nmissing; i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, src->missing[i].name);
+        items_add_missing(dst, name, src->missing[i].reason);
+    }
+    items_free(src);
+    return 0;
+}
+
+const struct item *items_find(const struct items *it, const char *name)
+{
+    for (size_t i = 0; i < it->n; i++)
+        if (strcmp(it->v[i].name, name) == 0)
+            return &it->v[i];
+    return NULL;
+}
+
+void items_free(struct items *it)
+{
+    for (size_t i = 0; i < it->n; i++) {
+        free(it->v[i].name);
+        free(it->v[i].data);
+    }
+    for (size_t i = 0; i < it->nmissing; i++) {
+        free(it->missing[i].name);
+        free(it->missing[i].reason);
+    }
+    free(it->v);
+    free(it->missing);
+    *it = (struct items){0};
+}
