@@ -1,0 +1,281 @@
+"""Crash capture end to end: real Go programs crash under crashbox, and the
+bundles are read back with tar and zstd."""
+import os
+import signal
+import subprocess
+import time
+
+from bundles import NAME_RE, extract_all_ways, list_bundles, manifest, member, members
+from lib import CRASHBOX, EXAMPLES, Skip, kill_quietly, need_root, wait_line, write_policy
+
+
+def crash(tmp, example, *args, policy=None, env=None, sub="b", timeout=120):
+    d = os.path.join(tmp, sub)
+    os.makedirs(d, exist_ok=True)
+    cmd = [CRASHBOX, "-d", d]
+    if policy:
+        cmd += ["-p", policy]
+    cmd += ["--", os.path.join(EXAMPLES, example) if "/" not in example else example] + list(args)
+    r = subprocess.run(cmd, capture_output=True, env=env, timeout=timeout)
+    return r, d
+
+
+def only_bundle(d):
+    b = list_bundles(d)
+    assert len(b) == 1, b
+    return os.path.join(d, b[0])
+
+
+def test_nil_deref_bundle_has_everything(tmp):
+    r, d = crash(tmp, "nil-deref")
+    assert r.returncode == 2, "the exit status is unchanged"
+    path = only_bundle(d)
+    m = NAME_RE.match(os.path.basename(path))
+    assert m and m["service"] == "nil-deref" and m["kind"] == "go-panic", path
+    assert oct(os.stat(path).st_mode & 0o777) == "0o640"
+    man = manifest(path)
+    assert man["schema"] == "crashbox.bundle/1"
+    assert man["exit"] == {"code": 2, "signal": None, "core_dumped": False}
+    c = man["crash"]
+    assert c["kind"] == "go-panic"
+    assert c["message"] == "runtime error: invalid memory address or nil pointer dereference"
+    assert c["go_signal"] == "SIGSEGV"
+    assert c["culprit"]["function"] == "main.handle" and c["culprit"]["line"] == 14
+    assert c["goroutine"] == 1 and c["goroutines"] >= 1
+    assert man["snapshot"]["taken"] == "exit-hook", man["snapshot"]
+    assert man["snapshot"]["trigger"] == "exit_group(2)"
+    assert man["go"]["version"].startswith("go1.")
+    assert man["go"]["path"] == "crashbox.example/examples/nil-deref"
+    assert man["memory"]["cgroup_version"] in (1, 2)
+    names = members(path)
+    assert names[0] == "manifest.json"
+    for want in ["stderr.log", "crash.txt", "proc/maps", "proc/status", "proc/smaps_rollup",
+                 "proc/limits", "proc/environ", "proc/fds", "proc/threads", "proc/cgroup",
+                 "proc/mountinfo", "proc/oom_score_adj", "go/buildinfo.txt"]:
+        assert want in names, (want, names)
+    assert any(n.startswith("cgroup/memory.") for n in names)
+    maps = member(path, "proc/maps").decode()
+    assert "nil-deref" in maps, "maps of the live process, read at exit_group"
+    assert member(path, "crash.txt").startswith(b"panic: runtime error")
+    assert b"orders: serving" in member(path, "stderr.log")
+    # The summary line for log pipelines.
+    lines = [l for l in r.stderr.decode().splitlines() if l.startswith('{"crashbox":')]
+    assert len(lines) == 1 and path in lines[0]
+
+
+def test_every_reader_reads_the_bundle(tmp):
+    r, d = crash(tmp, "custom-panic")
+    path = only_bundle(d)
+    gnu, bsd, pipe = extract_all_ways(path, os.path.join(tmp, "x"))
+    assert gnu == bsd == pipe
+    assert ("manifest.json" in dict(gnu))
+    assert subprocess.run(["zstd", "-t", path], capture_output=True).returncode == 0, "checksum verifies"
+
+
+def test_fingerprint_is_stable_across_runs(tmp):
+    fps = []
+    for i in range(2):
+        r, d = crash(tmp, "index-out-of-range", sub=f"run{i}")
+        fps.append(manifest(only_bundle(d))["crash"]["fingerprint"])
+    assert fps[0] == fps[1]
+    r, d = crash(tmp, "nil-deref", sub="other")
+    assert manifest(only_bundle(d))["crash"]["fingerprint"] != fps[0]
+
+
+EXPECT = [
+    # example, exit code (None: signal), kind, message prefix, culprit
+    ("custom-panic", 2, "go-panic", "reconcile batch 3: ledger out of balance", "main.reconcile"),
+    ("index-out-of-range", 2, "go-panic", "runtime error: index out of range [5] with length 3", "main.pick"),
+    ("concurrent-map-writes", 2, "go-fatal", "concurrent map writes", "main.main.func1"),
+    ("deadlock", 2, "go-fatal", "all goroutines are asleep - deadlock!", "main.main"),
+    ("stack-overflow", 2, "go-fatal", "stack overflow", "main.descend"),
+    ("recovered-repanic", 2, "go-panic", "process failed: runtime error", "main.process.func1"),
+    ("panic-in-goroutine", 2, "go-panic", "job 3: checksum mismatch", "main.consume"),
+    ("exit-3", 3, "exit", "exit status 3: config: missing DATABASE_URL, giving up", None),
+    ("log-fatal", 1, "exit", "exit status 1: ", None),
+    ("cgo-segv", 2, "go-fatal", "SIGSEGV: segmentation violation", "main._Cfunc_crash_in_c"),
+    ("log-flood", 2, "go-panic", "assignment to entry in nil map", "main.main"),
+    ("data-race", 66, "race", "data race: ", "main.main.func1"),
+]
+
+
+def test_each_example_crashes_as_expected(tmp):
+    for example, code, kind, prefix, culprit in EXPECT:
+        r, d = crash(tmp, example, sub=example)
+        assert r.returncode == code, (example, r.returncode, r.stderr[-2000:])
+        man = manifest(only_bundle(d))
+        c = man["crash"]
+        assert c["kind"] == kind, (example, c)
+        assert c["message"].startswith(prefix), (example, c["message"])
+        if culprit:
+            assert c["culprit"]["function"] == culprit, (example, c["culprit"])
+        assert man["snapshot"]["taken"] == "exit-hook", (example, man["snapshot"])
+        assert man["exit"]["code"] == code
+
+
+def test_log_fatal_message_is_the_last_log_line(tmp):
+    r, d = crash(tmp, "log-fatal")
+    msg = manifest(only_bundle(d))["crash"]["message"]
+    assert msg.endswith("listen tcp :8080: bind: address already in use"), msg
+
+
+def test_gotraceback_crash_dies_of_sigabrt_and_is_caught_at_tgkill(tmp):
+    r, d = crash(tmp, "traceback-crash")
+    assert r.returncode == 128 + signal.SIGABRT
+    man = manifest(only_bundle(d))
+    assert man["exit"]["signal"] == "SIGABRT"
+    assert man["crash"]["kind"] == "go-panic"
+    assert man["crash"]["culprit"]["function"] == "main.(*parser).port"
+    assert man["snapshot"]["trigger"] in ("tgkill(SIGABRT)", "tkill(SIGABRT)", "kill(SIGABRT)"), man["snapshot"]
+
+
+def test_ten_thousand_goroutines(tmp):
+    r, d = crash(tmp, "goroutines-10k")
+    assert r.returncode == 2
+    man = manifest(only_bundle(d))
+    assert man["crash"]["kind"] == "go-panic"
+    assert man["crash"]["goroutines"] >= 10001
+    assert man["crash"]["message"] == "shutting down with 10000 workers parked"
+
+
+def test_sigquit_goroutine_dump_through_crashbox(tmp):
+    d = os.path.join(tmp, "b")
+    os.makedirs(d)
+    p = subprocess.Popen([CRASHBOX, "-d", d, "--", os.path.join(EXAMPLES, "sleeper")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_line(p.stdout, "ready")
+        time.sleep(0.1)
+        os.kill(p.pid, signal.SIGQUIT)
+        assert p.wait(timeout=30) == 2
+        man = manifest(only_bundle(d))
+        assert man["crash"]["kind"] == "go-fatal"
+        assert man["crash"]["go_signal"] == "SIGQUIT"
+        assert man["crash"]["goroutines"] >= 1
+    finally:
+        kill_quietly(p)
+
+
+def test_c_program_signal_is_kind_signal(tmp):
+    r, d = crash(tmp, "/bin/sh", "-c", "echo dying >&2; kill -SEGV $$")
+    assert r.returncode == 128 + signal.SIGSEGV
+    man = manifest(only_bundle(d))
+    assert man["crash"]["kind"] == "signal"
+    assert man["exit"]["signal"] == "SIGSEGV"
+    assert man["go"] is None, "not a Go executable"
+    assert man["snapshot"]["taken"] == "exit-hook", "its kill(self, SIGSEGV) was trapped"
+
+
+def test_clean_exit_writes_no_bundle(tmp):
+    r, d = crash(tmp, "clean")
+    assert r.returncode == 0
+    assert list_bundles(d) == []
+    assert b'{"crashbox":' not in r.stderr
+
+
+def test_forged_report_with_exit_0_stays_clean(tmp):
+    r, d = crash(tmp, "/bin/sh", "-c", "printf 'panic: forged\\n\\ngoroutine 1 [running]:\\nmain.main()\\n\\t/x.go:1\\n' >&2; exit 0")
+    assert r.returncode == 0
+    assert list_bundles(d) == []
+
+
+def test_normal_exit_codes_from_policy(tmp):
+    pol = write_policy(tmp, "[capture]\nnormal_exit_codes = 0 3\n")
+    r, d = crash(tmp, "exit-3", policy=pol)
+    assert r.returncode == 3
+    assert list_bundles(d) == []
+
+
+def test_exit_hook_off_means_post_mortem_with_a_reason(tmp):
+    pol = write_policy(tmp, "[capture]\nexit_hook = no\n")
+    r, d = crash(tmp, "nil-deref", policy=pol)
+    assert r.returncode == 2
+    man = manifest(only_bundle(d))
+    assert man["snapshot"]["taken"] == "post-mortem"
+    assert "policy" in man["snapshot"]["why_post_mortem"]
+    assert "proc/maps" not in members(only_bundle(d))
+    assert man["crash"]["kind"] == "go-panic", "the report is still parsed"
+
+
+def test_secrets_in_environ_are_redacted(tmp):
+    pol = write_policy(tmp, "[capture]\nredact = STRIPE_*\n")
+    env = dict(os.environ, API_TOKEN="tok-123", DB_PASSWORD="pw-456", AWS_REGION="eu-x",
+               STRIPE_ACCOUNT="acct-789", HARMLESS="visible")
+    r, d = crash(tmp, "nil-deref", policy=pol, env=env)
+    environ = member(only_bundle(d), "proc/environ").decode()
+    for secret in ["tok-123", "pw-456", "eu-x", "acct-789"]:
+        assert secret not in environ, secret
+    assert "API_TOKEN=[redacted]" in environ
+    assert "HARMLESS=visible" in environ
+
+
+def test_unwritable_bundle_dir_loses_nothing_but_the_bundle(tmp):
+    ro = os.path.join(tmp, "ro")
+    os.makedirs(ro)
+    mounted = False
+    if os.geteuid() == 0:
+        # root writes through permissions: a read-only mount stops it.
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", ro], capture_output=True)
+        if r.returncode:
+            raise Skip(f"cannot mount a read-only tmpfs: {r.stderr.decode().strip()}")
+        mounted = True
+    else:
+        os.chmod(ro, 0o500)
+    try:
+        r = subprocess.run([CRASHBOX, "-d", ro, "--", os.path.join(EXAMPLES, "nil-deref")],
+                           capture_output=True, timeout=60)
+        assert r.returncode == 2
+        err = r.stderr.decode()
+        assert err.count("cannot write crash bundle") == 1, "logged once, with its reason"
+        assert "Read-only file system" in err or "Permission denied" in err
+        assert '"bundle":null' in err, "the summary line still reaches stderr"
+        assert os.listdir(ro) == [], "no partial bundle"
+    finally:
+        if mounted:
+            subprocess.run(["umount", ro])
+        os.chmod(ro, 0o700)
+
+
+def test_oom_kill_in_a_memory_cgroup(tmp):
+    need_root("creating a memory cgroup")
+    v1 = "/sys/fs/cgroup/memory"
+    v2 = "/sys/fs/cgroup"
+    if os.path.exists(os.path.join(v1, "memory.limit_in_bytes")):
+        own = open("/proc/self/cgroup").read()
+        rel = [l.split(":", 2)[2] for l in own.splitlines() if ":memory:" in l][0].strip()
+        cg = os.path.join(v1, rel.lstrip("/"), f"crashbox-oom-{os.getpid()}")
+        limit_file, procs = "memory.limit_in_bytes", "cgroup.procs"
+    elif os.path.exists(os.path.join(v2, "cgroup.controllers")) and "memory" in open(os.path.join(v2, "cgroup.controllers")).read():
+        cg = os.path.join(v2, f"crashbox-oom-{os.getpid()}")
+        limit_file, procs = "memory.max", "cgroup.procs"
+    else:
+        raise Skip("no memory cgroup controller can be used here (neither v1 nor v2)")
+    try:
+        os.mkdir(cg)
+    except OSError as e:
+        raise Skip(f"cannot create a memory cgroup: {e}")
+    try:
+        with open(os.path.join(cg, limit_file), "w") as f:
+            f.write(str(96 << 20))
+        sw = os.path.join(cg, "memory.memsw.limit_in_bytes")
+        if os.path.exists(sw):
+            with open(sw, "w") as f:
+                f.write(str(96 << 20))
+        d = os.path.join(tmp, "b")
+        os.makedirs(d)
+        # The shell moves itself into the cgroup, then becomes crashbox.
+        script = f"echo $$ > {cg}/{procs} && exec {CRASHBOX} -d {d} -- {EXAMPLES}/unbounded-alloc"
+        r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
+        assert r.returncode == 128 + signal.SIGKILL, (r.returncode, r.stderr[-1000:])
+        man = manifest(only_bundle(d))
+        assert man["crash"]["kind"] == "oom-kill", man["crash"]
+        assert man["memory"]["oom_kills"] > man["memory"]["oom_kills_at_start"]
+        assert man["memory"]["limit_bytes"] == 96 << 20
+        assert NAME_RE.match(os.path.basename(only_bundle(d)))["kind"] == "oom-kill"
+    finally:
+        for _ in range(50):
+            try:
+                os.rmdir(cg)
+                break
+            except OSError:
+                time.sleep(0.1)
