@@ -28,7 +28,7 @@ UNIT    := $(wildcard tests/unit/*.c)
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(wildcard tests/helpers/*.c))
 EXAMPLES := $(patsubst examples/%/main.go,$(BUILD)/examples/%,$(wildcard examples/*/main.go))
 
-.PHONY: all test unit integration policies asan bench demo examples helpers clean
+.PHONY: all test unit integration policies asan bench demo examples helpers fuzz clean
 
 all: $(BUILD)/crashbox
 
@@ -60,7 +60,8 @@ $(BUILD)/examples/data-race: GOBUILDFLAGS = -race
 
 examples: $(EXAMPLES)
 
-unit: $(BUILD)/unit-tests
+# The unit tests read fixtures, and one real Go binary for its build info.
+unit: $(BUILD)/unit-tests $(BUILD)/examples/clean
 	$(BUILD)/unit-tests --jobs 2
 
 # Golden normalized dumps of the shipped policies.
@@ -81,14 +82,43 @@ asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" test
 
-bench: $(BUILD)/crashbox helpers
+bench: $(BUILD)/crashbox helpers examples
 	CRASHBOX=$(abspath $(BUILD)/crashbox) HELPERS=$(abspath $(BUILD)/helpers) \
-	  python3 tests/bench/bench.py
+	EXAMPLES=$(abspath $(BUILD)/examples) python3 tests/bench/bench.py
 
+# The main job on a bundled example: a Go service crashes under crashbox,
+# which relays its stderr, snapshots it at exit_group and writes a bundle.
+DEMO_DIR := $(BUILD)/demo-bundles
 demo: $(BUILD)/crashbox $(BUILD)/examples/nil-deref
-	@echo "== running examples/nil-deref under crashbox =="
-	-$(BUILD)/crashbox -p policies/default.policy -- $(BUILD)/examples/nil-deref; \
-	  echo "== crashbox exited with status $$? =="
+	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	@echo "== crashbox -d $(DEMO_DIR) -- examples/nil-deref =="
+	@$(BUILD)/crashbox -p policies/default.policy -d $(DEMO_DIR) -- $(BUILD)/examples/nil-deref; \
+	  echo "== crashbox exited with status $$? (the service's own) =="
+	@echo "== the bundle =="
+	@ls -l $(DEMO_DIR)
+	@tar --zstd -tvf $(DEMO_DIR)/*.tar.zst
+	@echo "== manifest.json: crash, memory, snapshot =="
+	@tar --zstd -xOf $(DEMO_DIR)/*.tar.zst manifest.json | python3 -c 'import json,sys; m=json.load(sys.stdin); \
+	  print(json.dumps({k: m[k] for k in ("service", "exit", "crash", "memory", "go", "snapshot")}, indent=2))'
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS from a seed corpus:
+# the Go crash fixtures for the parser, the shipped policies for the policy
+# parser. A crash or leak fails the target.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isupervisor
+FUZZ_goparse := supervisor/goparse.c supervisor/json.c supervisor/util.c
+FUZZ_policy  := supervisor/policy.c supervisor/units.c supervisor/diag.c supervisor/util.c
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard supervisor/*.c supervisor/*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) $< $(FUZZ_$*) -o $@
+
+fuzz: $(BUILD)/fuzz/fuzz_goparse $(BUILD)/fuzz/fuzz_policy
+	mkdir -p $(BUILD)/fuzz/corpus-goparse $(BUILD)/fuzz/corpus-policy
+	cp tests/fixtures/go1.*/*.txt $(BUILD)/fuzz/corpus-goparse/ 2>/dev/null || true
+	cp tests/fuzz/corpus-policy/* $(BUILD)/fuzz/corpus-policy/
+	$(BUILD)/fuzz/fuzz_goparse -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/fuzz/corpus-goparse
+	$(BUILD)/fuzz/fuzz_policy -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $(BUILD)/fuzz/corpus-policy
 
 clean:
 	rm -rf $(BUILD)

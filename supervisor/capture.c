@@ -316,7 +316,8 @@ static int open_bundle_dir(const char *dir)
 
 void capture_finish(struct capture *c, int st, const struct ring *tail)
 {
-    c->exit_at_ms = now_ms();
+    if (!c->exit_at_ms)
+        c->exit_at_ms = now_ms();
     size_t tail_len = tail ? ring_used(tail) : 0;
     _cleanup_free_ char *tailbuf = malloc(tail_len + 1);
     if (!tailbuf)
@@ -533,8 +534,10 @@ void capture_finish(struct capture *c, int st, const struct ring *tail)
             free(line);
         }
     }
-    if (written)
+    if (written) {
         log_info("crash bundle written: %s", path);
+        log_debug("crash-to-bundle: %lld ms after the service was reaped", now_ms() - c->exit_at_ms);
+    }
     json_free(&s);
     json_free(&j);
     buildinfo_free(&bi);

@@ -49,7 +49,7 @@ struct capture {
     char snapshot_trigger[64]; /* "exit_group(2)", "tgkill(SIGABRT)" */
     long long snapshot_ms;    /* how long the service was held */
     struct items snapshot;
-    /* Set at the end. */
+    /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
 };
 

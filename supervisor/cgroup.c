@@ -36,6 +36,13 @@ static bool has_controller(const char *list, size_t n, const char *name)
 
 enum cgroup_version cgroup_parse_proc(const char *buf, size_t len, char *path, size_t cap)
 {
+    enum cgroup_version v = cgroup_parse_proc_version(buf, len, CGROUP_V1, path, cap);
+    return v ? v : cgroup_parse_proc_version(buf, len, CGROUP_V2, path, cap);
+}
+
+enum cgroup_version cgroup_parse_proc_version(const char *buf, size_t len, enum cgroup_version want,
+                                              char *path, size_t cap)
+{
     enum cgroup_version found = CGROUP_NONE;
     const char *p = buf, *end = buf + len;
     while (p < end) {
@@ -47,10 +54,10 @@ enum cgroup_version cgroup_parse_proc(const char *buf, size_t len, char *path, s
             size_t plen = (size_t)(le - c2 - 1);
             bool v1mem = has_controller(c1 + 1, (size_t)(c2 - c1 - 1), "memory");
             bool v2 = c1 - p == 1 && p[0] == '0' && c2 == c1 + 1;
-            if (v1mem || (v2 && found != CGROUP_V1)) {
+            if ((want == CGROUP_V1 && v1mem) || (want == CGROUP_V2 && v2)) {
                 memcpy(path, c2 + 1, plen);
                 path[plen] = '\0';
-                found = v1mem ? CGROUP_V1 : CGROUP_V2;
+                found = want;
             }
         }
         p = nl ? nl + 1 : end;
@@ -134,19 +141,25 @@ static bool read_keyed(int dirfd, const char *name, const char *key, uint64_t *o
 int cgroup_memory_read(const char *root, const char *proc_cgroup, size_t len, struct cgroup_memory *m)
 {
     *m = (struct cgroup_memory){0};
-    char path[4096];
-    enum cgroup_version v = cgroup_parse_proc(proc_cgroup, len, path, sizeof path);
+    char path[4096], base[4096];
+    struct stat st;
+    enum cgroup_version v = CGROUP_NONE;
+    snprintf(base, sizeof base, "%s/memory", root);
+    if (stat(base, &st) == 0 &&
+        cgroup_parse_proc_version(proc_cgroup, len, CGROUP_V1, path, sizeof path) == CGROUP_V1) {
+        v = CGROUP_V1;
+    } else {
+        snprintf(base, sizeof base, "%s/cgroup.controllers", root);
+        if (stat(base, &st) == 0 &&
+            cgroup_parse_proc_version(proc_cgroup, len, CGROUP_V2, path, sizeof path) == CGROUP_V2) {
+            v = CGROUP_V2;
+            snprintf(base, sizeof base, "%s", root);
+        }
+    }
     if (!v)
         return -ENOENT;
-    char base[4096];
-    struct stat st;
-    if (v == CGROUP_V1) {
+    if (v == CGROUP_V1)
         snprintf(base, sizeof base, "%s/memory", root);
-        if (stat(base, &st) < 0)
-            return -ENOENT;
-    } else {
-        snprintf(base, sizeof base, "%s", root);
-    }
     int n = snprintf(m->dir, sizeof m->dir, "%s%s", base, path);
     if (n < 0 || (size_t)n >= sizeof m->dir)
         return -ENAMETOOLONG;

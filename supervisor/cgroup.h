@@ -26,6 +26,9 @@ struct cgroup_memory {
  * (version 1) or of the unified hierarchy (version 2) into path. Prefers
  * v1 "memory" when both appear (a hybrid host). Returns the version or 0. */
 enum cgroup_version cgroup_parse_proc(const char *buf, size_t len, char *path, size_t cap);
+/* The same for one version only: 0 if that line is absent. */
+enum cgroup_version cgroup_parse_proc_version(const char *buf, size_t len, enum cgroup_version want,
+                                              char *path, size_t cap);
 
 /* The value of `key` in a "key value" per-line file (memory.stat,
  * memory.events, memory.oom_control). Returns 0 or -ENOENT/-EINVAL. */
@@ -36,9 +39,10 @@ int cgroup_keyed_value(const char *buf, size_t len, const char *key, uint64_t *o
  * <0 malformed. */
 int cgroup_parse_limit(const char *buf, uint64_t *out);
 
-/* Locates the memory cgroup of pid under root and reads its figures. The
- * version is found from root's layout: root/memory (v1, hybrid) or
- * root/cgroup.controllers (v2). Returns 0 or -errno. */
+/* Locates the memory cgroup under root from /proc/PID/cgroup's text and
+ * reads its figures: v1 when root/memory exists and the process has a v1
+ * memory line (a hybrid host), else v2 when root/cgroup.controllers lists
+ * memory... or exists at all (fixture trees). Returns 0 or -errno. */
 int cgroup_memory_read(const char *root, const char *proc_cgroup, size_t len,
                        struct cgroup_memory *m);
 

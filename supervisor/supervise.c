@@ -274,6 +274,7 @@ int supervise(const struct service_run *run)
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
 
     run_until_exit(&s, run->signal_fd);
+    cap.exit_at_ms = now_ms();
     if (s.terminal_fd >= 0)
         (void)tcsetpgrp(s.terminal_fd, getpgrp());
     end_descendants(&s, run->signal_fd);

@@ -6,13 +6,15 @@
  *   cbhelper spew FILE [kill] copy FILE to stderr; with "kill", SIGKILL self after
  *   cbhelper ticker           print "tick" on stdout every 50 ms
  *   cbhelper grandchildren N  start N long sleepers, print their pids, sleep
- *   cbhelper drain            read stdin to its end, print the byte count */
+ *   cbhelper drain            read stdin to its end, print the byte count
+ *   cbhelper syscalls N       make N cheap syscalls, print the nanoseconds taken */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -161,6 +163,17 @@ static int drain(void)
     return n < 0;
 }
 
+static int syscalls(long n)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (long i = 0; i < n; i++)
+        syscall(SYS_getppid);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    printf("%lld\n", (long long)(b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -180,6 +193,8 @@ int main(int argc, char **argv)
         ticker();
     if (!strcmp(m, "grandchildren") && argc > 2)
         grandchildren(atoi(argv[2]));
+    if (!strcmp(m, "syscalls") && argc > 2)
+        return syscalls(atol(argv[2]));
     if (!strcmp(m, "drain"))
         return drain();
     return 64;

@@ -279,3 +279,49 @@ def test_oom_kill_in_a_memory_cgroup(tmp):
                 break
             except OSError:
                 time.sleep(0.1)
+
+
+def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):
+    # No v2 memory controller here (a hybrid host): a fixture tree stands in
+    # for /sys/fs/cgroup, at the path our own "0::" line names, and the test
+    # plays the kernel by raising memory.events' oom_kill before the SIGKILL.
+    own = [l for l in open("/proc/self/cgroup").read().splitlines() if l.startswith("0::")]
+    if not own:
+        raise Skip("this host has no unified (v2) cgroup line in /proc/self/cgroup")
+    root = os.path.join(tmp, "cg")
+    cg = os.path.join(root, own[0][3:].lstrip("/"))
+    os.makedirs(cg, exist_ok=True)
+    with open(os.path.join(root, "cgroup.controllers"), "w") as f:
+        f.write("cpu io memory pids\n")
+    files = {"memory.max": "134217728\n", "memory.current": "134213632\n", "memory.peak": "134217728\n",
+             "memory.events": "low 0\nhigh 0\nmax 9\noom 1\noom_kill 0\noom_group_kill 0\n",
+             "memory.stat": "anon 130023424\nfile 4194304\n",
+             "memory.pressure": "some avg10=40.00 avg60=9.00 avg300=2.00 total=999\n"}
+    for name, text in files.items():
+        with open(os.path.join(cg, name), "w") as f:
+            f.write(text)
+    d = os.path.join(tmp, "b")
+    os.makedirs(d)
+    env = dict(os.environ, CRASHBOX_CGROUP_ROOT=root)
+    p = subprocess.Popen([CRASHBOX, "-d", d, "--", "sh", "-c", "echo ready; read x; kill -9 $$"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        wait_line(p.stdout, "ready")
+        with open(os.path.join(cg, "memory.events"), "w") as f:
+            f.write("low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 1\n")
+        p.stdin.write(b"go\n")
+        p.stdin.close()
+        assert p.wait(timeout=30) == 128 + signal.SIGKILL
+        path = only_bundle(d)
+        man = manifest(path)
+        assert man["crash"]["kind"] == "oom-kill"
+        mem = man["memory"]
+        assert mem["cgroup_version"] == 2
+        assert mem["limit_bytes"] == 134217728 and mem["peak_bytes"] == 134217728
+        assert (mem["oom_kills_at_start"], mem["oom_kills"]) == (0, 1)
+        assert mem["oom_group_kills"] == 1
+        names = members(path)
+        for f in ["cgroup/memory.events", "cgroup/memory.max", "cgroup/memory.pressure", "cgroup/memory.stat"]:
+            assert f in names, (f, names)
+    finally:
+        kill_quietly(p)
