@@ -64,12 +64,14 @@ examples: $(EXAMPLES)
 unit: $(BUILD)/unit-tests $(BUILD)/examples/clean
 	$(BUILD)/unit-tests --jobs 2
 
-# Golden normalized dumps of the shipped policies.
+# Golden normalized dumps of the shipped policies, and dump -> re-parse:
+# the normalized form parses back to itself.
 policies: $(BUILD)/crashbox
 	@for p in policies/*.policy; do \
-	  $(BUILD)/crashbox check $$p | diff -u tests/golden/$$(basename $$p .policy).ok - \
-	    || { echo "golden dump differs: $$p" >&2; exit 1; }; \
-	done; echo "policies: golden dumps match"
+	  ok=tests/golden/$$(basename $$p .policy).ok; \
+	  $(BUILD)/crashbox check $$p | diff -u $$ok - || { echo "golden dump differs: $$p" >&2; exit 1; }; \
+	  $(BUILD)/crashbox check $$ok | diff -u $$ok - || { echo "dump does not re-parse to itself: $$ok" >&2; exit 1; }; \
+	done; echo "policies: golden dumps match and re-parse to themselves"
 
 integration: $(BUILD)/crashbox helpers examples
 	CRASHBOX=$(abspath $(BUILD)/crashbox) HELPERS=$(abspath $(BUILD)/helpers) \
