@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -62,7 +63,7 @@ static int zsink_end(struct zsink *z)
 
 static void cctx_freep(ZSTD_CCtx **c) { ZSTD_freeCCtx(*c); }
 
-void bundle_name(char *out, size_t cap, const char *service, time_t t, const char *host, int pid,
+void bundle_name(char *out, size_t cap, const char *service, time_t t, const char *host, const char *pid,
                  const char *kind)
 {
     struct tm tm;
@@ -73,7 +74,7 @@ void bundle_name(char *out, size_t cap, const char *service, time_t t, const cha
     for (; host[i] && i < sizeof h - 1; i++)
         h[i] = isalnum((unsigned char)host[i]) || host[i] == '-' || host[i] == '.' ? host[i] : '_';
     h[i] = '\0';
-    snprintf(out, cap, "%s-%04d%02d%02dT%02d%02d%02dZ-%s-%d-%s.tar.zst", service, tm.tm_year + 1900,
+    snprintf(out, cap, "%s-%04d%02d%02dT%02d%02d%02dZ-%s-%s-%s.tar.zst", service, tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, h, pid, kind);
 }
 
@@ -101,17 +102,25 @@ static int write_stream(int fd, const char *manifest, size_t manifest_len, const
 }
 
 int bundle_write(int dirfd, const char *name, const char *manifest, size_t manifest_len,
-                 const struct items *items, time_t mtime, size_t *bytes_written)
+                 const struct items *items, time_t mtime, unsigned mode, gid_t gid,
+                 size_t *bytes_written)
 {
     char tmp[512];
     snprintf(tmp, sizeof tmp, BUNDLE_TMP_PREFIX "%d-%s", (int)getpid(), name);
     _cleanup_close_ int fd =
-        openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, BUNDLE_MODE);
+        openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int r = -errno;
+        unlinkat(dirfd, tmp, 0);
+        return r;
+    }
     size_t bytes = 0;
     int r = write_stream(fd, manifest, manifest_len, items, mtime, &bytes);
-    if (!r && fchmod(fd, BUNDLE_MODE) < 0) /* the umask had its say at open */
+    if (!r && gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0)
+        r = -errno;
+    if (!r && fchmod(fd, mode & 0777) < 0) /* the umask had its say at open */
         r = -errno;
     if (!r && fsync(fd) < 0)
         r = -errno;

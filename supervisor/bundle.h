@@ -6,18 +6,22 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "items.h"
 
-#define BUNDLE_MODE 0640
 #define BUNDLE_TMP_PREFIX ".crashbox-tmp-"
 
 /* Writes manifest (first member, "manifest.json") and the items as
- * dirfd/name. Returns 0 or -errno; on failure nothing stays behind. */
+ * dirfd/name with mode (and group gid unless -1). The temporary file is
+ * flock'd while written, so a cleaner knows a live writer from a dead one.
+ * Returns 0, -EEXIST if name is taken, or -errno; on failure nothing stays
+ * behind. */
 int bundle_write(int dirfd, const char *name, const char *manifest, size_t manifest_len,
-                 const struct items *items, time_t mtime, size_t *bytes_written);
+                 const struct items *items, time_t mtime, unsigned mode, gid_t gid,
+                 size_t *bytes_written);
 
 /* "<service>-<yyyymmddThhmmssZ>-<host>-<pid>-<kind>.tar.zst" */
-void bundle_name(char *out, size_t cap, const char *service, time_t t, const char *host, int pid,
+void bundle_name(char *out, size_t cap, const char *service, time_t t, const char *host, const char *pid,
                  const char *kind);

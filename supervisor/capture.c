@@ -17,9 +17,11 @@
 
 #include "buildinfo.h"
 #include "bundle.h"
+#include "bundledir.h"
 #include "envbuild.h"
 #include "exithook.h"
 #include "json.h"
+#include "passwd.h"
 #include "log.h"
 #include "procsnap.h"
 #include "sigtable.h"
@@ -73,7 +75,16 @@ static void read_memory(const struct capture *c, pid_t pid, struct cgroup_memory
 
 void capture_init(struct capture *c, const struct policy *p, char *const *argv, char *const *envp)
 {
-    *c = (struct capture){.policy = p, .argv = argv, .envp = envp, .exe_fd = -1, .notify_fd = -1};
+    *c = (struct capture){.policy = p, .argv = argv, .envp = envp, .exe_fd = -1, .notify_fd = -1,
+                          .bundle_gid = (gid_t)-1};
+    if (p->bundle_group) {
+        int r = resolve_group("", p->bundle_group, &c->bundle_gid);
+        if (r < 0) {
+            log_warn("bundle group '%s': %s; bundles keep crashbox's group", p->bundle_group,
+                     r == -ENOENT ? "no such group in /etc/group" : strerror(-r));
+            c->bundle_gid = (gid_t)-1;
+        }
+    }
     if (p->service_name) {
         snprintf(c->service, sizeof c->service, "%s", p->service_name);
     } else {
@@ -86,6 +97,23 @@ void capture_init(struct capture *c, const struct policy *p, char *const *argv, 
         c->service[i] = '\0';
         if (!i || c->service[0] == '.')
             snprintf(c->service, sizeof c->service, "service");
+    }
+    /* Temporary files of a crashbox that died mid-write: cleaned at start. */
+    const char *dirs[] = {p->bundle_dir, p->fallback_dir};
+    for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+        if (!dirs[i])
+            continue;
+        int fd = bundledir_open(dirs[i]);
+        if (fd < 0) {
+            log_warn("bundle directory %s: %s (the service runs; bundles may be lost)", dirs[i],
+                     strerror(-fd));
+            continue;
+        }
+        size_t n = bundledir_clean_leftovers(fd);
+        if (n)
+            log_info("removed %zu temporary file(s) left in %s by a crashbox that died mid-write", n,
+                     dirs[i]);
+        close(fd);
     }
     struct utsname u;
     snprintf(c->host, sizeof c->host, "%.63s", uname(&u) == 0 ? u.nodename : "unknown");
@@ -305,13 +333,218 @@ static void time_rfc3339(time_t t, char *out, size_t cap)
     strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Opens (creating one level if needed) the bundle directory. */
-static int open_bundle_dir(const char *dir)
+/* Everything known about one crash, gathered once. */
+struct crash_record {
+    int status;
+    enum crash_kind kind;
+    struct go_crash gc;
+    bool have_gc;
+    char message[1200];
+    char fingerprint[17];
+    char culprit[700];
+    struct cgroup_memory mem;
+    struct go_buildinfo bi;
+    bool have_bi;
+    struct items items;
+    time_t now;
+};
+
+static void record_free(struct crash_record *r)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT && mkdir(dir, 0750) == 0)
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
+    if (r->have_gc)
+        go_crash_free(&r->gc);
+    buildinfo_free(&r->bi);
+    items_free(&r->items);
+}
+
+static void build_manifest(const struct capture *c, const struct crash_record *r, uint64_t suppressed,
+                           struct json *j)
+{
+    char id[33], when[32];
+    random_id(id);
+    time_rfc3339(r->now, when, sizeof when);
+    const struct items *it = &r->items;
+    json_init(j, true);
+    json_obj_begin(j);
+    json_kv_str(j, "schema", "crashbox.bundle/1");
+    json_kv_str(j, "id", id);
+    json_kv_str(j, "service", c->service);
+    json_kv_str(j, "host", c->host);
+    json_kv_str(j, "time", when);
+    json_kv_int(j, "pid", c->pid);
+    json_kv_uint(j, "restarts", c->restarts);
+    json_key(j, "command");
+    json_arr_begin(j);
+    for (char *const *a = c->argv; *a; a++)
+        json_str(j, *a);
+    json_arr_end(j);
+    exit_json(j, r->status);
+    json_key(j, "crash");
+    if (r->have_gc && r->kind != CRASH_OOM_KILL)
+        go_crash_to_json(&r->gc, NULL, j);
+    else
+        synthetic_crash_json(j, r->kind, r->message, r->fingerprint);
+    memory_json(j, &r->mem, c);
+    json_key(j, "go");
+    if (r->have_bi) {
+        json_obj_begin(j);
+        json_kv_str(j, "version", r->bi.go_version);
+        json_kv_str(j, "path", r->bi.path[0] ? r->bi.path : NULL);
+        json_kv_str(j, "module", r->bi.module[0] ? r->bi.module : NULL);
+        json_kv_str(j, "module_version", r->bi.module_version[0] ? r->bi.module_version : NULL);
+        json_kv_str(j, "vcs_revision", r->bi.vcs_revision[0] ? r->bi.vcs_revision : NULL);
+        json_kv_str(j, "vcs_time", r->bi.vcs_time[0] ? r->bi.vcs_time : NULL);
+        json_kv_bool(j, "vcs_modified", r->bi.vcs_modified);
+        json_key(j, "env");
+        json_obj_begin(j);
+        static const char *const vars[] = {"GOTRACEBACK", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"};
+        for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
+            json_kv_str(j, vars[i], env_get(c->envp, vars[i]));
+        json_obj_end(j);
+        json_obj_end(j);
+    } else {
+        json_null(j);
+    }
+    json_key(j, "rate_limit");
+    json_obj_begin(j);
+    json_kv_uint(j, "suppressed_since_last", suppressed);
+    json_kv_uint(j, "burst", c->policy->rate_limit_burst);
+    json_kv_uint(j, "window_s", c->policy->rate_limit_window_ms / 1000);
+    json_obj_end(j);
+    json_key(j, "snapshot");
+    json_obj_begin(j);
+    json_kv_str(j, "taken", c->snapshot_taken ? "exit-hook" : "post-mortem");
+    json_kv_str(j, "trigger", c->snapshot_taken ? c->snapshot_trigger : NULL);
+    json_kv_str(j, "why_post_mortem",
+                c->snapshot_taken ? NULL
+                : c->hook_status[0] ? c->hook_status
+                                    : "the service ended without a trapped exit (SIGKILL or an outside signal)");
+    if (c->snapshot_taken)
+        json_kv_int(j, "held_ms", c->snapshot_ms);
+    json_key(j, "items");
+    json_arr_begin(j);
+    json_str(j, "manifest.json");
+    for (size_t i = 0; i < it->n; i++)
+        json_str(j, it->v[i].name);
+    json_arr_end(j);
+    json_key(j, "missing");
+    json_arr_begin(j);
+    for (size_t i = 0; i < it->nmissing; i++) {
+        json_obj_begin(j);
+        json_kv_str(j, "item", it->missing[i].name);
+        json_kv_str(j, "reason", it->missing[i].reason);
+        json_obj_end(j);
+    }
+    json_arr_end(j);
+    json_key(j, "truncated");
+    json_arr_begin(j);
+    for (size_t i = 0; i < it->n; i++)
+        if (it->v[i].truncated)
+            json_str(j, it->v[i].name);
+    json_arr_end(j);
+    json_obj_end(j);
+    json_obj_end(j);
+}
+
+/* The outcome of storing a crash in one directory. */
+enum store_result { STORE_WRITTEN, STORE_SUPPRESSED, STORE_FAILED };
+
+static enum store_result store_in(struct capture *c, struct crash_record *r, const char *dir, char *path,
+                                  size_t pathcap)
+{
+    int dfd = bundledir_open(dir);
+    if (dfd < 0) {
+        log_warn("cannot open bundle directory %s: %s", dir, strerror(-dfd));
+        return STORE_FAILED;
+    }
+    _cleanup_close_ int dirfd = dfd;
+    bundledir_clean_leftovers(dirfd);
+    _cleanup_close_ int lock = bundledir_lock(dirfd);
+    if (lock < 0)
+        log_warn("cannot lock %s/%s: %s; writing without it", dir, BUNDLEDIR_LOCK, strerror(-lock));
+    _cleanup_free_ struct index_entry *idx = NULL;
+    size_t nidx = 0;
+    (void)bundledir_index_read(dirfd, &idx, &nidx);
+    uint64_t suppressed = 0;
+    struct index_entry e = {.time = r->now, .size = 0};
+    snprintf(e.service, sizeof e.service, "%s", c->service);
+    snprintf(e.kind, sizeof e.kind, "%s", crash_kind_name(r->kind));
+    snprintf(e.fingerprint, sizeof e.fingerprint, "%s", r->fingerprint);
+    snprintf(e.culprit, sizeof e.culprit, "%.511s", r->culprit);
+    snprintf(e.message, sizeof e.message, "%.511s", r->message);
+    if (!bundledir_rate_allows(idx, nidx, r->fingerprint, r->now, c->policy, &suppressed)) {
+        e.type = 'S';
+        int w = bundledir_index_append(dirfd, &e);
+        if (w < 0)
+            log_warn("cannot record a suppressed crash in %s/%s: %s", dir, BUNDLEDIR_INDEX, strerror(-w));
+        return STORE_SUPPRESSED;
+    }
+    items_fit(&r->items, c->policy->bundle_max_size);
+    struct json j;
+    build_manifest(c, r, suppressed, &j);
+    if (json_failed(&j)) {
+        json_free(&j);
+        return STORE_FAILED;
+    }
+    char name[300];
+    int w = -EEXIST;
+    size_t bytes = 0;
+    for (int attempt = 0; attempt < 100 && w == -EEXIST; attempt++) {
+        char pid[32];
+        if (attempt)
+            snprintf(pid, sizeof pid, "%d_%d", (int)c->pid, attempt);
+        else
+            snprintf(pid, sizeof pid, "%d", (int)c->pid);
+        bundle_name(name, sizeof name, c->service, r->now, c->host, pid, crash_kind_name(r->kind));
+        w = bundle_write(dirfd, name, j.buf, j.len, &r->items, r->now, (unsigned)c->policy->bundle_mode,
+                         c->bundle_gid, &bytes);
+    }
+    json_free(&j);
+    if (w < 0) {
+        log_warn("cannot write crash bundle %s in %s: %s", name, dir, strerror(-w));
+        return STORE_FAILED;
+    }
+    e.type = 'B';
+    e.size = bytes;
+    snprintf(e.name, sizeof e.name, "%.255s", name);
+    int a = bundledir_index_append(dirfd, &e);
+    if (a < 0)
+        log_warn("cannot update %s/%s: %s", dir, BUNDLEDIR_INDEX, strerror(-a));
+    size_t del = bundledir_enforce_retention(dirfd, c->service, r->now, c->policy);
+    if (del)
+        log_info("retention: deleted %zu old bundle(s) in %s", del, dir);
+    snprintf(path, pathcap, "%s/%s", dir, name);
+    return STORE_WRITTEN;
+}
+
+static void print_summary(const struct capture *c, const struct crash_record *r, const char *bundle,
+                          bool suppressed)
+{
+    struct json s;
+    json_init(&s, false);
+    json_obj_begin(&s);
+    json_kv_str(&s, "crashbox", "crash");
+    json_kv_str(&s, "service", c->service);
+    json_kv_str(&s, "kind", crash_kind_name(r->kind));
+    json_kv_str(&s, "message", r->message);
+    json_kv_str(&s, "culprit", r->culprit[0] ? r->culprit : NULL);
+    json_kv_str(&s, "fingerprint", r->fingerprint);
+    json_key(&s, "exit_code");
+    if (WIFEXITED(r->status))
+        json_int(&s, WEXITSTATUS(r->status));
+    else
+        json_null(&s);
+    json_kv_str(&s, "signal", WIFSIGNALED(r->status) ? signal_name(WTERMSIG(r->status)) : NULL);
+    json_kv_uint(&s, "restarts", c->restarts);
+    json_kv_str(&s, "bundle", bundle);
+    if (suppressed)
+        json_kv_bool(&s, "rate_limited", true);
+    json_obj_end(&s);
+    if (!json_failed(&s)) {
+        s.buf[s.len] = '\n'; /* the writer keeps a byte for the NUL */
+        (void)write_all(STDERR_FILENO, s.buf, s.len + 1);
+    }
+    json_free(&s);
 }
 
 void capture_finish(struct capture *c, int st, const struct ring *tail)
@@ -325,225 +558,98 @@ void capture_finish(struct capture *c, int st, const struct ring *tail)
     else if (tail_len)
         ring_copy(tail, tailbuf);
 
-    struct go_crash gc;
-    int pr = tailbuf ? goparse_crash(tailbuf, tail_len, &gc) : 0;
-    if (pr <= 0)
-        gc.kind = GO_CRASH_NONE;
-    struct cgroup_memory mem;
-    read_memory(c, getpid(), &mem);
-    bool oom_killed = mem.has_oom_kills && c->mem_start.has_oom_kills &&
-                      mem.oom_kills > c->mem_start.oom_kills;
+    struct crash_record r = {.status = st, .now = time(NULL)};
+    int pr = tailbuf ? goparse_crash(tailbuf, tail_len, &r.gc) : 0;
+    r.have_gc = pr > 0;
+    if (pr == 0 || pr < 0)
+        go_crash_free(&r.gc);
+    read_memory(c, getpid(), &r.mem);
+    bool oom_killed = r.mem.has_oom_kills && c->mem_start.has_oom_kills &&
+                      r.mem.oom_kills > c->mem_start.oom_kills;
     bool normal = WIFEXITED(st) && policy_is_normal_exit(c->policy, WEXITSTATUS(st));
-    enum crash_kind kind = crash_classify(st, normal, gc.kind, oom_killed);
-    if (kind == CRASH_NONE) {
-        if (pr > 0)
-            go_crash_free(&gc);
+    r.kind = crash_classify(st, normal, r.have_gc ? r.gc.kind : GO_CRASH_NONE, oom_killed);
+    if (r.kind == CRASH_NONE) {
+        record_free(&r);
         return;
     }
 
-    /* The message and fingerprint of a crash without a Go report. */
-    char message[1200], fp[17];
     const char *ll;
     size_t lln;
-    if (kind == CRASH_OOM_KILL) {
-        if (mem.has_limit)
-            snprintf(message, sizeof message, "killed by the OOM killer at the memory limit of %llu bytes",
-                     (unsigned long long)mem.limit_bytes);
+    if (r.kind == CRASH_OOM_KILL) {
+        if (r.mem.has_limit)
+            snprintf(r.message, sizeof r.message,
+                     "killed by the OOM killer at the memory limit of %llu bytes",
+                     (unsigned long long)r.mem.limit_bytes);
         else
-            snprintf(message, sizeof message, "killed by the OOM killer");
-    } else if (kind == CRASH_SIGNAL) {
-        snprintf(message, sizeof message, "killed by %s", signal_name(WTERMSIG(st)) ?: "a signal");
-    } else if (kind == CRASH_EXIT) {
+            snprintf(r.message, sizeof r.message, "killed by the OOM killer");
+    } else if (r.kind == CRASH_SIGNAL) {
+        snprintf(r.message, sizeof r.message, "killed by %s", signal_name(WTERMSIG(st)) ?: "a signal");
+    } else if (r.kind == CRASH_EXIT) {
         last_line(tailbuf ? tailbuf : "", tail_len, &ll, &lln);
         if (lln)
-            snprintf(message, sizeof message, "exit status %d: %.*s", WEXITSTATUS(st), (int)lln, ll);
+            snprintf(r.message, sizeof r.message, "exit status %d: %.*s", WEXITSTATUS(st), (int)lln, ll);
         else
-            snprintf(message, sizeof message, "exit status %d", WEXITSTATUS(st));
+            snprintf(r.message, sizeof r.message, "exit status %d", WEXITSTATUS(st));
     } else {
-        snprintf(message, sizeof message, "%s", gc.message);
+        snprintf(r.message, sizeof r.message, "%s", r.gc.message);
     }
-    if (pr > 0 && kind != CRASH_OOM_KILL)
-        snprintf(fp, sizeof fp, "%s", gc.fingerprint);
+    if (r.have_gc && r.kind != CRASH_OOM_KILL)
+        snprintf(r.fingerprint, sizeof r.fingerprint, "%s", r.gc.fingerprint);
     else
-        fingerprint_text(crash_kind_name(kind), kind == CRASH_EXIT ? message : crash_kind_name(kind), fp);
+        fingerprint_text(crash_kind_name(r.kind), r.kind == CRASH_EXIT ? r.message : crash_kind_name(r.kind),
+                         r.fingerprint);
+    if (r.have_gc && r.kind != CRASH_OOM_KILL && r.gc.culprit >= 0) {
+        const struct go_frame *f = &r.gc.frames[r.gc.culprit];
+        snprintf(r.culprit, sizeof r.culprit, "%s (%s:%u)", f->function, f->file ? f->file : "?", f->line);
+    }
 
     /* Members. */
-    struct items it = {0};
+    struct items *it = &r.items;
     if (tail_len)
-        items_add_copy(&it, "stderr.log", tailbuf, tail_len);
+        items_add_copy(it, "stderr.log", tailbuf, tail_len);
     else
-        items_add_missing(&it, "stderr.log", "the service wrote nothing to stderr");
-    if (pr > 0)
-        items_add_copy(&it, "crash.txt", tailbuf + gc.report_offset, tail_len - gc.report_offset);
-    if (c->snapshot_taken) {
-        items_move(&it, &c->snapshot, "");
-    } else {
-        items_add_missing(&it, "proc", c->notify_fd < 0 && c->hook_status[0]
-                                           ? c->hook_status
-                                           : "the service was gone before a snapshot could be taken");
-    }
-    add_cgroup_items(&mem, &it);
-    struct go_buildinfo bi = {0};
-    bool have_bi = c->exe_fd >= 0 && buildinfo_read_fd(c->exe_fd, &bi) == 0;
-    if (have_bi && bi.modinfo) {
+        items_add_missing(it, "stderr.log", "the service wrote nothing to stderr");
+    if (r.have_gc)
+        items_add_copy(it, "crash.txt", tailbuf + r.gc.report_offset, tail_len - r.gc.report_offset);
+    if (c->snapshot_taken)
+        items_move(it, &c->snapshot, "");
+    else
+        items_add_missing(it, "proc",
+                          c->notify_fd < 0 && c->hook_status[0]
+                              ? c->hook_status
+                              : "the service was gone before a snapshot could be taken");
+    add_cgroup_items(&r.mem, it);
+    r.have_bi = c->exe_fd >= 0 && buildinfo_read_fd(c->exe_fd, &r.bi) == 0;
+    if (r.have_bi && r.bi.modinfo) {
         char head[256];
-        int hn = snprintf(head, sizeof head, "go\t%s\n", bi.go_version);
-        size_t ml = strlen(bi.modinfo);
+        int hn = snprintf(head, sizeof head, "go\t%s\n", r.bi.go_version);
+        size_t ml = strlen(r.bi.modinfo);
         char *txt = malloc((size_t)hn + ml + 1);
         if (txt) {
             memcpy(txt, head, (size_t)hn);
-            memcpy(txt + hn, bi.modinfo, ml + 1);
-            items_add(&it, "go/buildinfo.txt", txt, (size_t)hn + ml, false);
+            memcpy(txt + hn, r.bi.modinfo, ml + 1);
+            items_add(it, "go/buildinfo.txt", txt, (size_t)hn + ml, false);
         }
     }
 
-    /* The manifest. */
-    time_t now = time(NULL);
-    char id[33], when[32], bname[512];
-    random_id(id);
-    time_rfc3339(now, when, sizeof when);
-    bundle_name(bname, sizeof bname, c->service, now, c->host, (int)c->pid, crash_kind_name(kind));
-    struct json j;
-    json_init(&j, true);
-    json_obj_begin(&j);
-    json_kv_str(&j, "schema", "crashbox.bundle/1");
-    json_kv_str(&j, "id", id);
-    json_kv_str(&j, "service", c->service);
-    json_kv_str(&j, "host", c->host);
-    json_kv_str(&j, "time", when);
-    json_kv_int(&j, "pid", c->pid);
-    json_key(&j, "command");
-    json_arr_begin(&j);
-    for (char *const *a = c->argv; *a; a++)
-        json_str(&j, *a);
-    json_arr_end(&j);
-    exit_json(&j, st);
-    json_key(&j, "crash");
-    if (pr > 0 && kind != CRASH_OOM_KILL)
-        go_crash_to_json(&gc, NULL, &j);
-    else
-        synthetic_crash_json(&j, kind, message, fp);
-    memory_json(&j, &mem, c);
-    json_key(&j, "go");
-    if (have_bi) {
-        json_obj_begin(&j);
-        json_kv_str(&j, "version", bi.go_version);
-        json_kv_str(&j, "path", bi.path[0] ? bi.path : NULL);
-        json_kv_str(&j, "module", bi.module[0] ? bi.module : NULL);
-        json_kv_str(&j, "module_version", bi.module_version[0] ? bi.module_version : NULL);
-        json_kv_str(&j, "vcs_revision", bi.vcs_revision[0] ? bi.vcs_revision : NULL);
-        json_kv_str(&j, "vcs_time", bi.vcs_time[0] ? bi.vcs_time : NULL);
-        json_kv_bool(&j, "vcs_modified", bi.vcs_modified);
-        json_key(&j, "env");
-        json_obj_begin(&j);
-        static const char *const vars[] = {"GOTRACEBACK", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"};
-        for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
-            json_kv_str(&j, vars[i], env_get(c->envp, vars[i]));
-        json_obj_end(&j);
-        json_obj_end(&j);
-    } else {
-        json_null(&j);
-    }
-    json_key(&j, "snapshot");
-    json_obj_begin(&j);
-    json_kv_str(&j, "taken", c->snapshot_taken ? "exit-hook" : "post-mortem");
-    json_kv_str(&j, "trigger", c->snapshot_taken ? c->snapshot_trigger : NULL);
-    json_kv_str(&j, "why_post_mortem",
-                c->snapshot_taken ? NULL
-                : c->hook_status[0] ? c->hook_status
-                                    : "the service ended without a trapped exit (SIGKILL or an outside signal)");
-    if (c->snapshot_taken)
-        json_kv_int(&j, "held_ms", c->snapshot_ms);
-    json_key(&j, "items");
-    json_arr_begin(&j);
-    json_str(&j, "manifest.json");
-    for (size_t i = 0; i < it.n; i++)
-        json_str(&j, it.v[i].name);
-    json_arr_end(&j);
-    json_key(&j, "missing");
-    json_arr_begin(&j);
-    for (size_t i = 0; i < it.nmissing; i++) {
-        json_obj_begin(&j);
-        json_kv_str(&j, "item", it.missing[i].name);
-        json_kv_str(&j, "reason", it.missing[i].reason);
-        json_obj_end(&j);
-    }
-    json_arr_end(&j);
-    json_key(&j, "truncated");
-    json_arr_begin(&j);
-    for (size_t i = 0; i < it.n; i++)
-        if (it.v[i].truncated)
-            json_str(&j, it.v[i].name);
-    json_arr_end(&j);
-    json_obj_end(&j);
-    json_obj_end(&j);
-
-    /* Write it. */
+    /* Store: the bundle directory, else the fallback one. */
     char path[4096] = "";
-    bool written = false;
-    if (c->policy->bundle_dir && !json_failed(&j)) {
-        int dfd = open_bundle_dir(c->policy->bundle_dir);
-        if (dfd < 0) {
-            log_warn("cannot open bundle directory %s: %s", c->policy->bundle_dir, strerror(-dfd));
-        } else {
-            size_t bytes = 0;
-            int r = bundle_write(dfd, bname, j.buf, j.len, &it, now, &bytes);
-            close(dfd);
-            if (r < 0)
-                log_warn("cannot write crash bundle %s in %s: %s", bname, c->policy->bundle_dir,
-                         strerror(-r));
-            else {
-                snprintf(path, sizeof path, "%s/%s", c->policy->bundle_dir, bname);
-                written = true;
-            }
-        }
-    } else if (!c->policy->bundle_dir) {
+    enum store_result res = STORE_FAILED;
+    const char *dirs[] = {c->policy->bundle_dir, c->policy->fallback_dir};
+    for (size_t i = 0; i < ARRAY_SIZE(dirs) && res == STORE_FAILED; i++)
+        if (dirs[i])
+            res = store_in(c, &r, dirs[i], path, sizeof path);
+    if (!c->policy->bundle_dir && !c->policy->fallback_dir)
         log_info("no bundle directory configured (-d, CRASHBOX_BUNDLE_DIR or [bundle] directory): "
                  "crash summary only");
-    }
-
-    /* The summary line, for log pipelines. */
-    struct json s;
-    json_init(&s, false);
-    json_obj_begin(&s);
-    json_kv_str(&s, "crashbox", "crash");
-    json_kv_str(&s, "service", c->service);
-    json_kv_str(&s, "kind", crash_kind_name(kind));
-    json_kv_str(&s, "message", kind == CRASH_OOM_KILL || pr <= 0 ? message : gc.message);
-    char culprit[700] = "";
-    if (pr > 0 && gc.culprit >= 0) {
-        const struct go_frame *f = &gc.frames[gc.culprit];
-        snprintf(culprit, sizeof culprit, "%s (%s:%u)", f->function, f->file ? f->file : "?", f->line);
-    }
-    json_kv_str(&s, "culprit", culprit[0] ? culprit : NULL);
-    json_kv_str(&s, "fingerprint", fp);
-    json_key(&s, "exit_code");
-    if (WIFEXITED(st))
-        json_int(&s, WEXITSTATUS(st));
-    else
-        json_null(&s);
-    json_kv_str(&s, "signal", WIFSIGNALED(st) ? signal_name(WTERMSIG(st)) : NULL);
-    json_kv_str(&s, "bundle", written ? path : NULL);
-    json_obj_end(&s);
-    if (!json_failed(&s)) {
-        char *line = malloc(s.len + 2);
-        if (line) {
-            memcpy(line, s.buf, s.len);
-            line[s.len] = '\n';
-            (void)write_all(STDERR_FILENO, line, s.len + 1);
-            free(line);
-        }
-    }
-    if (written) {
+    print_summary(c, &r, res == STORE_WRITTEN ? path : NULL, res == STORE_SUPPRESSED);
+    if (res == STORE_WRITTEN) {
         log_info("crash bundle written: %s", path);
         log_debug("crash-to-bundle: %lld ms after the service was reaped", now_ms() - c->exit_at_ms);
+    } else if (res == STORE_SUPPRESSED) {
+        log_info("crash %s rate-limited: counted in the index, no bundle", r.fingerprint);
     }
-    json_free(&s);
-    json_free(&j);
-    buildinfo_free(&bi);
-    items_free(&it);
-    if (pr > 0)
-        go_crash_free(&gc);
+    record_free(&r);
 }
 
 void capture_free(struct capture *c)

@@ -39,6 +39,8 @@ struct capture {
     char service[80];
     char host[64];
     pid_t pid;
+    unsigned restarts;        /* how many times the service was restarted before this run */
+    gid_t bundle_gid;         /* group of bundles, (gid_t)-1 to leave it */
     int exe_fd;               /* the service's executable, opened at start */
     const char *cgroup_root;
     struct cgroup_memory mem_start; /* baseline for the OOM-kill counter */

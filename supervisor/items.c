@@ -60,6 +60,41 @@ int items_move(struct items *dst, struct items *src, const char *prefix)
     return 0;
 }
 
+size_t items_fit(struct items *it, size_t cap)
+{
+    size_t total = 0, removed = 0;
+    for (size_t i = 0; i < it->n; i++)
+        total += it->v[i].len;
+    while (total > cap) {
+        struct item *big = NULL;
+        for (size_t i = 0; i < it->n; i++)
+            if (!big || it->v[i].len > big->len)
+                big = &it->v[i];
+        if (!big || big->len == 0)
+            break;
+        size_t excess = total - cap;
+        /* Cut the largest down to the second largest at most per round, so
+         * the big ones share the loss instead of one vanishing. */
+        size_t second = 0;
+        for (size_t i = 0; i < it->n; i++)
+            if (&it->v[i] != big && it->v[i].len > second)
+                second = it->v[i].len;
+        size_t cut = big->len - second;
+        if (cut == 0)
+            cut = big->len < 4096 ? big->len : 4096;
+        if (cut > excess)
+            cut = excess;
+        size_t keep = big->len - cut;
+        if (strcmp(big->name, "stderr.log") == 0)
+            memmove(big->data, big->data + cut, keep);
+        big->len = keep;
+        big->truncated = true;
+        total -= cut;
+        removed += cut;
+    }
+    return removed;
+}
+
 const struct item *items_find(const struct items *it, const char *name)
 {
     for (size_t i = 0; i < it->n; i++)

@@ -33,5 +33,9 @@ void items_add_missing(struct items *it, const char *name, const char *reason);
 /* Moves every item and missing entry of src into dst under prefix
  * ("pre-oom/90/"), leaving src empty. */
 int items_move(struct items *dst, struct items *src, const char *prefix);
+/* Fits the members under cap bytes in all by cutting the largest first; a
+ * cut stderr.log keeps its end (where a crash is), others their start.
+ * Marks what it cuts. Returns the bytes removed. */
+size_t items_fit(struct items *it, size_t cap);
 const struct item *items_find(const struct items *it, const char *name);
 void items_free(struct items *it);

@@ -13,7 +13,7 @@
 
 enum value_type {
     V_STRING, V_PATH, V_NAME, V_SIZE, V_DURATION, V_BOOL, V_FORWARD, V_PATTERNS, V_ASSIGNMENTS,
-    V_EXIT_CODES,
+    V_EXIT_CODES, V_MODE, V_COUNT,
 };
 
 struct key_def {
@@ -30,6 +30,17 @@ struct key_def {
 static const struct key_def keys[] = {
     {"service", "name", V_NAME, FIELD(service_name), 0, 0},
     {"bundle", "directory", V_PATH, FIELD(bundle_dir), 0, 0},
+    {"bundle", "fallback_directory", V_PATH, FIELD(fallback_dir), 0, 0},
+    {"bundle", "mode", V_MODE, FIELD(bundle_mode), 0, 0777},
+    {"bundle", "group", V_NAME, FIELD(bundle_group), 0, 0},
+    {"bundle", "max_size", V_SIZE, FIELD(bundle_max_size), 64ULL << 10, 4ULL << 30},
+    {"retention", "max_bundles", V_COUNT, FIELD(max_bundles), 1, 1000000},
+    {"retention", "max_total_bundles", V_COUNT, FIELD(max_total_bundles), 1, 10000000},
+    {"retention", "max_total_size", V_SIZE, FIELD(max_total_size), 1ULL << 20, 1ULL << 50},
+    {"retention", "keep_free", V_SIZE, FIELD(keep_free), 0, 1ULL << 50},
+    {"retention", "max_age", V_DURATION, FIELD(max_age_ms), 60000, 3650ULL * 86400000},
+    {"retention", "rate_limit_burst", V_COUNT, FIELD(rate_limit_burst), 1, 1000000},
+    {"retention", "rate_limit_window", V_DURATION, FIELD(rate_limit_window_ms), 1000, 365ULL * 86400000},
     {"signals", "forward_to", V_FORWARD, FIELD(forward_to), 0, 0},
     {"signals", "grace_period", V_DURATION, FIELD(grace_period_ms), 0, 24ULL * 3600 * 1000},
     {"signals", "descendant_grace", V_DURATION, FIELD(descendant_grace_ms), 0, 3600ULL * 1000},
@@ -62,6 +73,15 @@ int policy_init_defaults(struct policy *p)
         .tail_size = 8ULL << 20,
         .drain_timeout_ms = 2000,
         .exit_hook = true,
+        .bundle_mode = 0640,
+        .bundle_max_size = 64ULL << 20,
+        .max_bundles = 20,
+        .max_total_bundles = 200,
+        .max_total_size = 1ULL << 30,
+        .keep_free = 256ULL << 20,
+        .max_age_ms = 30ULL * 86400000,
+        .rate_limit_burst = 5,
+        .rate_limit_window_ms = 600000,
         .snapshot_budget_ms = 2000,
     };
     /* The service keeps everything, GOGC and GOMEMLIMIT included: that is
@@ -95,6 +115,8 @@ void policy_free(struct policy *p)
 {
     free(p->service_name);
     free(p->bundle_dir);
+    free(p->fallback_dir);
+    free(p->bundle_group);
     strlist_free(&p->normal_exit_codes);
     strlist_free(&p->redact);
     env_rules_free(&p->env);
@@ -183,6 +205,26 @@ static const char *set_value(struct policy *p, const struct key_def *k, const ch
                 format_duration(k->max, hi, sizeof hi);
             }
             snprintf(detail, dlen, "out of range: must be between %s and %s", lo, hi);
+            return detail;
+        }
+        *(uint64_t *)dst = x;
+        return NULL;
+    }
+    case V_MODE:
+    case V_COUNT: {
+        char *end;
+        if (!*v || *v == '-' || *v == '+')
+            return k->type == V_MODE ? "invalid mode (an octal number such as 0640)"
+                                     : "invalid count (a whole number)";
+        errno = 0;
+        unsigned long long x = strtoull(v, &end, k->type == V_MODE ? 8 : 10);
+        if (*end || errno)
+            return k->type == V_MODE ? "invalid mode (an octal number such as 0640)"
+                                     : "invalid count (a whole number)";
+        if (x < k->min || x > k->max) {
+            snprintf(detail, dlen, k->type == V_MODE ? "out of range: at most %llo" : "out of range: %llu to %llu",
+                     k->type == V_MODE ? (unsigned long long)k->max : (unsigned long long)k->min,
+                     (unsigned long long)k->max);
             return detail;
         }
         *(uint64_t *)dst = x;
@@ -409,6 +451,12 @@ static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
         break;
     case V_BOOL:
         snprintf(buf, sizeof buf, "%s", *(const bool *)v ? "yes" : "no");
+        break;
+    case V_MODE:
+        snprintf(buf, sizeof buf, "%04llo", (unsigned long long)*(const uint64_t *)v);
+        break;
+    case V_COUNT:
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)v);
         break;
     case V_FORWARD:
         snprintf(buf, sizeof buf, "%s", *(const enum forward_target *)v == FORWARD_GROUP ? "group" : "child");

@@ -27,7 +27,19 @@ struct policy {
     /* [service] */
     char *service_name; /* owned; NULL: the command's basename */
     /* [bundle] */
-    char *bundle_dir; /* owned; NULL: no bundles */
+    char *bundle_dir;      /* owned; NULL: no bundles */
+    char *fallback_dir;    /* owned; NULL: none */
+    uint64_t bundle_mode;  /* file mode of bundles, 0640 */
+    char *bundle_group;    /* owned: group name or number for bundles, NULL: ours */
+    uint64_t bundle_max_size; /* cap on the sum of a bundle's members */
+    /* [retention] */
+    uint64_t max_bundles;       /* per service */
+    uint64_t max_total_bundles; /* the whole directory */
+    uint64_t max_total_size;
+    uint64_t keep_free;         /* bytes left free on the filesystem */
+    uint64_t max_age_ms;
+    uint64_t rate_limit_burst;  /* full bundles per fingerprint per window */
+    uint64_t rate_limit_window_ms;
     /* [signals] */
     enum forward_target forward_to;
     uint64_t grace_period_ms;     /* SIGTERM/SIGINT -> SIGKILL of the group */

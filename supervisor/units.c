@@ -69,7 +69,7 @@ static const struct {
     const char *name;
     uint64_t ms;
 } duration_units[] = {
-    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000},
+    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000},
 };
 
 int parse_duration(const char *s, uint64_t *out_ms)
@@ -112,6 +112,8 @@ void format_duration(uint64_t ms, char *buf, size_t len)
 {
     if (ms == 0)
         snprintf(buf, len, "0");
+    else if (ms % 86400000 == 0)
+        snprintf(buf, len, "%llud", (unsigned long long)(ms / 86400000));
     else if (ms % 3600000 == 0)
         snprintf(buf, len, "%lluh", (unsigned long long)(ms / 3600000));
     else if (ms % 60000 == 0)

@@ -13,7 +13,7 @@ int parse_size(const char *s, uint64_t *out);
 /* Canonical form: the largest exact binary unit ("8MiB", "1536KiB", "12B"). */
 void format_size(uint64_t v, char *buf, size_t len);
 
-/* "10s", "500ms", "1m30s", "2h", "0". Stored in milliseconds. A non-zero
+/* "10s", "500ms", "1m30s", "2h", "30d", "0". Stored in milliseconds. A non-zero
  * value needs a unit. */
 int parse_duration(const char *s, uint64_t *out_ms);
 void format_duration(uint64_t ms, char *buf, size_t len);
