@@ -547,7 +547,7 @@ static void print_summary(const struct capture *c, const struct crash_record *r,
     json_free(&s);
 }
 
-void capture_finish(struct capture *c, int st, const struct ring *tail)
+enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tail)
 {
     if (!c->exit_at_ms)
         c->exit_at_ms = now_ms();
@@ -570,7 +570,7 @@ void capture_finish(struct capture *c, int st, const struct ring *tail)
     r.kind = crash_classify(st, normal, r.have_gc ? r.gc.kind : GO_CRASH_NONE, oom_killed);
     if (r.kind == CRASH_NONE) {
         record_free(&r);
-        return;
+        return CRASH_NONE;
     }
 
     const char *ll;
@@ -639,9 +639,13 @@ void capture_finish(struct capture *c, int st, const struct ring *tail)
     for (size_t i = 0; i < ARRAY_SIZE(dirs) && res == STORE_FAILED; i++)
         if (dirs[i])
             res = store_in(c, &r, dirs[i], path, sizeof path);
-    if (!c->policy->bundle_dir && !c->policy->fallback_dir)
+    /* Said once per crashbox, not once per crash of a restarted service. */
+    static bool said_no_dir;
+    if (!c->policy->bundle_dir && !c->policy->fallback_dir && !said_no_dir) {
         log_info("no bundle directory configured (-d, CRASHBOX_BUNDLE_DIR or [bundle] directory): "
-                 "crash summary only");
+                 "crash summaries only");
+        said_no_dir = true;
+    }
     print_summary(c, &r, res == STORE_WRITTEN ? path : NULL, res == STORE_SUPPRESSED);
     if (res == STORE_WRITTEN) {
         log_info("crash bundle written: %s", path);
@@ -649,7 +653,9 @@ void capture_finish(struct capture *c, int st, const struct ring *tail)
     } else if (res == STORE_SUPPRESSED) {
         log_info("crash %s rate-limited: counted in the index, no bundle", r.fingerprint);
     }
+    enum crash_kind kind = r.kind;
     record_free(&r);
+    return kind;
 }
 
 void capture_free(struct capture *c)

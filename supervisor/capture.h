@@ -66,6 +66,6 @@ void capture_on_notify(struct capture *c);
 void capture_stop_hook(struct capture *c);
 
 /* At the service's end: classify, and for a crash write the bundle and
- * print the summary line. Never fails the supervisor. */
-void capture_finish(struct capture *c, int wait_status, const struct ring *tail);
+ * print the summary line. Never fails the supervisor. Returns the kind. */
+enum crash_kind capture_finish(struct capture *c, int wait_status, const struct ring *tail);
 void capture_free(struct capture *c);

@@ -13,7 +13,7 @@
 
 enum value_type {
     V_STRING, V_PATH, V_NAME, V_SIZE, V_DURATION, V_BOOL, V_FORWARD, V_PATTERNS, V_ASSIGNMENTS,
-    V_EXIT_CODES, V_MODE, V_COUNT,
+    V_EXIT_CODES, V_MODE, V_COUNT, V_RESTART,
 };
 
 struct key_def {
@@ -46,6 +46,11 @@ static const struct key_def keys[] = {
     {"signals", "descendant_grace", V_DURATION, FIELD(descendant_grace_ms), 0, 3600ULL * 1000},
     {"stderr", "tail_size", V_SIZE, FIELD(tail_size), 64ULL << 10, 1ULL << 30},
     {"stderr", "drain_timeout", V_DURATION, FIELD(drain_timeout_ms), 0, 3600ULL * 1000},
+    {"restart", "mode", V_RESTART, FIELD(restart_mode), 0, 0},
+    {"restart", "min_delay", V_DURATION, FIELD(restart_min_delay_ms), 0, 3600000},
+    {"restart", "max_delay", V_DURATION, FIELD(restart_max_delay_ms), 0, 86400000},
+    {"restart", "burst", V_COUNT, FIELD(restart_burst), 1, 64},
+    {"restart", "window", V_DURATION, FIELD(restart_window_ms), 1000, 86400000},
     {"capture", "exit_hook", V_BOOL, FIELD(exit_hook), 0, 0},
     {"capture", "snapshot_budget", V_DURATION, FIELD(snapshot_budget_ms), 10, 60000},
     {"capture", "normal_exit_codes", V_EXIT_CODES, FIELD(normal_exit_codes), 0, 0},
@@ -73,6 +78,11 @@ int policy_init_defaults(struct policy *p)
         .tail_size = 8ULL << 20,
         .drain_timeout_ms = 2000,
         .exit_hook = true,
+        .restart_mode = RESTART_NEVER,
+        .restart_min_delay_ms = 1000,
+        .restart_max_delay_ms = 30000,
+        .restart_burst = 5,
+        .restart_window_ms = 60000,
         .bundle_mode = 0640,
         .bundle_max_size = 64ULL << 20,
         .max_bundles = 20,
@@ -234,6 +244,16 @@ static const char *set_value(struct policy *p, const struct key_def *k, const ch
         if (parse_bool(v, (bool *)dst) < 0)
             return "invalid boolean (use yes or no)";
         return NULL;
+    case V_RESTART:
+        if (strcmp(v, "never") == 0)
+            *(enum restart_mode *)dst = RESTART_NEVER;
+        else if (strcmp(v, "on-crash") == 0)
+            *(enum restart_mode *)dst = RESTART_ON_CRASH;
+        else if (strcmp(v, "always") == 0)
+            *(enum restart_mode *)dst = RESTART_ALWAYS;
+        else
+            return "must be 'never', 'on-crash' or 'always'";
+        return NULL;
     case V_FORWARD:
         if (strcmp(v, "child") == 0)
             *(enum forward_target *)dst = FORWARD_CHILD;
@@ -394,6 +414,14 @@ int policy_parse(const char *file, const char *buf, size_t len, struct policy *o
             diags_add(d, file, lineno, "%s: %s", k->key, err);
     }
 
+    /* Checks across keys, reported at the line of the second one. */
+    if (p.restart_min_delay_ms > p.restart_max_delay_ms) {
+        unsigned line = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+            if (!strcmp(keys[i].section, "restart") && seen_line[i] > line)
+                line = seen_line[i];
+        diags_add(d, file, line, "min_delay: longer than max_delay");
+    }
     if (d->n + d->dropped != errors_before) {
         policy_free(&p);
         return -EINVAL;
@@ -461,6 +489,11 @@ static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
     case V_FORWARD:
         snprintf(buf, sizeof buf, "%s", *(const enum forward_target *)v == FORWARD_GROUP ? "group" : "child");
         break;
+    case V_RESTART: {
+        static const char *const modes[] = {"never", "on-crash", "always"};
+        snprintf(buf, sizeof buf, "%s", modes[*(const enum restart_mode *)v]);
+        break;
+    }
     case V_PATTERNS:
     case V_ASSIGNMENTS:
     case V_EXIT_CODES: {

@@ -23,6 +23,8 @@ struct env_rules {
     struct strlist set;   /* NAME=VALUE, added or replacing */
 };
 
+enum restart_mode { RESTART_NEVER, RESTART_ON_CRASH, RESTART_ALWAYS };
+
 struct policy {
     /* [service] */
     char *service_name; /* owned; NULL: the command's basename */
@@ -47,6 +49,12 @@ struct policy {
     /* [stderr] */
     uint64_t tail_size;        /* bytes of stderr kept for crash capture */
     uint64_t drain_timeout_ms; /* how long to relay after the child is gone */
+    /* [restart] */
+    enum restart_mode restart_mode;
+    uint64_t restart_min_delay_ms;
+    uint64_t restart_max_delay_ms;
+    uint64_t restart_burst;     /* at most this many restarts... */
+    uint64_t restart_window_ms; /* ...within this window */
     /* [capture] */
     bool exit_hook;               /* snapshot at exit_group via seccomp notify */
     uint64_t snapshot_budget_ms;  /* the longest a dying service is held */

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -209,12 +210,14 @@ static void end_descendants(struct supervisor *s, int sfd)
     }
 }
 
-int supervise(const struct service_run *run)
+/* One run of the service, start to end. Returns the exit code crashbox
+ * would exit with, and what kind of end it was; *stop is set when crashbox
+ * was asked to stop (SIGTERM/SIGINT), which ends any restarting. */
+static int run_once(const struct service_run *run, const struct exithook_prog *hook, unsigned restarts,
+                    enum crash_kind *kind, bool *stop)
 {
     const struct policy *pol = run->policy;
-    if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
-        log_debug("cannot become a subreaper: %s", strerror(errno));
-
+    *kind = CRASH_NONE;
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
         log_error("cannot create the stderr pipe: %s", strerror(errno));
@@ -225,26 +228,19 @@ int supervise(const struct service_run *run)
     /* A larger pipe lets bursts through without the service waiting on us. */
     (void)fcntl(err_wr, F_SETPIPE_SZ, 1 << 20);
 
-    struct exithook_prog hook = {0};
-    if (pol->exit_hook) {
-        int r = exithook_compile(&hook);
-        if (r < 0)
-            log_warn("cannot build the exit hook's seccomp filter: %s; capture will be post-mortem",
-                     strerror(-r));
-    }
     struct capture cap;
     capture_init(&cap, pol, run->argv, run->envp);
+    cap.restarts = restarts;
     struct supervisor s = {.policy = pol, .capture = &cap, .terminal_fd = foreground_terminal()};
     struct spawn_request req = {
         .argv = run->argv,
         .envp = run->envp,
         .stderr_fd = err_wr,
         .terminal_fd = s.terminal_fd,
-        .exit_hook = hook.filter ? &hook : NULL,
+        .exit_hook = hook->filter ? hook : NULL,
     };
     struct spawn_result res;
     int r = spawn_service(&req, &res);
-    exithook_prog_free(&hook);
     if (r < 0) {
         log_error("cannot start the service: fork: %s", strerror(-r));
         capture_free(&cap);
@@ -257,6 +253,7 @@ int supervise(const struct service_run *run)
         if (s.terminal_fd >= 0)
             (void)tcsetpgrp(s.terminal_fd, getpgrp());
         capture_free(&cap);
+        *stop = true; /* restarting cannot help a missing command */
         return code;
     }
     pid_t pid = res.pid;
@@ -280,11 +277,119 @@ int supervise(const struct service_run *run)
     end_descendants(&s, run->signal_fd);
     capture_stop_hook(&cap);
     relay_finish(&relay, pol->drain_timeout_ms);
-    capture_finish(&cap, s.reaped.main_status, relay.tail.buf ? &relay.tail : NULL);
+    *kind = capture_finish(&cap, s.reaped.main_status, relay.tail.buf ? &relay.tail : NULL);
     relay_free(&relay);
     capture_free(&cap);
+    if (s.grace_deadline)
+        *stop = true; /* SIGTERM or SIGINT reached us during the run */
 
     int code = exit_code_from_wait_status(s.reaped.main_status);
     log_debug("service exited; exit code %d", code);
+    return code;
+}
+
+/* The pause before restart n (1-based): exponential from min to max, with
+ * up to 25% jitter either way so that a fleet does not restart in step. */
+long long restart_delay_ms(const struct policy *p, unsigned n, unsigned rnd)
+{
+    uint64_t d = p->restart_min_delay_ms;
+    for (unsigned i = 1; i < n && d < p->restart_max_delay_ms; i++)
+        d *= 2;
+    if (d > p->restart_max_delay_ms)
+        d = p->restart_max_delay_ms;
+    long long jitter = d >= 4 ? (long long)(rnd % (d / 2 + 1)) - (long long)(d / 4) : 0;
+    long long out = (long long)d + jitter;
+    return out < 0 ? 0 : out;
+}
+
+/* Waits out a back-off. Returns false if asked to stop meanwhile. */
+static bool backoff(int sfd, long long ms)
+{
+    long long until = now_ms() + ms;
+    struct pollfd p = {.fd = sfd, .events = POLLIN};
+    for (;;) {
+        long long left = until - now_ms();
+        if (left <= 0)
+            return true;
+        if (poll(&p, 1, left > 60000 ? 60000 : (int)left) > 0) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                if (signal_starts_grace((int)si.ssi_signo)) {
+                    log_info("%s during the restart back-off: exiting", signal_name((int)si.ssi_signo));
+                    return false;
+                }
+                if (si.ssi_signo == SIGCHLD) {
+                    struct reap_result rr = {0};
+                    reap_children(-1, &rr); /* stragglers of the last run */
+                }
+            }
+        }
+    }
+}
+
+bool restart_wanted(const struct policy *p, enum crash_kind kind, int code)
+{
+    switch (p->restart_mode) {
+    case RESTART_NEVER:
+        return false;
+    case RESTART_ON_CRASH:
+        return kind != CRASH_NONE;
+    case RESTART_ALWAYS:
+        return true;
+    }
+    (void)code;
+    return false;
+}
+
+int supervise(const struct service_run *run)
+{
+    const struct policy *pol = run->policy;
+    if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        log_debug("cannot become a subreaper: %s", strerror(errno));
+    struct exithook_prog hook = {0};
+    if (pol->exit_hook) {
+        int r = exithook_compile(&hook);
+        if (r < 0)
+            log_warn("cannot build the exit hook's seccomp filter: %s; capture will be post-mortem",
+                     strerror(-r));
+    }
+    /* Restart times inside the window, for the start limit. */
+    long long starts[64];
+    size_t nstarts = 0;
+    unsigned restarts = 0, consecutive = 0;
+    int code;
+    for (;;) {
+        long long started = now_ms();
+        enum crash_kind kind;
+        bool stop = false;
+        code = run_once(run, &hook, restarts, &kind, &stop);
+        if (stop || !restart_wanted(pol, kind, code))
+            break;
+        long long now = now_ms();
+        /* A run that lasted a whole window was not part of a crash loop. */
+        if (now - started > (long long)pol->restart_window_ms)
+            consecutive = 0;
+        size_t kept = 0;
+        for (size_t i = 0; i < nstarts; i++)
+            if (now - starts[i] < (long long)pol->restart_window_ms)
+                starts[kept++] = starts[i];
+        nstarts = kept;
+        if (nstarts >= pol->restart_burst) {
+            log_warn("the service was restarted %zu times within %llums: giving up (exit code %d)",
+                     nstarts, (unsigned long long)pol->restart_window_ms, code);
+            break;
+        }
+        consecutive++;
+        unsigned rnd = 0;
+        (void)getrandom(&rnd, sizeof rnd, GRND_NONBLOCK);
+        long long delay = restart_delay_ms(pol, consecutive, rnd);
+        log_info("restarting the service in %lldms (restart %u)", delay, restarts + 1);
+        if (!backoff(run->signal_fd, delay))
+            break;
+        if (nstarts < ARRAY_SIZE(starts))
+            starts[nstarts++] = now_ms();
+        restarts++;
+    }
+    exithook_prog_free(&hook);
     return code;
 }

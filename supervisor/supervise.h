@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "capture.h"
 #include "policy.h"
 
 /* Blocks every signal but the synchronous faults (which get a handler that
@@ -22,5 +23,11 @@ struct service_run {
     int signal_fd;
 };
 
-/* Runs the service to its end and returns crashbox's exit code. */
+/* Runs the service to its end (restarting it as the policy says) and
+ * returns crashbox's exit code: the last run's. */
 int supervise(const struct service_run *run);
+
+/* Restart decisions, pure: whether a run that ended so is restarted, and
+ * the back-off before restart n (rnd: a random number for the jitter). */
+bool restart_wanted(const struct policy *p, enum crash_kind kind, int code);
+long long restart_delay_ms(const struct policy *p, unsigned n, unsigned rnd);

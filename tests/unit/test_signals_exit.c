@@ -65,3 +65,28 @@ Test(reap, parses_ppid_from_stat)
     const char *d = "99 (x) S";
     cr_assert_lt(proc_stat_parse_ppid(d, strlen(d), &ppid), 0);
 }
+
+#include "supervise.h"
+
+Test(restart, back_off_grows_and_is_capped_with_bounded_jitter)
+{
+    struct policy p;
+    policy_init_defaults(&p);
+    p.restart_min_delay_ms = 1000;
+    p.restart_max_delay_ms = 8000;
+    long long expect[] = {1000, 2000, 4000, 8000, 8000, 8000};
+    for (unsigned n = 1; n <= 6; n++) {
+        long long lo = expect[n - 1] * 3 / 4, hi = expect[n - 1] * 5 / 4;
+        for (unsigned rnd = 0; rnd < 5000; rnd += 97) {
+            long long d = restart_delay_ms(&p, n, rnd);
+            cr_assert(d >= lo && d <= hi, "restart %u: %lld not in [%lld, %lld]", n, d, lo, hi);
+        }
+    }
+    cr_assert(restart_wanted(&p, CRASH_EXIT, 1) == false, "never by default");
+    p.restart_mode = RESTART_ON_CRASH;
+    cr_assert(restart_wanted(&p, CRASH_GO_PANIC, 2));
+    cr_assert_not(restart_wanted(&p, CRASH_NONE, 0));
+    p.restart_mode = RESTART_ALWAYS;
+    cr_assert(restart_wanted(&p, CRASH_NONE, 0));
+    policy_free(&p);
+}
