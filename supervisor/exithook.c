@@ -25,14 +25,22 @@ static void ctx_releasep(scmp_filter_ctx *c)
         seccomp_release(*c);
 }
 
-int exithook_compile(struct exithook_prog *prog)
+int exithook_compile(struct exithook_prog *prog, bool notify, const struct strlist *deny, bool deny_kill)
 {
     *prog = (struct exithook_prog){0};
     __attribute__((cleanup(ctx_releasep))) scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (!ctx)
         return -ENOMEM;
-    int r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(exit_group), 0);
-    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(fatal_signals); i++) {
+    int r = 0;
+    for (size_t i = 0; deny && r == 0 && i < deny->n; i++) {
+        int nr = seccomp_syscall_resolve_name(deny->items[i]);
+        if (nr == __NR_SCMP_ERROR)
+            return -EINVAL;
+        r = seccomp_rule_add(ctx, deny_kill ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_ERRNO(EPERM), nr, 0);
+    }
+    if (r == 0 && notify)
+        r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(exit_group), 0);
+    for (size_t i = 0; notify && r == 0 && i < ARRAY_SIZE(fatal_signals); i++) {
         scmp_datum_t sig = (scmp_datum_t)fatal_signals[i];
         r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(kill), 1, SCMP_A1(SCMP_CMP_EQ, sig));
         if (!r)
@@ -63,6 +71,7 @@ int exithook_compile(struct exithook_prog *prog)
         return -EIO;
     }
     prog->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+    prog->listener = notify;
     return 0;
 }
 
@@ -98,12 +107,15 @@ int exithook_install(const struct exithook_prog *prog, int sock)
         send_result(sock, -1, e);
         return -e;
     }
-    long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
+    long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                      prog->listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &fprog);
     if (fd < 0) {
         int e = errno;
         send_result(sock, -1, e);
         return -e;
     }
+    if (!prog->listener)
+        return 0;
     int r = send_result(sock, (int)fd, 0);
     close((int)fd);
     return r;

@@ -12,18 +12,23 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "units.h"
+
 struct exithook_prog {
     struct sock_filter *filter; /* owned */
     unsigned short len;
+    bool listener;              /* the exit hook's notify rules are in it */
 };
 
-/* Builds the BPF program. Returns 0 or -errno. */
-int exithook_compile(struct exithook_prog *prog);
+/* Builds the BPF program: the exit hook's notify rules when notify is set,
+ * and the policy's deny list (EPERM, or killing the process) merged in.
+ * Returns 0, or -errno (-EINVAL for a list libseccomp refuses). */
+int exithook_compile(struct exithook_prog *prog, bool notify, const struct strlist *deny, bool deny_kill);
 void exithook_prog_free(struct exithook_prog *prog);
 
-/* In the child, before execve: no_new_privs, install the filter with a new
- * listener, and send the listener over sock (SCM_RIGHTS); on failure send
- * the errno instead. Async-signal-safe. Returns 0 or -errno. */
+/* In the child, before execve: no_new_privs, install the filter (with a new
+ * listener when it has notify rules, sent over sock with SCM_RIGHTS; on
+ * failure the errno is sent instead). Async-signal-safe. Returns 0 or -errno. */
 int exithook_install(const struct exithook_prog *prog, int sock);
 
 /* In crashbox: takes the listener the child sent. Returns the fd, or

@@ -9,11 +9,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sandbox.h"
 #include "util.h"
 
 enum value_type {
     V_STRING, V_PATH, V_NAME, V_SIZE, V_DURATION, V_BOOL, V_FORWARD, V_PATTERNS, V_ASSIGNMENTS,
-    V_EXIT_CODES, V_MODE, V_COUNT, V_RESTART,
+    V_EXIT_CODES, V_MODE, V_COUNT, V_RESTART, V_IDNAME, V_GROUPS, V_CAPS, V_SYSCALLS, V_RLIMIT,
+    V_DENY_ACTION,
 };
 
 struct key_def {
@@ -22,45 +24,59 @@ struct key_def {
     enum value_type type;
     size_t offset;
     uint64_t min, max; /* for sizes and durations */
+    size_t flag;       /* V_GROUPS, V_CAPS: offset of the "key was given" bool */
 };
 
 #define FIELD(f) offsetof(struct policy, f)
 
 /* The declarative key table: order here is the order of the normalized dump. */
 static const struct key_def keys[] = {
-    {"service", "name", V_NAME, FIELD(service_name), 0, 0},
-    {"bundle", "directory", V_PATH, FIELD(bundle_dir), 0, 0},
-    {"bundle", "fallback_directory", V_PATH, FIELD(fallback_dir), 0, 0},
-    {"bundle", "mode", V_MODE, FIELD(bundle_mode), 0, 0777},
-    {"bundle", "group", V_NAME, FIELD(bundle_group), 0, 0},
-    {"bundle", "max_size", V_SIZE, FIELD(bundle_max_size), 64ULL << 10, 4ULL << 30},
-    {"retention", "max_bundles", V_COUNT, FIELD(max_bundles), 1, 1000000},
-    {"retention", "max_total_bundles", V_COUNT, FIELD(max_total_bundles), 1, 10000000},
-    {"retention", "max_total_size", V_SIZE, FIELD(max_total_size), 1ULL << 20, 1ULL << 50},
-    {"retention", "keep_free", V_SIZE, FIELD(keep_free), 0, 1ULL << 50},
-    {"retention", "max_age", V_DURATION, FIELD(max_age_ms), 60000, 3650ULL * 86400000},
-    {"retention", "rate_limit_burst", V_COUNT, FIELD(rate_limit_burst), 1, 1000000},
-    {"retention", "rate_limit_window", V_DURATION, FIELD(rate_limit_window_ms), 1000, 365ULL * 86400000},
-    {"signals", "forward_to", V_FORWARD, FIELD(forward_to), 0, 0},
-    {"signals", "grace_period", V_DURATION, FIELD(grace_period_ms), 0, 24ULL * 3600 * 1000},
-    {"signals", "descendant_grace", V_DURATION, FIELD(descendant_grace_ms), 0, 3600ULL * 1000},
-    {"stderr", "tail_size", V_SIZE, FIELD(tail_size), 64ULL << 10, 1ULL << 30},
-    {"stderr", "drain_timeout", V_DURATION, FIELD(drain_timeout_ms), 0, 3600ULL * 1000},
-    {"restart", "mode", V_RESTART, FIELD(restart_mode), 0, 0},
-    {"restart", "min_delay", V_DURATION, FIELD(restart_min_delay_ms), 0, 3600000},
-    {"restart", "max_delay", V_DURATION, FIELD(restart_max_delay_ms), 0, 86400000},
-    {"restart", "burst", V_COUNT, FIELD(restart_burst), 1, 64},
-    {"restart", "window", V_DURATION, FIELD(restart_window_ms), 1000, 86400000},
-    {"capture", "exit_hook", V_BOOL, FIELD(exit_hook), 0, 0},
-    {"capture", "snapshot_budget", V_DURATION, FIELD(snapshot_budget_ms), 10, 60000},
-    {"capture", "normal_exit_codes", V_EXIT_CODES, FIELD(normal_exit_codes), 0, 0},
-    {"capture", "redact", V_PATTERNS, FIELD(redact), 0, 0},
-    {"environment", "keep", V_PATTERNS, FIELD(env.keep), 0, 0},
-    {"environment", "unset", V_PATTERNS, FIELD(env.unset), 0, 0},
-    {"environment", "set", V_ASSIGNMENTS, FIELD(env.set), 0, 0},
-    {"watcher_environment", "keep", V_PATTERNS, FIELD(watcher_env.keep), 0, 0},
-    {"watcher_environment", "unset", V_PATTERNS, FIELD(watcher_env.unset), 0, 0},
-    {"watcher_environment", "set", V_ASSIGNMENTS, FIELD(watcher_env.set), 0, 0},
+    {"service", "name", V_NAME, FIELD(service_name), 0, 0, 0},
+    {"bundle", "directory", V_PATH, FIELD(bundle_dir), 0, 0, 0},
+    {"bundle", "fallback_directory", V_PATH, FIELD(fallback_dir), 0, 0, 0},
+    {"bundle", "mode", V_MODE, FIELD(bundle_mode), 0, 0777, 0},
+    {"bundle", "group", V_NAME, FIELD(bundle_group), 0, 0, 0},
+    {"bundle", "max_size", V_SIZE, FIELD(bundle_max_size), 64ULL << 10, 4ULL << 30, 0},
+    {"retention", "max_bundles", V_COUNT, FIELD(max_bundles), 1, 1000000, 0},
+    {"retention", "max_total_bundles", V_COUNT, FIELD(max_total_bundles), 1, 10000000, 0},
+    {"retention", "max_total_size", V_SIZE, FIELD(max_total_size), 1ULL << 20, 1ULL << 50, 0},
+    {"retention", "keep_free", V_SIZE, FIELD(keep_free), 0, 1ULL << 50, 0},
+    {"retention", "max_age", V_DURATION, FIELD(max_age_ms), 60000, 3650ULL * 86400000, 0},
+    {"retention", "rate_limit_burst", V_COUNT, FIELD(rate_limit_burst), 1, 1000000, 0},
+    {"retention", "rate_limit_window", V_DURATION, FIELD(rate_limit_window_ms), 1000, 365ULL * 86400000, 0},
+    {"signals", "forward_to", V_FORWARD, FIELD(forward_to), 0, 0, 0},
+    {"signals", "grace_period", V_DURATION, FIELD(grace_period_ms), 0, 24ULL * 3600 * 1000, 0},
+    {"signals", "descendant_grace", V_DURATION, FIELD(descendant_grace_ms), 0, 3600ULL * 1000, 0},
+    {"stderr", "tail_size", V_SIZE, FIELD(tail_size), 64ULL << 10, 1ULL << 30, 0},
+    {"stderr", "drain_timeout", V_DURATION, FIELD(drain_timeout_ms), 0, 3600ULL * 1000, 0},
+    {"restart", "mode", V_RESTART, FIELD(restart_mode), 0, 0, 0},
+    {"restart", "min_delay", V_DURATION, FIELD(restart_min_delay_ms), 0, 3600000, 0},
+    {"restart", "max_delay", V_DURATION, FIELD(restart_max_delay_ms), 0, 86400000, 0},
+    {"restart", "burst", V_COUNT, FIELD(restart_burst), 1, 64, 0},
+    {"restart", "window", V_DURATION, FIELD(restart_window_ms), 1000, 86400000, 0},
+    {"sandbox", "user", V_IDNAME, FIELD(sandbox_user), 0, 0, 0},
+    {"sandbox", "group", V_IDNAME, FIELD(sandbox_group), 0, 0, 0},
+    {"sandbox", "supplementary_groups", V_GROUPS, FIELD(supplementary_groups), 0, 0,
+     FIELD(set_supplementary_groups)},
+    {"sandbox", "capabilities", V_CAPS, FIELD(capabilities), 0, 0, FIELD(set_capabilities)},
+    {"sandbox", "ambient_capabilities", V_CAPS, FIELD(ambient_capabilities), 0, 0, 0},
+    {"sandbox", "no_new_privs", V_BOOL, FIELD(no_new_privs), 0, 0, 0},
+    {"sandbox", "rlimit_core", V_RLIMIT, FIELD(rlimit_core), 0, 0, 0},
+    {"sandbox", "rlimit_nofile", V_RLIMIT, FIELD(rlimit_nofile), 0, 0, 0},
+    {"sandbox", "rlimit_nproc", V_RLIMIT, FIELD(rlimit_nproc), 0, 0, 0},
+    {"sandbox", "rlimit_as", V_RLIMIT, FIELD(rlimit_as), 0, 0, 0},
+    {"sandbox", "seccomp_deny", V_SYSCALLS, FIELD(seccomp_deny), 0, 0, 0},
+    {"sandbox", "seccomp_deny_action", V_DENY_ACTION, FIELD(seccomp_deny_kill), 0, 0, 0},
+    {"capture", "exit_hook", V_BOOL, FIELD(exit_hook), 0, 0, 0},
+    {"capture", "snapshot_budget", V_DURATION, FIELD(snapshot_budget_ms), 10, 60000, 0},
+    {"capture", "normal_exit_codes", V_EXIT_CODES, FIELD(normal_exit_codes), 0, 0, 0},
+    {"capture", "redact", V_PATTERNS, FIELD(redact), 0, 0, 0},
+    {"environment", "keep", V_PATTERNS, FIELD(env.keep), 0, 0, 0},
+    {"environment", "unset", V_PATTERNS, FIELD(env.unset), 0, 0, 0},
+    {"environment", "set", V_ASSIGNMENTS, FIELD(env.set), 0, 0, 0},
+    {"watcher_environment", "keep", V_PATTERNS, FIELD(watcher_env.keep), 0, 0, 0},
+    {"watcher_environment", "unset", V_PATTERNS, FIELD(watcher_env.unset), 0, 0, 0},
+    {"watcher_environment", "set", V_ASSIGNMENTS, FIELD(watcher_env.set), 0, 0, 0},
 };
 
 static void *field_ptr(struct policy *p, const struct key_def *k) { return (char *)p + k->offset; }
@@ -78,6 +94,10 @@ int policy_init_defaults(struct policy *p)
         .tail_size = 8ULL << 20,
         .drain_timeout_ms = 2000,
         .exit_hook = true,
+        .rlimit_core = POLICY_UNSET,
+        .rlimit_nofile = POLICY_UNSET,
+        .rlimit_nproc = POLICY_UNSET,
+        .rlimit_as = POLICY_UNSET,
         .restart_mode = RESTART_NEVER,
         .restart_min_delay_ms = 1000,
         .restart_max_delay_ms = 30000,
@@ -124,6 +144,12 @@ static void env_rules_free(struct env_rules *e)
 void policy_free(struct policy *p)
 {
     free(p->service_name);
+    free(p->sandbox_user);
+    free(p->sandbox_group);
+    strlist_free(&p->supplementary_groups);
+    strlist_free(&p->capabilities);
+    strlist_free(&p->ambient_capabilities);
+    strlist_free(&p->seccomp_deny);
     free(p->bundle_dir);
     free(p->fallback_dir);
     free(p->bundle_group);
@@ -218,6 +244,71 @@ static const char *set_value(struct policy *p, const struct key_def *k, const ch
             return detail;
         }
         *(uint64_t *)dst = x;
+        return NULL;
+    }
+    case V_IDNAME: {
+        if (strlen(v) > 64)
+            return "must be at most 64 characters";
+        for (const char *c = v; *c; c++)
+            if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
+                return "must be a name from /etc/passwd or /etc/group, or a number";
+        char *copy = NULL;
+        if (*v && !(copy = strdup(v)))
+            return "out of memory";
+        free(*(char **)dst);
+        *(char **)dst = copy;
+        return NULL;
+    }
+    case V_RLIMIT: {
+        if (!*v) {
+            *(uint64_t *)dst = POLICY_UNSET;
+            return NULL;
+        }
+        if (strcmp(v, "unlimited") == 0) {
+            *(uint64_t *)dst = UINT64_MAX; /* RLIM_INFINITY */
+            return NULL;
+        }
+        uint64_t x;
+        r = parse_size(v, &x);
+        if (r < 0 || x >= POLICY_UNSET)
+            return "invalid limit (a number, a size such as 4GiB, or unlimited)";
+        *(uint64_t *)dst = x;
+        return NULL;
+    }
+    case V_DENY_ACTION:
+        if (strcmp(v, "eperm") == 0)
+            *(bool *)dst = false;
+        else if (strcmp(v, "kill") == 0)
+            *(bool *)dst = true;
+        else
+            return "must be 'eperm' or 'kill'";
+        return NULL;
+    case V_GROUPS:
+    case V_CAPS:
+    case V_SYSCALLS: {
+        struct strlist l;
+        r = strlist_parse(strcmp(v, "none") == 0 ? "" : v, &l);
+        if (r < 0)
+            return r == -ENOMEM ? "out of memory" : "unterminated quote";
+        for (size_t i = 0; i < l.n; i++) {
+            const char *it = l.items[i];
+            bool ok = k->type == V_CAPS       ? sandbox_capability_known(it, NULL)
+                      : k->type == V_SYSCALLS ? sandbox_syscall_known(it)
+                                              : strlen(it) <= 64;
+            if (!ok) {
+                snprintf(detail, dlen,
+                         k->type == V_CAPS       ? "unknown capability '%s' (e.g. CAP_NET_BIND_SERVICE)"
+                         : k->type == V_SYSCALLS ? "unknown system call '%s' on this architecture"
+                                                 : "'%s' is not a group name or number",
+                         it);
+                strlist_free(&l);
+                return detail;
+            }
+        }
+        strlist_free((struct strlist *)dst);
+        *(struct strlist *)dst = l;
+        if (k->flag)
+            *(bool *)((char *)p + k->flag) = *v != '\0';
         return NULL;
     }
     case V_MODE:
@@ -415,6 +506,13 @@ int policy_parse(const char *file, const char *buf, size_t len, struct policy *o
     }
 
     /* Checks across keys, reported at the line of the second one. */
+    if (p.ambient_capabilities.n && !p.set_capabilities) {
+        unsigned line = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+            if (!strcmp(keys[i].key, "ambient_capabilities"))
+                line = seen_line[i];
+        diags_add(d, file, line, "ambient_capabilities: needs capabilities (the kept set) too");
+    }
     if (p.restart_min_delay_ms > p.restart_max_delay_ms) {
         unsigned line = 0;
         for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
@@ -483,6 +581,26 @@ static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
     case V_MODE:
         snprintf(buf, sizeof buf, "%04llo", (unsigned long long)*(const uint64_t *)v);
         break;
+    case V_IDNAME: {
+        const char *str = *(char *const *)v;
+        fprintf(f, "%s =%s%s\n", k->key, str ? " " : "", str ? str : "");
+        return;
+    }
+    case V_RLIMIT: {
+        uint64_t x = *(const uint64_t *)v;
+        if (x == POLICY_UNSET) {
+            fprintf(f, "%s =\n", k->key);
+            return;
+        }
+        if (x == UINT64_MAX)
+            snprintf(buf, sizeof buf, "unlimited");
+        else
+            snprintf(buf, sizeof buf, "%llu", (unsigned long long)x);
+        break;
+    }
+    case V_DENY_ACTION:
+        snprintf(buf, sizeof buf, "%s", *(const bool *)v ? "kill" : "eperm");
+        break;
     case V_COUNT:
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)v);
         break;
@@ -496,8 +614,15 @@ static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
     }
     case V_PATTERNS:
     case V_ASSIGNMENTS:
-    case V_EXIT_CODES: {
+    case V_EXIT_CODES:
+    case V_GROUPS:
+    case V_CAPS:
+    case V_SYSCALLS: {
         const struct strlist *l = v;
+        if (k->flag && *(const bool *)((const char *)p + k->flag) && l->n == 0) {
+            fprintf(f, "%s = none\n", k->key);
+            return;
+        }
         size_t need = strlist_format(l, NULL, 0) + 1;
         _cleanup_free_ char *s = malloc(need);
         if (!s)

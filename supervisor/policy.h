@@ -23,6 +23,8 @@ struct env_rules {
     struct strlist set;   /* NAME=VALUE, added or replacing */
 };
 
+#define POLICY_UNSET (UINT64_MAX - 1) /* an rlimit left as inherited */
+
 enum restart_mode { RESTART_NEVER, RESTART_ON_CRASH, RESTART_ALWAYS };
 
 struct policy {
@@ -55,6 +57,18 @@ struct policy {
     uint64_t restart_max_delay_ms;
     uint64_t restart_burst;     /* at most this many restarts... */
     uint64_t restart_window_ms; /* ...within this window */
+    /* [sandbox] */
+    char *sandbox_user;   /* owned: name or uid; NULL: keep */
+    char *sandbox_group;  /* owned: name or gid; NULL: the user's */
+    bool set_supplementary_groups; /* the key was given ("none" clears) */
+    struct strlist supplementary_groups;
+    bool set_capabilities;         /* the key was given ("none" drops all) */
+    struct strlist capabilities;   /* kept: bounding, permitted, effective, inheritable */
+    struct strlist ambient_capabilities;
+    bool no_new_privs;
+    uint64_t rlimit_core, rlimit_nofile, rlimit_nproc, rlimit_as; /* POLICY_UNSET: keep */
+    struct strlist seccomp_deny;   /* syscall names */
+    bool seccomp_deny_kill;        /* kill the process instead of EPERM */
     /* [capture] */
     bool exit_hook;               /* snapshot at exit_group via seccomp notify */
     uint64_t snapshot_budget_ms;  /* the longest a dying service is held */

@@ -12,6 +12,8 @@
 
 #include "util.h"
 
+enum { SPAWN_STAGE_EXEC = 1, SPAWN_STAGE_SANDBOX = 2 };
+
 void close_fds_from(int from, int keep)
 {
     if (keep < from) {
@@ -67,15 +69,30 @@ static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent,
     if (req->stderr_fd != STDERR_FILENO && dup2(req->stderr_fd, STDERR_FILENO) < 0)
         goto fail;
     signals_reset_for_exec();
-    /* Seccomp last: from here on exit_group is watched. A failure is
-     * reported to crashbox and the service runs without the hook. */
-    if (req->exit_hook)
-        (void)exithook_install(req->exit_hook, hook_sock);
+    /* The sandbox in its fixed order, then seccomp last: from here on
+     * exit_group is watched. A hook failure is reported to crashbox and the
+     * service runs without it; a sandbox failure stops the start. */
+    int step = 0;
+    err = sandbox_apply(req->sandbox, &step);
+    if (err < 0) {
+        int msg[3] = {SPAWN_STAGE_SANDBOX, -err, step};
+        (void)write(err_fd, msg, sizeof msg);
+        _exit(127);
+    }
+    if (req->exit_hook && exithook_install(req->exit_hook, hook_sock) < 0 && !req->exit_hook->listener) {
+        /* A deny list that cannot be installed is a sandbox failure too. */
+        int msg[3] = {SPAWN_STAGE_SANDBOX, errno, SANDBOX_STEP_SECCOMP};
+        (void)write(err_fd, msg, sizeof msg);
+        _exit(127);
+    }
     close_fds_from(3, err_fd);
     execvpe(req->argv[0], req->argv, req->envp);
 fail:
     err = errno;
-    (void)write(err_fd, &err, sizeof err);
+    {
+        int msg[3] = {SPAWN_STAGE_EXEC, err, 0};
+        (void)write(err_fd, msg, sizeof msg);
+    }
     _exit(127);
 }
 
@@ -85,7 +102,8 @@ int spawn_service(const struct spawn_request *req, struct spawn_result *res)
     int errpipe[2], hook[2] = {-1, -1};
     if (pipe2(errpipe, O_CLOEXEC) < 0)
         return -errno;
-    if (req->exit_hook && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, hook) < 0) {
+    bool want_fd = req->exit_hook && req->exit_hook->listener;
+    if (want_fd && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, hook) < 0) {
         int r = -errno;
         close(errpipe[0]);
         close(errpipe[1]);
@@ -111,14 +129,14 @@ int spawn_service(const struct spawn_request *req, struct spawn_result *res)
     res->pid = pid;
     /* Both sides set the group, so neither a signal nor tcsetpgrp races it. */
     (void)setpgid(pid, pid);
-    int err = 0;
+    int msg[3] = {0, 0, 0};
     ssize_t n;
     do
-        n = read(errpipe[0], &err, sizeof err);
+        n = read(errpipe[0], msg, sizeof msg);
     while (n < 0 && errno == EINTR);
     close(errpipe[0]);
     /* The child sent its listener (or why not) before execve. */
-    if (req->exit_hook) {
+    if (want_fd) {
         int fd = exithook_receive(hook[0]);
         if (fd >= 0)
             res->notify_fd = fd;
@@ -126,8 +144,13 @@ int spawn_service(const struct spawn_request *req, struct spawn_result *res)
             res->hook_errno = -fd;
         close(hook[0]);
     }
-    if (n == (ssize_t)sizeof err) {
-        res->exec_errno = err ? err : EIO;
+    if (n == (ssize_t)sizeof msg) {
+        if (msg[0] == SPAWN_STAGE_SANDBOX) {
+            res->sandbox_errno = msg[1] ? msg[1] : EIO;
+            res->sandbox_step = msg[2];
+        }
+        else
+            res->exec_errno = msg[1] ? msg[1] : EIO;
         /* Closing the listener lets the child's exit_group through. */
         closep(&res->notify_fd);
         res->notify_fd = -1;

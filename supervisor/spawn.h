@@ -5,18 +5,22 @@
 #include <sys/types.h>
 
 #include "exithook.h"
+#include "sandbox.h"
 
 struct spawn_request {
     char *const *argv;  /* argv[0] is looked up in PATH */
     char *const *envp;
     int stderr_fd;      /* becomes the child's fd 2 */
     int terminal_fd;    /* >= 0: give the child's process group this terminal */
-    const struct exithook_prog *exit_hook; /* NULL: no exit hook */
+    const struct exithook_prog *exit_hook; /* NULL: no seccomp filter */
+    const struct sandbox *sandbox;         /* NULL: none */
 };
 
 struct spawn_result {
     pid_t pid;
     int exec_errno;  /* 0: the command runs */
+    int sandbox_errno; /* the sandbox could not be applied (the command never ran) */
+    int sandbox_step;  /* at which step (enum sandbox_step) */
     int notify_fd;   /* the exit hook's listener, or -1 */
     int hook_errno;  /* why there is no listener (0: none was asked for) */
 };

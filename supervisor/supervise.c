@@ -18,6 +18,7 @@
 #include "reap.h"
 #include "relay.h"
 #include "sigtable.h"
+#include "sandbox.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -213,8 +214,8 @@ static void end_descendants(struct supervisor *s, int sfd)
 /* One run of the service, start to end. Returns the exit code crashbox
  * would exit with, and what kind of end it was; *stop is set when crashbox
  * was asked to stop (SIGTERM/SIGINT), which ends any restarting. */
-static int run_once(const struct service_run *run, const struct exithook_prog *hook, unsigned restarts,
-                    enum crash_kind *kind, bool *stop)
+static int run_once(const struct service_run *run, const struct exithook_prog *hook,
+                    const struct sandbox *sb, unsigned restarts, enum crash_kind *kind, bool *stop)
 {
     const struct policy *pol = run->policy;
     *kind = CRASH_NONE;
@@ -238,12 +239,22 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
         .stderr_fd = err_wr,
         .terminal_fd = s.terminal_fd,
         .exit_hook = hook->filter ? hook : NULL,
+        .sandbox = sb,
     };
     struct spawn_result res;
     int r = spawn_service(&req, &res);
     if (r < 0) {
         log_error("cannot start the service: fork: %s", strerror(-r));
         capture_free(&cap);
+        return EXIT_CRASHBOX_SYSTEM;
+    }
+    if (res.sandbox_errno) {
+        log_error("cannot apply the sandbox to the service: %s: %s", sandbox_step_name(res.sandbox_step),
+                  strerror(res.sandbox_errno));
+        if (s.terminal_fd >= 0)
+            (void)tcsetpgrp(s.terminal_fd, getpgrp());
+        capture_free(&cap);
+        *stop = true;
         return EXIT_CRASHBOX_SYSTEM;
     }
     if (res.exec_errno) {
@@ -259,7 +270,7 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     pid_t pid = res.pid;
     s.child = pid;
     capture_started(&cap, pid, res.notify_fd, res.hook_errno);
-    if (pol->exit_hook && res.notify_fd < 0)
+    if (pol->exit_hook && hook->listener && res.notify_fd < 0)
         log_warn("%s; crash capture will be post-mortem", cap.hook_status);
     closep(&err_wr);
     err_wr = -1;
@@ -346,9 +357,21 @@ int supervise(const struct service_run *run)
     const struct policy *pol = run->policy;
     if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         log_debug("cannot become a subreaper: %s", strerror(errno));
+    /* Compile in the parent: every name resolved and every error reported
+     * before the service exists. */
+    struct sandbox sb;
+    char err[300];
+    if (sandbox_compile(pol, "", &sb, err, sizeof err) < 0) {
+        log_error("sandbox: %s: not starting the service", err);
+        return EXIT_CRASHBOX_POLICY;
+    }
     struct exithook_prog hook = {0};
-    if (pol->exit_hook) {
-        int r = exithook_compile(&hook);
+    if (pol->exit_hook || pol->seccomp_deny.n) {
+        int r = exithook_compile(&hook, pol->exit_hook, &pol->seccomp_deny, pol->seccomp_deny_kill);
+        if (r < 0 && pol->seccomp_deny.n) {
+            log_error("cannot build the seccomp filter: %s: not starting the service", strerror(-r));
+            return EXIT_CRASHBOX_POLICY;
+        }
         if (r < 0)
             log_warn("cannot build the exit hook's seccomp filter: %s; capture will be post-mortem",
                      strerror(-r));
@@ -362,7 +385,7 @@ int supervise(const struct service_run *run)
         long long started = now_ms();
         enum crash_kind kind;
         bool stop = false;
-        code = run_once(run, &hook, restarts, &kind, &stop);
+        code = run_once(run, &hook, &sb, restarts, &kind, &stop);
         if (stop || !restart_wanted(pol, kind, code))
             break;
         long long now = now_ms();

@@ -7,13 +7,18 @@
  *   cbhelper ticker           print "tick" on stdout every 50 ms
  *   cbhelper grandchildren N  start N long sleepers, print their pids, sleep
  *   cbhelper drain            read stdin to its end, print the byte count
- *   cbhelper syscalls N       make N cheap syscalls, print the nanoseconds taken */
+ *   cbhelper syscalls N       make N cheap syscalls, print the nanoseconds taken
+ *   cbhelper status           print the security lines of /proc/self/status
+ *   cbhelper mkdir PATH       try mkdir(2), print "ok" or the errno name
+ *   cbhelper rlimits          print the core, nofile, nproc and as limits */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -174,6 +179,45 @@ static int syscalls(long n)
     return 0;
 }
 
+static int status(void)
+{
+    char buf[512];
+    FILE *f = fopen("/proc/self/status", "re");
+    static const char *const keys[] = {"Uid:", "Gid:", "Groups:", "CapInh:", "CapPrm:", "CapEff:",
+                                       "CapBnd:", "CapAmb:", "NoNewPrivs:", "Seccomp:"};
+    while (f && fgets(buf, sizeof buf, f))
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+            if (!strncmp(buf, keys[i], strlen(keys[i])))
+                fputs(buf, stdout);
+    if (f)
+        fclose(f);
+    return 0;
+}
+
+static int try_mkdir(const char *path)
+{
+    if (syscall(SYS_mkdir, path, 0700) == 0)
+        printf("ok\n");
+    else
+        printf("%s\n", strerrorname_np(errno));
+    return 0;
+}
+
+static int rlimits(void)
+{
+    static const struct { int r; const char *n; } l[] = {
+        {RLIMIT_CORE, "core"}, {RLIMIT_NOFILE, "nofile"}, {RLIMIT_NPROC, "nproc"}, {RLIMIT_AS, "as"}};
+    for (size_t i = 0; i < 4; i++) {
+        struct rlimit rl;
+        getrlimit(l[i].r, &rl);
+        if (rl.rlim_cur == RLIM_INFINITY)
+            printf("%s unlimited\n", l[i].n);
+        else
+            printf("%s %llu\n", l[i].n, (unsigned long long)rl.rlim_cur);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -195,6 +239,12 @@ int main(int argc, char **argv)
         grandchildren(atoi(argv[2]));
     if (!strcmp(m, "syscalls") && argc > 2)
         return syscalls(atol(argv[2]));
+    if (!strcmp(m, "status"))
+        return status();
+    if (!strcmp(m, "mkdir") && argc > 2)
+        return try_mkdir(argv[2]);
+    if (!strcmp(m, "rlimits"))
+        return rlimits();
     if (!strcmp(m, "drain"))
         return drain();
     return 64;

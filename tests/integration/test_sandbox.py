@@ -1,0 +1,111 @@
+"""The service's sandbox, read back from the child's own /proc/self/status."""
+import os
+import subprocess
+
+from bundles import list_bundles, manifest
+from lib import CRASHBOX, EXAMPLES, HELPER, need_root, write_policy
+
+
+def status_of(policy, *extra_env):
+    r = subprocess.run([CRASHBOX, "-p", policy, "--", HELPER, "status"], capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return dict((k.strip(), v.split()) for k, v in (l.split(":", 1) for l in r.stdout.decode().splitlines()))
+
+
+def test_user_groups_capabilities_and_no_new_privs(tmp):
+    need_root("changing users and capabilities")
+    pol = write_policy(tmp, "[sandbox]\nuser = nobody\ngroup = nogroup\nsupplementary_groups = none\n"
+                            "capabilities = CAP_NET_BIND_SERVICE\nambient_capabilities = CAP_NET_BIND_SERVICE\n"
+                            "no_new_privs = yes\n")
+    st = status_of(pol)
+    assert st["Uid"] == ["65534"] * 4, st["Uid"]
+    assert st["Gid"] == ["65534"] * 4, st["Gid"]
+    assert st["Groups"] == [], "supplementary groups cleared"
+    bind = f"{1 << 10:016x}"  # CAP_NET_BIND_SERVICE is capability 10
+    assert st["CapBnd"] == [bind], st["CapBnd"]
+    assert st["CapEff"] == [bind] and st["CapAmb"] == [bind], st
+    assert st["NoNewPrivs"] == ["1"]
+    assert st["Seccomp"] == ["2"], "the exit hook's filter is installed after the uid change"
+
+
+def test_supplementary_groups_are_set_by_name(tmp):
+    need_root("setgroups")
+    pol = write_policy(tmp, "[sandbox]\nuser = nobody\nsupplementary_groups = nogroup 4242\n")
+    st = status_of(pol)
+    assert sorted(st["Groups"]) == ["4242", "65534"], st["Groups"]
+
+
+def test_capabilities_none_drops_everything(tmp):
+    need_root("capabilities")
+    pol = write_policy(tmp, "[sandbox]\ncapabilities = none\n")
+    st = status_of(pol)
+    assert st["CapEff"] == ["0" * 16] and st["CapBnd"] == ["0" * 16], st
+    assert st["Uid"] == ["0"] * 4, "root without capabilities"
+
+
+def test_denied_syscall_gets_eperm_and_the_hook_still_works(tmp):
+    pol = write_policy(tmp, "[sandbox]\nseccomp_deny = mkdir mkdirat\n")
+    target = os.path.join(tmp, "made")
+    r = subprocess.run([CRASHBOX, "-p", pol, "--", HELPER, "mkdir", target], capture_output=True, timeout=30)
+    assert r.stdout == b"EPERM\n", r
+    assert not os.path.exists(target)
+    r = subprocess.run([CRASHBOX, "--", HELPER, "mkdir", target], capture_output=True, timeout=30)
+    assert r.stdout == b"ok\n", "allowed without the deny list"
+    # The deny list is merged into the exit hook's filter: capture still works.
+    d = os.path.join(tmp, "b")
+    r = subprocess.run([CRASHBOX, "-p", pol, "-d", d, "--", os.path.join(EXAMPLES, "nil-deref")],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 2
+    assert manifest(os.path.join(d, list_bundles(d)[0]))["snapshot"]["taken"] == "exit-hook"
+
+
+def test_deny_action_kill(tmp):
+    pol = write_policy(tmp, "[sandbox]\nseccomp_deny = mkdir\nseccomp_deny_action = kill\n")
+    r = subprocess.run([CRASHBOX, "-p", pol, "--", HELPER, "mkdir", os.path.join(tmp, "x")],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 128 + 31, r.returncode  # SIGSYS
+
+
+def test_rlimits(tmp):
+    pol = write_policy(tmp, "[sandbox]\nrlimit_core = 0\nrlimit_nofile = 512\nrlimit_as = 8GiB\n")
+    r = subprocess.run([CRASHBOX, "-p", pol, "--", HELPER, "rlimits"], capture_output=True, timeout=30)
+    got = dict(l.split() for l in r.stdout.decode().splitlines())
+    assert got["core"] == "0" and got["nofile"] == "512" and got["as"] == str(8 << 30), got
+
+
+def test_typos_are_reported_with_file_and_line(tmp):
+    pol = write_policy(tmp, "[sandbox]\nno_new_privs = yes\ncapabilities = CAP_NET_BIND_SERVIC\n"
+                            "seccomp_deny = mkdir ptraec\n")
+    r = subprocess.run([CRASHBOX, "check", pol], capture_output=True)
+    assert r.returncode == 122
+    err = r.stderr.decode()
+    assert f"{pol}:3: capabilities: unknown capability 'CAP_NET_BIND_SERVIC'" in err
+    assert f"{pol}:4: seccomp_deny: unknown system call 'ptraec'" in err
+
+
+def test_unknown_user_stops_the_start_with_a_reason(tmp):
+    pol = write_policy(tmp, "[sandbox]\nuser = no-such-user-here\n")
+    r = subprocess.run([CRASHBOX, "-p", pol, "--", "true"], capture_output=True, timeout=30)
+    assert r.returncode == 122
+    assert b"user 'no-such-user-here': not in /etc/passwd" in r.stderr
+
+
+def test_hardened_policy_runs_the_examples(tmp):
+    need_root("the hardened policy drops to a non-root user")
+    shipped = os.path.join(os.path.dirname(__file__), "..", "..", "policies", "hardened.policy")
+    text = open(shipped).read()
+    assert "mode = on-crash" in text
+    # Everything as shipped, but one run: a crash loop's back-off is not this test's subject.
+    pol = write_policy(tmp, text.replace("mode = on-crash", "mode = never"))
+    d = os.path.join(tmp, "b")
+    os.makedirs(d)
+    os.chmod(tmp, 0o755)
+    r = subprocess.run([CRASHBOX, "-p", pol, "-d", d, "--", os.path.join(EXAMPLES, "clean")],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([CRASHBOX, "-p", pol, "-d", d, "--", os.path.join(EXAMPLES, "nil-deref")],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 2
+    m = manifest(os.path.join(d, list_bundles(d)[0]))
+    assert m["crash"]["culprit"]["function"] == "main.handle"
+    assert m["snapshot"]["taken"] == "exit-hook"
