@@ -128,6 +128,10 @@ void capture_started(struct capture *c, pid_t pid, int notify_fd, int hook_errno
 {
     c->pid = pid;
     c->notify_fd = notify_fd;
+    if (notify_fd >= 0 && exithook_buffers_alloc(&c->notify_buf) < 0) {
+        log_warn("exit hook: out of memory; capture will be post-mortem");
+        capture_stop_hook(c);
+    }
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
     c->exe_fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -188,9 +192,19 @@ static void take_snapshot(struct capture *c, uint64_t id, const char *trigger)
 void capture_on_notify(struct capture *c)
 {
     struct exithook_call call;
-    int r = exithook_recv(c->notify_fd, &call);
-    if (r < 0)
-        return; /* the caller died meanwhile (ENOENT), or a spurious wake */
+    int r = exithook_recv(c->notify_fd, &c->notify_buf, &call);
+    if (r < 0) {
+        /* ENOENT: the caller died meanwhile. Anything else, again and again,
+         * would spin with the service held: let go of the hook instead (its
+         * pending calls fail with ENOSYS and the service goes on exiting). */
+        if (r != -ENOENT && r != -EINTR && ++c->notify_errors >= 16) {
+            log_warn("exit hook: cannot read notifications: %s; capture will be post-mortem",
+                     strerror(-r));
+            capture_stop_hook(c);
+        }
+        return;
+    }
+    c->notify_errors = 0;
     bool from_service = is_service_thread(c->pid, call.tid);
     bool target_service = false;
     if (call.nr == SYS_tkill || call.nr == SYS_kill)
@@ -210,13 +224,14 @@ void capture_on_notify(struct capture *c)
             take_snapshot(c, call.id, trigger);
         }
     }
-    (void)exithook_continue(c->notify_fd, call.id);
+    (void)exithook_continue(c->notify_fd, &c->notify_buf, call.id);
 }
 
 void capture_stop_hook(struct capture *c)
 {
     closep(&c->notify_fd);
     c->notify_fd = -1;
+    exithook_buffers_free(&c->notify_buf);
 }
 
 /* The last non-empty line of the tail: what a log.Fatal or os.Exit(1)

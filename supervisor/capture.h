@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cgroup.h"
+#include "exithook.h"
 #include "goparse.h"
 #include "items.h"
 #include "policy.h"
@@ -46,6 +47,8 @@ struct capture {
     struct cgroup_memory mem_start; /* baseline for the OOM-kill counter */
     /* The exit-hook snapshot. */
     int notify_fd;            /* owned, -1 if none */
+    struct exithook_buffers notify_buf; /* owned */
+    unsigned notify_errors;   /* receive failures in a row */
     char hook_status[160];    /* why there is no hook, if there is none */
     bool snapshot_taken;
     char snapshot_trigger[64]; /* "exit_group(2)", "tgkill(SIGABRT)" */

@@ -171,39 +171,53 @@ enum exithook_event exithook_classify(const struct exithook_call *c, pid_t servi
     }
 }
 
-int exithook_recv(int fd, struct exithook_call *c)
+int exithook_buffers_alloc(struct exithook_buffers *b)
 {
-    struct seccomp_notif *req = NULL;
-    struct seccomp_notif_resp *resp = NULL;
-    if (seccomp_notify_alloc(&req, &resp) < 0)
+    *b = (struct exithook_buffers){0};
+    struct seccomp_notif_sizes sizes;
+    if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
+        return -errno;
+    if (seccomp_notify_alloc(&b->req, &b->resp) < 0)
         return -ENOMEM;
-    int r = seccomp_notify_receive(fd, req);
+    /* libseccomp allocates the larger of the kernel's size and its own. */
+    b->req_size = sizes.seccomp_notif > sizeof *b->req ? sizes.seccomp_notif : sizeof *b->req;
+    b->resp_size = sizes.seccomp_notif_resp > sizeof *b->resp ? sizes.seccomp_notif_resp : sizeof *b->resp;
+    return 0;
+}
+
+void exithook_buffers_free(struct exithook_buffers *b)
+{
+    if (b->req || b->resp)
+        seccomp_notify_free(b->req, b->resp);
+    *b = (struct exithook_buffers){0};
+}
+
+int exithook_recv(int fd, struct exithook_buffers *b, struct exithook_call *c)
+{
+    if (!b->req)
+        return -ENOMEM;
+    memset(b->req, 0, b->req_size); /* the kernel refuses a buffer that is not zeroed */
+    int r = seccomp_notify_receive(fd, b->req);
     if (r == 0) {
         *c = (struct exithook_call){
-            .id = req->id,
-            .tid = (pid_t)req->pid,
-            .nr = req->data.nr,
-            .native = req->data.arch == seccomp_arch_native(),
+            .id = b->req->id,
+            .tid = (pid_t)b->req->pid,
+            .nr = b->req->data.nr,
+            .native = b->req->data.arch == seccomp_arch_native(),
         };
-        memcpy(c->args, req->data.args, sizeof c->args);
+        memcpy(c->args, b->req->data.args, sizeof c->args);
     }
-    seccomp_notify_free(req, resp);
     return r;
 }
 
 bool exithook_still_valid(int fd, uint64_t id) { return seccomp_notify_id_valid(fd, id) == 0; }
 
-int exithook_continue(int fd, uint64_t id)
+int exithook_continue(int fd, struct exithook_buffers *b, uint64_t id)
 {
-    struct seccomp_notif *req = NULL;
-    struct seccomp_notif_resp *resp = NULL;
-    if (seccomp_notify_alloc(&req, &resp) < 0)
+    if (!b->resp)
         return -ENOMEM;
-    resp->id = id;
-    resp->val = 0;
-    resp->error = 0;
-    resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-    int r = seccomp_notify_respond(fd, resp);
-    seccomp_notify_free(req, resp);
-    return r;
+    memset(b->resp, 0, b->resp_size);
+    b->resp->id = id;
+    b->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    return seccomp_notify_respond(fd, b->resp);
 }

@@ -14,6 +14,9 @@
 
 #include "units.h"
 
+struct seccomp_notif;
+struct seccomp_notif_resp;
+
 struct exithook_prog {
     struct sock_filter *filter; /* owned */
     unsigned short len;
@@ -56,9 +59,19 @@ enum exithook_event exithook_classify(const struct exithook_call *c, pid_t servi
                                       bool caller_is_service, bool target_is_service_thread,
                                       int *code_or_signal);
 
+/* The kernel's notification buffers, sized once (the size query is a
+ * seccomp(2) call crashbox's own filter need not allow later). */
+struct exithook_buffers {
+    struct seccomp_notif *req;       /* owned */
+    struct seccomp_notif_resp *resp; /* owned */
+    size_t req_size, resp_size;      /* as the kernel counts them */
+};
+int exithook_buffers_alloc(struct exithook_buffers *b);
+void exithook_buffers_free(struct exithook_buffers *b);
+
 /* Reads one notification. Returns 0, or -errno (-ENOENT: the caller died). */
-int exithook_recv(int fd, struct exithook_call *c);
+int exithook_recv(int fd, struct exithook_buffers *b, struct exithook_call *c);
 /* True while the notification's process still exists (pid reuse guard). */
 bool exithook_still_valid(int fd, uint64_t id);
 /* Lets the syscall proceed. */
-int exithook_continue(int fd, uint64_t id);
+int exithook_continue(int fd, struct exithook_buffers *b, uint64_t id);

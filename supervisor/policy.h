@@ -69,6 +69,7 @@ struct policy {
     uint64_t rlimit_core, rlimit_nofile, rlimit_nproc, rlimit_as; /* POLICY_UNSET: keep */
     struct strlist seccomp_deny;   /* syscall names */
     bool seccomp_deny_kill;        /* kill the process instead of EPERM */
+    bool self_sandbox;             /* crashbox confines itself once the service runs */
     /* [capture] */
     bool exit_hook;               /* snapshot at exit_group via seccomp notify */
     uint64_t snapshot_budget_ms;  /* the longest a dying service is held */

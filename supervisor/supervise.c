@@ -19,6 +19,7 @@
 #include "relay.h"
 #include "sigtable.h"
 #include "sandbox.h"
+#include "selfsandbox.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -161,8 +162,10 @@ static void run_until_exit(struct supervisor *s, int sfd)
         if (n < 0 && errno != EINTR)
             log_warn("poll: %s", strerror(errno));
         /* The service waits in its last syscall: answer it first. */
-        if (p[2].revents & POLLIN)
+        if (p[2].revents & POLLIN) {
             capture_on_notify(s->capture);
+            p[2].fd = s->capture->notify_fd; /* -1 once the hook was let go */
+        }
         if (p[0].revents)
             drain_signalfd(s, sfd);
         if (p[1].revents)
@@ -200,8 +203,10 @@ static void end_descendants(struct supervisor *s, int sfd)
             descendants_signal("/proc", SIGKILL); /* again for reparented grandchildren */
         int timeout = killing ? 50 : poll_timeout(kill_at);
         if (poll(p, 2, timeout) > 0) {
-            if (p[1].revents & POLLIN)
+            if (p[1].revents & POLLIN) {
                 capture_on_notify(s->capture); /* descendants' exits: let them go */
+                p[1].fd = s->capture->notify_fd;
+            }
             struct signalfd_siginfo si;
             while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
                 if (signal_starts_grace(si.ssi_signo))
@@ -280,6 +285,14 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     r = relay_start(&relay, steal_fd(&err_rd), STDERR_FILENO, pol->tail_size);
     if (r < 0)
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
+    if (pol->self_sandbox && restarts == 0) {
+        char what[160];
+        r = self_sandbox_apply(pol, pol->restart_mode != RESTART_NEVER, what, sizeof what);
+        if (r < 0)
+            log_warn("cannot sandbox crashbox itself: %s: %s", what, strerror(-r));
+        else
+            log_debug("self-sandbox: %s", what);
+    }
 
     run_until_exit(&s, run->signal_fd);
     cap.exit_at_ms = now_ms();

@@ -109,3 +109,29 @@ def test_hardened_policy_runs_the_examples(tmp):
     m = manifest(os.path.join(d, list_bundles(d)[0]))
     assert m["crash"]["culprit"]["function"] == "main.handle"
     assert m["snapshot"]["taken"] == "exit-hook"
+
+
+def crashbox_status_while_running(tmp, policy_text):
+    pol = write_policy(tmp, policy_text, "self.policy")
+    # The service reads its parent's (crashbox's) status while crashbox supervises it.
+    r = subprocess.run([CRASHBOX, "-p", pol, "--", "sh", "-c",
+                        "grep -E '^(Seccomp|CapBnd|CapEff):' /proc/$PPID/status"],
+                       capture_output=True, timeout=30)
+    return dict((k, v.strip()) for k, v in (l.split(":", 1) for l in r.stdout.decode().splitlines()))
+
+
+def test_crashbox_confines_itself_once_the_service_runs(tmp):
+    need_root("dropping crashbox's own capabilities")
+    st = crashbox_status_while_running(tmp, "[sandbox]\nself_sandbox = yes\n")
+    assert st["Seccomp"] == "2", st
+    eff = int(st["CapEff"], 16)
+    assert not eff & (1 << 21), "CAP_SYS_ADMIN dropped"
+    assert not eff & (1 << 7), "CAP_SETUID dropped: no process will be started again"
+    assert eff & (1 << 5), "CAP_KILL kept: the service may run as another user"
+    # With restarts ahead: no filter (the next service would inherit it),
+    # and the set-id capabilities stay for its sandbox.
+    st = crashbox_status_while_running(tmp, "[sandbox]\nself_sandbox = yes\n[restart]\nmode = on-crash\n")
+    assert st["Seccomp"] == "0", st
+    assert int(st["CapEff"], 16) & (1 << 7)
+    st = crashbox_status_while_running(tmp, "[sandbox]\nself_sandbox = no\n")
+    assert st["Seccomp"] == "0" and int(st["CapEff"], 16) & (1 << 21)

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+#include "selfsandbox.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <seccomp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* What supervising, capturing and writing bundles use. */
+static const char *const allowed_syscalls[] = {
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "openat", "open", "close", "close_range",
+    "fstat", "newfstatat", "stat", "lstat", "statx", "fstatfs", "statfs", "lseek", "getdents64",
+    "readlink", "readlinkat", "access", "faccessat", "faccessat2", "fcntl", "flock", "dup", "dup2",
+    "dup3", "pipe2", "eventfd2", "signalfd4", "poll", "ppoll", "select", "pselect6", "epoll_wait",
+    "ioctl", "wait4", "waitid", "kill", "tgkill", "tkill", "rt_sigaction", "rt_sigprocmask",
+    "rt_sigreturn", "rt_sigtimedwait", "sigaltstack", "tee", "splice", "mkdir", "mkdirat", "unlink", "unlinkat",
+    "rename", "renameat", "renameat2", "fsync", "fdatasync", "fchmod", "fchown", "fchownat",
+    "mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "futex", "set_robust_list",
+    "get_robust_list", "rseq", "sched_yield", "nanosleep", "clock_nanosleep", "clock_gettime",
+    "gettimeofday", "time", "getrandom", "uname", "getpid", "getppid", "gettid", "getuid",
+    "geteuid", "getgid", "getegid", "getpgrp", "getpgid", "setpgid", "prctl", "sendmsg", "recvmsg",
+    "exit", "exit_group", "restart_syscall", "sysinfo", "getrusage", "prlimit64", "getrlimit",
+    "sched_getaffinity", "clone", "clone3", "set_tid_address", "membarrier",
+    /* libseccomp's notification calls (filters can only ever narrow) */
+    "seccomp",
+};
+
+static int drop_capabilities(uint64_t keep)
+{
+    for (int c = 0; c <= 63; c++)
+        if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL &&
+            errno != EPERM)
+            return -errno;
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) < 0)
+        return -errno;
+    for (int i = 0; i < 2; i++) {
+        uint32_t k = (uint32_t)(keep >> (32 * i));
+        d[i].effective &= k;
+        d[i].permitted &= k;
+        d[i].inheritable &= k;
+    }
+    return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
+static void ctx_releasep(scmp_filter_ctx *c)
+{
+    if (*c)
+        seccomp_release(*c);
+}
+
+int self_sandbox_apply(const struct policy *p, bool will_spawn_again, char *what, size_t whatlen)
+{
+    (void)p;
+    /* Signals to a service of another uid, /proc/PID of another uid, bundle
+     * files' group and mode, and oom_score_adj. */
+    uint64_t keep = 1ULL << CAP_KILL | 1ULL << CAP_SYS_PTRACE | 1ULL << CAP_DAC_OVERRIDE |
+                    1ULL << CAP_DAC_READ_SEARCH | 1ULL << CAP_CHOWN | 1ULL << CAP_FOWNER |
+                    1ULL << CAP_SYS_RESOURCE;
+    if (will_spawn_again) /* the next service start applies the sandbox again */
+        keep |= 1ULL << CAP_SETUID | 1ULL << CAP_SETGID | 1ULL << CAP_SETPCAP;
+    int r = drop_capabilities(keep);
+    if (r < 0) {
+        snprintf(what, whatlen, "dropping capabilities");
+        return r;
+    }
+    if (will_spawn_again) {
+        snprintf(what, whatlen, "capabilities dropped; no seccomp filter, as another process will be started");
+        return 0;
+    }
+    /* Deny with EPERM, never kill: a call missing from the list degrades a
+     * capture, it must not take the supervisor (and the service) down. */
+    __attribute__((cleanup(ctx_releasep))) scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+    if (!ctx) {
+        snprintf(what, whatlen, "seccomp_init");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(allowed_syscalls); i++) {
+        int nr = seccomp_syscall_resolve_name(allowed_syscalls[i]);
+        if (nr == __NR_SCMP_ERROR)
+            continue; /* not on this architecture */
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+        if (r < 0 && r != -EEXIST) {
+            snprintf(what, whatlen, "seccomp rule for %s", allowed_syscalls[i]);
+            return r;
+        }
+    }
+    /* Every thread (the stderr relay too), and no new privileges. */
+    if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0 ||
+        (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1)) < 0 || (r = seccomp_load(ctx)) < 0) {
+        snprintf(what, whatlen, "loading the seccomp filter");
+        return r;
+    }
+    snprintf(what, whatlen, "capabilities dropped and a seccomp allowlist installed");
+    return 0;
+}
