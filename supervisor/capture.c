@@ -601,10 +601,18 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
         snprintf(r.message, sizeof r.message, "killed by %s", signal_name(WTERMSIG(st)) ?: "a signal");
     } else if (r.kind == CRASH_EXIT) {
         last_line(tailbuf ? tailbuf : "", tail_len, &ll, &lln);
-        if (lln)
-            snprintf(r.message, sizeof r.message, "exit status %d: %.*s", WEXITSTATUS(st), (int)lln, ll);
-        else
-            snprintf(r.message, sizeof r.message, "exit status %d", WEXITSTATUS(st));
+        int n = snprintf(r.message, sizeof r.message, "exit status %d%s", WEXITSTATUS(st), lln ? ": " : "");
+        /* The line's bytes as they are, but a NUL (which would end the
+         * string) becomes U+FFFD; the JSON writer escapes the rest. */
+        for (size_t i = 0; i < lln && (size_t)n + 4 < sizeof r.message; i++) {
+            if (ll[i] == '\0') {
+                memcpy(r.message + n, "\xef\xbf\xbd", 3);
+                n += 3;
+            } else {
+                r.message[n++] = ll[i];
+            }
+        }
+        r.message[n] = '\0';
     } else {
         snprintf(r.message, sizeof r.message, "%s", r.gc.message);
     }
@@ -646,6 +654,11 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
             items_add(it, "go/buildinfo.txt", txt, (size_t)hn + ml, false);
         }
     }
+
+    /* crashbox's own lines start at a line's start, even after a service
+     * whose last output had no newline (relayed as it was). */
+    if (tail_len && tailbuf[tail_len - 1] != '\n')
+        (void)write_all(STDERR_FILENO, "\n", 1);
 
     /* Store: the bundle directory, else the fallback one. */
     char path[4096] = "";

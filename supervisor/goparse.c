@@ -235,8 +235,12 @@ static void parse_signal_line(struct go_crash *c, const struct line *l)
 /* "main.(*T).Method(0xc000010000, {0x4a0f5b?, 0x3})" -> "main.(*T).Method" */
 static size_t function_name_len(const char *s, size_t n)
 {
-    if (n == 0 || s[n - 1] != ')')
+    if (n == 0)
         return n;
+    if (s[n - 1] != ')') { /* cut mid-arguments: the name ends at the first '(' */
+        const char *open = memchr(s, '(', n);
+        return open && open > s ? (size_t)(open - s) : n;
+    }
     int depth = 0;
     for (size_t i = n; i-- > 0;) {
         if (s[i] == ')')
