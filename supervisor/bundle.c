@@ -111,10 +111,13 @@ int bundle_write(int dirfd, const char *name, const char *manifest, size_t manif
         openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        int r = -errno;
+    struct stat st;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 || st.st_nlink == 0) {
+        /* Not locked, or a cleaner took it for a dead writer's between our
+         * open and our lock: this attempt is void. */
+        int r = errno ? -errno : -EAGAIN;
         unlinkat(dirfd, tmp, 0);
-        return r;
+        return r == -EEXIST ? -EAGAIN : r;
     }
     size_t bytes = 0;
     int r = write_stream(fd, manifest, manifest_len, items, mtime, &bytes);

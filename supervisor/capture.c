@@ -38,10 +38,12 @@ const char *crash_kind_name(enum crash_kind k)
 }
 
 enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_kind go_kind,
-                               bool oom_killed)
+                               bool oom_killed, int stop_signal)
 {
     if (WIFEXITED(wait_status) && normal_exit)
         return CRASH_NONE; /* a forged report in a clean exit stays clean */
+    if (WIFSIGNALED(wait_status) && stop_signal && WTERMSIG(wait_status) == stop_signal)
+        return CRASH_NONE; /* asked to stop, and it did */
     if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL && oom_killed)
         return CRASH_OOM_KILL;
     switch (go_kind) {
@@ -562,8 +564,14 @@ static void print_summary(const struct capture *c, const struct crash_record *r,
     json_free(&s);
 }
 
-enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tail)
+struct capture_job {
+    struct capture cap; /* a copy, without owned resources */
+    struct crash_record r;
+};
+
+enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tail, struct capture_job **out)
 {
+    *out = NULL;
     if (!c->exit_at_ms)
         c->exit_at_ms = now_ms();
     size_t tail_len = tail ? ring_used(tail) : 0;
@@ -582,7 +590,7 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     bool oom_killed = r.mem.has_oom_kills && c->mem_start.has_oom_kills &&
                       r.mem.oom_kills > c->mem_start.oom_kills;
     bool normal = WIFEXITED(st) && policy_is_normal_exit(c->policy, WEXITSTATUS(st));
-    r.kind = crash_classify(st, normal, r.have_gc ? r.gc.kind : GO_CRASH_NONE, oom_killed);
+    r.kind = crash_classify(st, normal, r.have_gc ? r.gc.kind : GO_CRASH_NONE, oom_killed, c->stop_signal);
     if (r.kind == CRASH_NONE) {
         record_free(&r);
         return CRASH_NONE;
@@ -659,14 +667,6 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
      * whose last output had no newline (relayed as it was). */
     if (tail_len && tailbuf[tail_len - 1] != '\n')
         (void)write_all(STDERR_FILENO, "\n", 1);
-
-    /* Store: the bundle directory, else the fallback one. */
-    char path[4096] = "";
-    enum store_result res = STORE_FAILED;
-    const char *dirs[] = {c->policy->bundle_dir, c->policy->fallback_dir};
-    for (size_t i = 0; i < ARRAY_SIZE(dirs) && res == STORE_FAILED; i++)
-        if (dirs[i])
-            res = store_in(c, &r, dirs[i], path, sizeof path);
     /* Said once per crashbox, not once per crash of a restarted service. */
     static bool said_no_dir;
     if (!c->policy->bundle_dir && !c->policy->fallback_dir && !said_no_dir) {
@@ -674,16 +674,45 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
                  "crash summaries only");
         said_no_dir = true;
     }
-    print_summary(c, &r, res == STORE_WRITTEN ? path : NULL, res == STORE_SUPPRESSED);
+
+    /* Storing may be slow (a slow or full filesystem): it becomes a job the
+     * supervisor runs beside the next run of the service. The job takes a
+     * copy of the capture without its owned resources. */
+    struct capture_job *job = calloc(1, sizeof *job);
+    enum crash_kind kind = r.kind;
+    if (!job) {
+        record_free(&r);
+        return kind;
+    }
+    job->cap = *c;
+    job->cap.notify_fd = -1;
+    job->cap.notify_buf = (struct exithook_buffers){0};
+    job->cap.exe_fd = -1;
+    job->cap.snapshot = (struct items){0};
+    job->r = r;
+    *out = job;
+    return kind;
+}
+
+void capture_job_run(struct capture_job *job)
+{
+    struct capture *c = &job->cap;
+    struct crash_record *rp = &job->r;
+    char path[4096] = "";
+    enum store_result res = STORE_FAILED;
+    const char *dirs[] = {c->policy->bundle_dir, c->policy->fallback_dir};
+    for (size_t i = 0; i < ARRAY_SIZE(dirs) && res == STORE_FAILED; i++)
+        if (dirs[i])
+            res = store_in(c, rp, dirs[i], path, sizeof path);
+    print_summary(c, rp, res == STORE_WRITTEN ? path : NULL, res == STORE_SUPPRESSED);
     if (res == STORE_WRITTEN) {
         log_info("crash bundle written: %s", path);
         log_debug("crash-to-bundle: %lld ms after the service was reaped", now_ms() - c->exit_at_ms);
     } else if (res == STORE_SUPPRESSED) {
-        log_info("crash %s rate-limited: counted in the index, no bundle", r.fingerprint);
+        log_info("crash %s rate-limited: counted in the index, no bundle", rp->fingerprint);
     }
-    enum crash_kind kind = r.kind;
-    record_free(&r);
-    return kind;
+    record_free(rp);
+    free(job);
 }
 
 void capture_free(struct capture *c)

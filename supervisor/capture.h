@@ -28,10 +28,11 @@ enum crash_kind {
 
 const char *crash_kind_name(enum crash_kind k);
 
-/* The rules, pure: a normal exit code is clean whatever stderr says; an
- * OOM kill beats everything; then the Go report; then signal or exit. */
+/* The rules, pure: a normal exit code is clean whatever stderr says, and so
+ * is a death by the stop signal crashbox forwarded (stop_signal, 0 if none);
+ * an OOM kill beats everything; then the Go report; then signal or exit. */
 enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_kind go_kind,
-                               bool oom_killed);
+                               bool oom_killed, int stop_signal);
 
 struct capture {
     const struct policy *policy;
@@ -54,6 +55,7 @@ struct capture {
     char snapshot_trigger[64]; /* "exit_group(2)", "tgkill(SIGABRT)" */
     long long snapshot_ms;    /* how long the service was held */
     struct items snapshot;
+    int stop_signal;          /* SIGTERM/SIGINT forwarded to stop the service, or 0 */
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
 };
@@ -68,7 +70,13 @@ void capture_on_notify(struct capture *c);
 /* Stops watching: later notifications fail open (ENOSYS) in the kernel. */
 void capture_stop_hook(struct capture *c);
 
-/* At the service's end: classify, and for a crash write the bundle and
- * print the summary line. Never fails the supervisor. Returns the kind. */
-enum crash_kind capture_finish(struct capture *c, int wait_status, const struct ring *tail);
+/* At the service's end: classify, and for a crash gather everything the
+ * bundle needs into a job (*out, NULL for a clean end). Returns the kind. */
+struct capture_job;
+enum crash_kind capture_finish(struct capture *c, int wait_status, const struct ring *tail,
+                               struct capture_job **out);
+/* Stores the job's bundle (rate limit, size cap, directory then fallback),
+ * prints the summary line and frees the job. Never fails the supervisor;
+ * safe to run on a thread of its own. */
+void capture_job_run(struct capture_job *job);
 void capture_free(struct capture *c);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -119,6 +120,8 @@ static void handle_signal(struct supervisor *s, int sig)
     if (sig == SIGCONT && s->terminal_fd >= 0 && tcgetpgrp(s->terminal_fd) == getpgrp())
         (void)tcsetpgrp(s->terminal_fd, s->child); /* back from the shell's `fg` */
     send_to_service(s, sig);
+    if (signal_starts_grace(sig) && !s->capture->stop_signal)
+        s->capture->stop_signal = sig;
     if (signal_starts_grace(sig) && !s->grace_deadline) {
         s->grace_deadline = now_ms() + (long long)s->policy->grace_period_ms;
         if (!s->grace_deadline)
@@ -219,8 +222,38 @@ static void end_descendants(struct supervisor *s, int sfd)
 /* One run of the service, start to end. Returns the exit code crashbox
  * would exit with, and what kind of end it was; *stop is set when crashbox
  * was asked to stop (SIGTERM/SIGINT), which ends any restarting. */
+/* Bundle writers: a slow filesystem must not hold the next run back. */
+struct writers {
+    pthread_t t[16];
+    size_t n;
+};
+
+static void *writer_main(void *job)
+{
+    capture_job_run(job);
+    return NULL;
+}
+
+static void writers_join(struct writers *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        pthread_join(w->t[i], NULL);
+    w->n = 0;
+}
+
+static void writers_start(struct writers *w, struct capture_job *job)
+{
+    if (w->n == ARRAY_SIZE(w->t))
+        writers_join(w); /* a crash loop on a stuck filesystem: wait here */
+    if (pthread_create(&w->t[w->n], NULL, writer_main, job) == 0)
+        w->n++;
+    else
+        capture_job_run(job); /* no thread: store it now */
+}
+
 static int run_once(const struct service_run *run, const struct exithook_prog *hook,
-                    const struct sandbox *sb, unsigned restarts, enum crash_kind *kind, bool *stop)
+                    const struct sandbox *sb, unsigned restarts, struct writers *writers,
+                    enum crash_kind *kind, bool *stop)
 {
     const struct policy *pol = run->policy;
     *kind = CRASH_NONE;
@@ -301,8 +334,11 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     end_descendants(&s, run->signal_fd);
     capture_stop_hook(&cap);
     relay_finish(&relay, pol->drain_timeout_ms);
-    *kind = capture_finish(&cap, s.reaped.main_status, relay.tail.buf ? &relay.tail : NULL);
+    struct capture_job *job = NULL;
+    *kind = capture_finish(&cap, s.reaped.main_status, relay.tail.buf ? &relay.tail : NULL, &job);
     relay_free(&relay);
+    if (job)
+        writers_start(writers, job);
     capture_free(&cap);
     if (s.grace_deadline)
         *stop = true; /* SIGTERM or SIGINT reached us during the run */
@@ -393,12 +429,13 @@ int supervise(const struct service_run *run)
     long long starts[64];
     size_t nstarts = 0;
     unsigned restarts = 0, consecutive = 0;
+    struct writers writers = {0};
     int code;
     for (;;) {
         long long started = now_ms();
         enum crash_kind kind;
         bool stop = false;
-        code = run_once(run, &hook, &sb, restarts, &kind, &stop);
+        code = run_once(run, &hook, &sb, restarts, &writers, &kind, &stop);
         if (stop || !restart_wanted(pol, kind, code))
             break;
         long long now = now_ms();
@@ -426,6 +463,8 @@ int supervise(const struct service_run *run)
             starts[nstarts++] = now_ms();
         restarts++;
     }
+    /* Every bundle is on disk (or given up on) before crashbox exits. */
+    writers_join(&writers);
     exithook_prog_free(&hook);
     return code;
 }
