@@ -165,7 +165,11 @@ static int cmd_run(int argc, char **argv)
             usage(stdout);
             return 0;
         case 'V':
+#if defined(__SANITIZE_ADDRESS__)
+            printf("crashbox %s (built with sanitizers)\n", CRASHBOX_VERSION);
+#else
             printf("crashbox %s\n", CRASHBOX_VERSION);
+#endif
             return 0;
         default:
             usage(stderr);

@@ -104,3 +104,8 @@ def kill_quietly(p):
         p.wait(timeout=10)
     except Exception:
         pass
+
+
+def sanitizer_build():
+    """True for a crashbox built with ASan/UBSan (make asan)."""
+    return b"sanitizers" in subprocess.run([CRASHBOX, "--version"], capture_output=True).stdout

@@ -3,7 +3,7 @@ import os
 import subprocess
 
 from bundles import list_bundles, manifest
-from lib import CRASHBOX, EXAMPLES, HELPER, need_root, write_policy
+from lib import CRASHBOX, EXAMPLES, HELPER, Skip, need_root, write_policy
 
 
 def status_of(policy, *extra_env):
@@ -122,6 +122,8 @@ def crashbox_status_while_running(tmp, policy_text):
 
 def test_crashbox_confines_itself_once_the_service_runs(tmp):
     need_root("dropping crashbox's own capabilities")
+    if b"sanitizers" in subprocess.run([CRASHBOX, "--version"], capture_output=True).stdout:
+        raise Skip("a sanitizer build installs no self-filter: LeakSanitizer needs ptrace at exit")
     st = crashbox_status_while_running(tmp, "[sandbox]\nself_sandbox = yes\n")
     assert st["Seccomp"] == "2", st
     eff = int(st["CapEff"], 16)
