@@ -13,6 +13,7 @@
 #include "goparse.h"
 #include "json.h"
 #include "log.h"
+#include "oncall.h"
 #include "policy.h"
 #include "supervise.h"
 #include "util.h"
@@ -31,6 +32,11 @@ static void usage(FILE *f)
             "Usage: crashbox [-p POLICY] [-d BUNDLE_DIR] [-v] -- CMD [ARG...]\n"
             "       crashbox check POLICY...\n"
             "       crashbox parse [FILE|-]\n"
+            "       crashbox ls [--json] [--service S] [--kind K] [--since T] [--until T]\n"
+            "                   [--fingerprint F] [DIR]\n"
+            "       crashbox show [--json] [-d DIR] BUNDLE|NAME-PREFIX\n"
+            "       crashbox extract BUNDLE [DIR]\n"
+            "       crashbox top [--json] [filters as ls] [DIR]\n"
             "\n"
             "Runs CMD as a supervised child: forwards signals, reaps zombies, relays\n"
             "its stderr and exits with its status (128+N for a death by signal N).\n"
@@ -230,5 +236,12 @@ int main(int argc, char **argv)
         return cmd_check(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "parse") == 0)
         return cmd_parse(argc - 2, argv + 2);
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } oncall[] = {{"ls", oncall_ls}, {"show", oncall_show}, {"extract", oncall_extract}, {"top", oncall_top}};
+    for (size_t i = 0; argc >= 2 && i < ARRAY_SIZE(oncall); i++)
+        if (strcmp(argv[1], oncall[i].name) == 0)
+            return oncall[i].fn(argc - 1, argv + 1);
     return cmd_run(argc, argv);
 }

@@ -163,6 +163,7 @@ void procsnap_collect(int procfd, const struct strlist *redact_extra, long long 
         {"status", "proc/status", CAP_SMALL},
         {"maps", "proc/maps", CAP_BIG},
         {"smaps_rollup", "proc/smaps_rollup", CAP_SMALL},
+        {"smaps", "proc/smaps", CAP_BIG},
         {"limits", "proc/limits", CAP_SMALL},
         {"cmdline", "proc/cmdline", CAP_SMALL},
         {"cgroup", "proc/cgroup", CAP_SMALL},

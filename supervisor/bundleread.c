@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+#include "bundleread.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "util.h"
+
+struct tarstate {
+    char hdr[512];
+    size_t hdr_fill;
+    char name[4096];
+    char pax_path[4096];
+    uint64_t size, left, pad;
+    char *data;
+    size_t data_len, data_cap;
+    bool in_data, is_pax, is_file;
+    size_t max_member;
+    bundle_member_fn fn;
+    void *ctx;
+    int zero_blocks;
+    bool done;
+};
+
+static uint64_t octal(const char *f, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n && f[i] >= '0' && f[i] <= '7'; i++)
+        v = v * 8 + (uint64_t)(f[i] - '0');
+    return v;
+}
+
+static void pax_parse(struct tarstate *t)
+{
+    /* "LEN key=value\n" records */
+    const char *p = t->data, *end = t->data + t->data_len;
+    while (p < end) {
+        char *sp = memchr(p, ' ', (size_t)(end - p));
+        if (!sp)
+            return;
+        size_t len = strtoul(p, NULL, 10);
+        if (len == 0 || len > (size_t)(end - p))
+            return;
+        const char *rec_end = p + len;
+        const char *kv = sp + 1;
+        if ((size_t)(rec_end - kv) > 5 && memcmp(kv, "path=", 5) == 0) {
+            size_t vl = (size_t)(rec_end - kv - 5 - 1);
+            if (vl < sizeof t->pax_path) {
+                memcpy(t->pax_path, kv + 5, vl);
+                t->pax_path[vl] = '\0';
+            }
+        } else if ((size_t)(rec_end - kv) > 5 && memcmp(kv, "size=", 5) == 0) {
+            t->size = strtoull(kv + 5, NULL, 10); /* applies to the next member */
+        }
+        p = rec_end;
+    }
+}
+
+static int member_done(struct tarstate *t)
+{
+    if (t->is_pax) {
+        uint64_t keep_size = 0;
+        t->size = 0;
+        pax_parse(t);
+        keep_size = t->size;
+        t->size = keep_size; /* remembered for the next header */
+        return 0;
+    }
+    int r = 0;
+    if (t->is_file)
+        r = t->fn(t->ctx, t->name, t->data ? t->data : "", t->data_len, (size_t)t->size);
+    t->pax_path[0] = '\0';
+    t->size = 0;
+    return r;
+}
+
+static int header(struct tarstate *t)
+{
+    bool zero = true;
+    for (int i = 0; i < 512; i++)
+        if (t->hdr[i]) {
+            zero = false;
+            break;
+        }
+    if (zero) {
+        if (++t->zero_blocks == 2)
+            t->done = true;
+        return 0;
+    }
+    t->zero_blocks = 0;
+    unsigned sum = 0;
+    for (int i = 0; i < 512; i++)
+        sum += (unsigned char)(i >= 148 && i < 156 ? ' ' : t->hdr[i]);
+    if (sum != octal(t->hdr + 148, 8))
+        return -EBADMSG;
+    char type = t->hdr[156];
+    uint64_t pax_size = t->size;
+    uint64_t size = octal(t->hdr + 124, 12);
+    if (pax_size && type != 'x')
+        size = pax_size;
+    t->is_pax = type == 'x';
+    t->is_file = type == '0' || type == '\0';
+    if (t->pax_path[0] && !t->is_pax) {
+        memcpy(t->name, t->pax_path, strlen(t->pax_path) + 1);
+    } else {
+        memcpy(t->name, t->hdr, 100);
+        t->name[100] = '\0';
+    }
+    t->size = size;
+    t->left = size;
+    t->pad = (512 - size % 512) % 512;
+    t->data_len = 0;
+    t->in_data = true;
+    if (size == 0) {
+        t->in_data = false;
+        return member_done(t);
+    }
+    return 0;
+}
+
+static int tar_feed(struct tarstate *t, const char *p, size_t n)
+{
+    while (n > 0 && !t->done) {
+        if (!t->in_data) {
+            if (t->pad) {
+                size_t k = n < t->pad ? n : (size_t)t->pad;
+                t->pad -= k;
+                p += k;
+                n -= k;
+                continue;
+            }
+            size_t k = 512 - t->hdr_fill;
+            if (k > n)
+                k = n;
+            memcpy(t->hdr + t->hdr_fill, p, k);
+            t->hdr_fill += k;
+            p += k;
+            n -= k;
+            if (t->hdr_fill == 512) {
+                t->hdr_fill = 0;
+                int r = header(t);
+                if (r)
+                    return r;
+            }
+            continue;
+        }
+        size_t k = n < t->left ? n : (size_t)t->left;
+        size_t room = t->max_member > t->data_len ? t->max_member - t->data_len : 0;
+        size_t take = k < room ? k : room;
+        if (take) {
+            if (t->data_len + take + 1 > t->data_cap) {
+                size_t cap = t->data_cap ? t->data_cap : 65536;
+                while (cap < t->data_len + take + 1)
+                    cap *= 2;
+                char *d = realloc(t->data, cap);
+                if (!d)
+                    return -ENOMEM;
+                t->data = d;
+                t->data_cap = cap;
+            }
+            memcpy(t->data + t->data_len, p, take);
+            t->data_len += take;
+            t->data[t->data_len] = '\0';
+        }
+        t->left -= k;
+        p += k;
+        n -= k;
+        if (t->left == 0) {
+            t->in_data = false;
+            int r = member_done(t);
+            if (r)
+                return r;
+        }
+    }
+    return 0;
+}
+
+static void dctx_freep(ZSTD_DCtx **d) { ZSTD_freeDCtx(*d); }
+
+int bundle_read(int dirfd, const char *path, size_t max_member, bundle_member_fn fn, void *ctx)
+{
+    _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return -EINVAL;
+    __attribute__((cleanup(dctx_freep))) ZSTD_DCtx *d = ZSTD_createDCtx();
+    if (!d)
+        return -ENOMEM;
+    /* A crafted frame must not make us allocate a huge window. */
+    ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 27);
+    struct tarstate t = {.max_member = max_member, .fn = fn, .ctx = ctx};
+    static char in[1 << 16], out[1 << 17];
+    int r = 0;
+    bool any = false;
+    for (;;) {
+        ssize_t n = read(fd, in, sizeof in);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            break;
+        }
+        if (n == 0) {
+            if (!t.done && !any)
+                r = -EBADMSG;
+            break;
+        }
+        any = true;
+        ZSTD_inBuffer ib = {in, (size_t)n, 0};
+        while (ib.pos < ib.size && !r && !t.done) {
+            ZSTD_outBuffer ob = {out, sizeof out, 0};
+            size_t z = ZSTD_decompressStream(d, &ob, &ib);
+            if (ZSTD_isError(z)) {
+                r = -EBADMSG;
+                break;
+            }
+            r = tar_feed(&t, out, ob.pos);
+        }
+        if (r || t.done)
+            break;
+    }
+    free(t.data);
+    return r < 0 ? r : 0;
+}
+
+struct one {
+    const char *want;
+    size_t max;
+    char *data;
+    size_t len;
+    bool found;
+};
+
+static int take_one(void *ctx, const char *name, const char *data, size_t len, size_t full)
+{
+    (void)full;
+    struct one *o = ctx;
+    if (strcmp(name, o->want) != 0)
+        return 0;
+    o->data = malloc(len + 1);
+    if (!o->data)
+        return -ENOMEM;
+    memcpy(o->data, data, len);
+    o->data[len] = '\0';
+    o->len = len;
+    o->found = true;
+    return 1;
+}
+
+int bundle_read_member(int dirfd, const char *path, const char *member, size_t max, char **out, size_t *len)
+{
+    struct one o = {.want = member, .max = max};
+    int r = bundle_read(dirfd, path, max, take_one, &o);
+    if (r < 0) {
+        free(o.data);
+        return r;
+    }
+    if (!o.found)
+        return -ENOENT;
+    *out = o.data;
+    if (len)
+        *len = o.len;
+    return 0;
+}
+
+struct ex {
+    int destfd;
+    int count;
+};
+
+static bool safe_name(const char *n)
+{
+    if (!*n || n[0] == '/')
+        return false;
+    for (const char *p = n; *p;) {
+        const char *s = strchr(p, '/');
+        size_t l = s ? (size_t)(s - p) : strlen(p);
+        if (l == 0 || (l == 2 && p[0] == '.' && p[1] == '.') || (l == 1 && p[0] == '.'))
+            return false;
+        p += l + (s ? 1 : 0);
+    }
+    return true;
+}
+
+static int write_member(void *ctx, const char *name, const char *data, size_t len, size_t full)
+{
+    struct ex *e = ctx;
+    (void)full;
+    if (!safe_name(name))
+        return -EINVAL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s", name);
+    /* Parent directories, one level at a time, never through a symlink. */
+    for (char *s = path; (s = strchr(s, '/')); s++) {
+        *s = '\0';
+        if (mkdirat(e->destfd, path, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        struct stat st;
+        if (fstatat(e->destfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+            return -ENOTDIR;
+        *s = '/';
+    }
+    _cleanup_close_ int fd = openat(e->destfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int r = write_all(fd, data, len);
+    if (r < 0)
+        return r;
+    e->count++;
+    return 0;
+}
+
+int bundle_extract(int dirfd, const char *path, int destfd)
+{
+    struct ex e = {.destfd = destfd};
+    int r = bundle_read(dirfd, path, (size_t)1 << 30, write_member, &e);
+    return r < 0 ? r : e.count;
+}

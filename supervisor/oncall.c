@@ -1,0 +1,642 @@
+/* SPDX-License-Identifier: MIT */
+#include "oncall.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundledir.h"
+#include "bundleread.h"
+#include "exitstatus.h"
+#include "json.h"
+#include "jsonread.h"
+#include "units.h"
+#include "util.h"
+
+struct row {
+    struct index_entry e; /* type 'B' rows are bundles on disk */
+    bool unreadable;
+};
+
+struct filters {
+    const char *service, *kind, *fingerprint;
+    time_t since, until;
+};
+
+static bool use_colour(void)
+{
+    const char *nc = getenv("NO_COLOR");
+    return isatty(STDOUT_FILENO) && !(nc && *nc);
+}
+
+/* "1h" (that long ago), "2026-11-22T10:00:00Z" or "2026-11-22". */
+static int parse_when(const char *s, time_t *out)
+{
+    uint64_t ms;
+    if (parse_duration(s, &ms) == 0) {
+        *out = time(NULL) - (time_t)(ms / 1000);
+        return 0;
+    }
+    struct tm tm = {0};
+    const char *e = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!e || *e) {
+        memset(&tm, 0, sizeof tm);
+        e = strptime(s, "%Y-%m-%d", &tm);
+    }
+    if (!e || *e)
+        return -EINVAL;
+    *out = timegm(&tm);
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct index_entry *)a)->name, ((const struct index_entry *)b)->name);
+}
+
+static int row_by_time(const void *a, const void *b)
+{
+    const struct row *x = a, *y = b;
+    return x->e.time < y->e.time ? -1 : x->e.time > y->e.time ? 1 : strcmp(x->e.name, y->e.name);
+}
+
+/* A row from the bundle's own manifest (no index entry). */
+static void row_from_manifest(int dirfd, const char *name, struct row *r)
+{
+    struct bundle_name_parts parts;
+    bundle_name_parse(name, &parts);
+    r->e = (struct index_entry){.type = 'B', .time = parts.time};
+    snprintf(r->e.name, sizeof r->e.name, "%s", name);
+    snprintf(r->e.service, sizeof r->e.service, "%s", parts.service);
+    snprintf(r->e.kind, sizeof r->e.kind, "%s", parts.kind);
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        r->e.size = (uint64_t)st.st_size;
+    _cleanup_free_ char *m = NULL;
+    size_t len;
+    int rc = bundle_read_member(dirfd, name, "manifest.json", 4 << 20, &m, &len);
+    struct jv *v = rc == 0 ? jv_parse(m, len) : NULL;
+    if (!v) {
+        r->unreadable = true;
+        snprintf(r->e.message, sizeof r->e.message, "(unreadable bundle: %s)",
+                 rc < 0 ? strerror(-rc) : "bad manifest");
+        return;
+    }
+    const char *s;
+    if ((s = jv_str(v, "crash.message")))
+        snprintf(r->e.message, sizeof r->e.message, "%s", s);
+    if ((s = jv_str(v, "crash.fingerprint")))
+        snprintf(r->e.fingerprint, sizeof r->e.fingerprint, "%s", s);
+    const char *fn = jv_str(v, "crash.culprit.function"), *file = jv_str(v, "crash.culprit.file");
+    if (fn)
+        snprintf(r->e.culprit, sizeof r->e.culprit, "%s (%s:%.0f)", fn, file ? file : "?",
+                 jv_num(v, "crash.culprit.line", 0));
+    jv_free(v);
+}
+
+/* Every bundle in dir as a row (index first, manifests for the rest), and
+ * the index's suppression records in *sup. */
+static int collect(const char *dir, struct row **rows, size_t *nrows, struct index_entry **sup, size_t *nsup)
+{
+    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    struct index_entry *idx = NULL;
+    size_t nidx = 0;
+    (void)bundledir_index_read(dfd, &idx, &nidx);
+    size_t nb = 0;
+    *sup = malloc((nidx + 1) * sizeof **sup);
+    *nsup = 0;
+    for (size_t i = 0; i < nidx; i++) {
+        if (idx[i].type == 'B')
+            idx[nb++] = idx[i];
+        else if (*sup)
+            (*sup)[(*nsup)++] = idx[i];
+    }
+    qsort(idx, nb, sizeof *idx, by_name);
+    int dup = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+    if (!d) {
+        free(idx);
+        return -errno;
+    }
+    size_t cap = 256, n = 0;
+    struct row *v = malloc(cap * sizeof *v);
+    struct dirent *de;
+    while (v && (de = readdir(d))) {
+        struct bundle_name_parts parts;
+        if (!bundle_name_parse(de->d_name, &parts))
+            continue; /* foreign files are not ours to list */
+        if (n == cap) {
+            struct row *nv = realloc(v, (cap *= 2) * sizeof *v);
+            if (!nv)
+                break;
+            v = nv;
+        }
+        struct index_entry key;
+        snprintf(key.name, sizeof key.name, "%s", de->d_name);
+        struct index_entry *hit = bsearch(&key, idx, nb, sizeof *idx, by_name);
+        v[n] = (struct row){0};
+        if (hit)
+            v[n].e = *hit;
+        else
+            row_from_manifest(dfd, de->d_name, &v[n]);
+        n++;
+    }
+    closedir(d);
+    free(idx);
+    qsort(v, n, sizeof *v, row_by_time);
+    *rows = v;
+    *nrows = n;
+    return 0;
+}
+
+static bool row_matches(const struct index_entry *e, const struct filters *f)
+{
+    if (f->service && strcmp(e->service, f->service) != 0)
+        return false;
+    if (f->kind && strcmp(e->kind, f->kind) != 0)
+        return false;
+    if (f->fingerprint && strncmp(e->fingerprint, f->fingerprint, strlen(f->fingerprint)) != 0)
+        return false;
+    if (f->since && e->time < f->since)
+        return false;
+    if (f->until && e->time > f->until)
+        return false;
+    return true;
+}
+
+static const char *default_dir(const char *given)
+{
+    if (given)
+        return given;
+    const char *env = getenv("CRASHBOX_BUNDLE_DIR");
+    return env && *env ? env : NULL;
+}
+
+/* Shared option parsing of ls and top. Returns optind or -1 on error. */
+static int parse_filters(int argc, char **argv, struct filters *f, bool *json, const char *what)
+{
+    static const struct option opts[] = {
+        {"service", required_argument, NULL, 's'}, {"kind", required_argument, NULL, 'k'},
+        {"since", required_argument, NULL, 'S'},   {"until", required_argument, NULL, 'U'},
+        {"fingerprint", required_argument, NULL, 'f'}, {"json", no_argument, NULL, 'j'},
+        {0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': f->service = optarg; break;
+        case 'k': f->kind = optarg; break;
+        case 'f': f->fingerprint = optarg; break;
+        case 'j': *json = true; break;
+        case 'S':
+        case 'U':
+            if (parse_when(optarg, c == 'S' ? &f->since : &f->until) < 0) {
+                fprintf(stderr, "crashbox %s: bad time '%s' (a duration such as 2h, or 2026-11-22T10:00:00Z)\n",
+                        what, optarg);
+                return -1;
+            }
+            break;
+        default:
+            return -1;
+        }
+    }
+    return optind;
+}
+
+static void entry_json(struct json *j, const struct index_entry *e, const char *dir)
+{
+    char when[32], path[4352];
+    struct tm tm;
+    gmtime_r(&e->time, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(path, sizeof path, "%s/%s", dir, e->name);
+    json_obj_begin(j);
+    json_kv_str(j, "time", when);
+    json_kv_str(j, "service", e->service);
+    json_kv_str(j, "kind", e->kind);
+    json_kv_str(j, "message", e->message);
+    json_kv_str(j, "culprit", e->culprit[0] ? e->culprit : NULL);
+    json_kv_str(j, "fingerprint", e->fingerprint);
+    json_kv_uint(j, "size", e->size);
+    json_kv_str(j, "bundle", path);
+    json_obj_end(j);
+}
+
+static void shorten(char *dst, size_t cap, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n + 4 < cap; s++)
+        dst[n++] = (*s == '\n' || *s == '\t') ? ' ' : *s;
+    if (*s)
+        memcpy(dst + n - 1, "\xe2\x80\xa6", 3), n += 2; /* … */
+    dst[n] = '\0';
+}
+
+static void human_size(uint64_t v, char *out, size_t cap)
+{
+    if (v < 10240)
+        snprintf(out, cap, "%lluB", (unsigned long long)v);
+    else if (v < (10ULL << 20))
+        snprintf(out, cap, "%.1fK", (double)v / 1024);
+    else if (v < (10ULL << 30))
+        snprintf(out, cap, "%.1fM", (double)v / (1 << 20));
+    else
+        snprintf(out, cap, "%.1fG", (double)v / (1 << 30));
+}
+
+static const char *kind_colour(const char *kind)
+{
+    if (!strcmp(kind, "oom-kill"))
+        return "\033[1;35m";
+    if (!strncmp(kind, "go-", 3) || !strcmp(kind, "race"))
+        return "\033[1;31m";
+    return "\033[33m";
+}
+
+int oncall_ls(int argc, char **argv)
+{
+    struct filters f = {0};
+    bool json = false;
+    int at = parse_filters(argc, argv, &f, &json, "ls");
+    if (at < 0)
+        return EXIT_CRASHBOX_USAGE;
+    const char *dir = default_dir(at < argc ? argv[at] : NULL);
+    if (!dir) {
+        fprintf(stderr, "crashbox ls: no directory (give one, or set CRASHBOX_BUNDLE_DIR)\n");
+        return EXIT_CRASHBOX_USAGE;
+    }
+    struct row *rows = NULL;
+    struct index_entry *sup = NULL;
+    size_t n = 0, nsup = 0;
+    int r = collect(dir, &rows, &n, &sup, &nsup);
+    if (r < 0) {
+        fprintf(stderr, "crashbox ls: %s: %s\n", dir, strerror(-r));
+        return EXIT_CRASHBOX_SYSTEM;
+    }
+    bool colour = use_colour();
+    struct json j;
+    json_init(&j, false);
+    if (json)
+        json_arr_begin(&j);
+    else
+        printf("%-20s  %-16s  %-9s  %-40s  %-36s  %-8s  %8s\n", "TIME", "SERVICE", "KIND", "MESSAGE",
+               "CULPRIT", "FP", "SIZE");
+    for (size_t i = 0; i < n; i++) {
+        const struct index_entry *e = &rows[i].e;
+        if (!row_matches(e, &f))
+            continue;
+        if (json) {
+            entry_json(&j, e, dir);
+            continue;
+        }
+        char when[32], msg[48], cul[40], size[16];
+        struct tm tm;
+        gmtime_r(&e->time, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        shorten(msg, sizeof msg - 6, e->message);
+        const char *paren = strstr(e->culprit, " (");
+        snprintf(cul, sizeof cul, "%.*s", paren ? (int)(paren - e->culprit) : 36, e->culprit);
+        human_size(e->size, size, sizeof size);
+        printf("%-20s  %-16.16s  %s%-9s%s  %-40s  %-36.36s  %-8.8s  %8s\n", when, e->service,
+               colour ? kind_colour(e->kind) : "", e->kind, colour ? "\033[0m" : "", msg,
+               cul[0] ? cul : "-", e->fingerprint[0] ? e->fingerprint : "-", size);
+    }
+    if (json) {
+        json_arr_end(&j);
+        printf("%s\n", j.buf);
+    }
+    json_free(&j);
+    free(rows);
+    free(sup);
+    return 0;
+}
+
+struct fp_group {
+    char fingerprint[24], kind[24], message[512], services[256];
+    size_t bundles, suppressed;
+    time_t first, last;
+};
+
+int oncall_top(int argc, char **argv)
+{
+    struct filters f = {0};
+    bool json = false;
+    int at = parse_filters(argc, argv, &f, &json, "top");
+    if (at < 0)
+        return EXIT_CRASHBOX_USAGE;
+    const char *dir = default_dir(at < argc ? argv[at] : NULL);
+    if (!dir) {
+        fprintf(stderr, "crashbox top: no directory (give one, or set CRASHBOX_BUNDLE_DIR)\n");
+        return EXIT_CRASHBOX_USAGE;
+    }
+    struct row *rows = NULL;
+    struct index_entry *sup = NULL;
+    size_t n = 0, nsup = 0;
+    int r = collect(dir, &rows, &n, &sup, &nsup);
+    if (r < 0) {
+        fprintf(stderr, "crashbox top: %s: %s\n", dir, strerror(-r));
+        return EXIT_CRASHBOX_SYSTEM;
+    }
+    struct fp_group *g = calloc(n + nsup + 1, sizeof *g);
+    size_t ng = 0;
+    for (size_t i = 0; g && i < n + nsup; i++) {
+        const struct index_entry *e = i < n ? &rows[i].e : &sup[i - n];
+        if (!row_matches(e, &f) || !e->fingerprint[0])
+            continue;
+        size_t k = 0;
+        while (k < ng && strcmp(g[k].fingerprint, e->fingerprint) != 0)
+            k++;
+        if (k == ng) {
+            ng++;
+            snprintf(g[k].fingerprint, sizeof g[k].fingerprint, "%s", e->fingerprint);
+            snprintf(g[k].kind, sizeof g[k].kind, "%s", e->kind);
+            snprintf(g[k].message, sizeof g[k].message, "%s", e->message);
+            g[k].first = g[k].last = e->time;
+        }
+        if (i < n)
+            g[k].bundles++;
+        else
+            g[k].suppressed++;
+        if (e->time < g[k].first)
+            g[k].first = e->time;
+        if (e->time > g[k].last)
+            g[k].last = e->time;
+        if (!strstr(g[k].services, e->service) && strlen(g[k].services) + strlen(e->service) + 2 < sizeof g[k].services) {
+            if (g[k].services[0])
+                strcat(g[k].services, ",");
+            strcat(g[k].services, e->service);
+        }
+    }
+    /* Most crashes first. */
+    for (size_t a = 0; a < ng; a++)
+        for (size_t b = a + 1; b < ng; b++)
+            if (g[b].bundles + g[b].suppressed > g[a].bundles + g[a].suppressed) {
+                struct fp_group t = g[a];
+                g[a] = g[b];
+                g[b] = t;
+            }
+    struct json j;
+    json_init(&j, false);
+    if (json)
+        json_arr_begin(&j);
+    else
+        printf("%-16s  %6s  %10s  %-9s  %-20s  %-20s  %-20s  %s\n", "FINGERPRINT", "COUNT", "SUPPRESSED",
+               "KIND", "FIRST", "LAST", "SERVICES", "MESSAGE");
+    for (size_t k = 0; k < ng; k++) {
+        char first[32], last[32], msg[60];
+        struct tm tm;
+        gmtime_r(&g[k].first, &tm);
+        strftime(first, sizeof first, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        gmtime_r(&g[k].last, &tm);
+        strftime(last, sizeof last, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (json) {
+            json_obj_begin(&j);
+            json_kv_str(&j, "fingerprint", g[k].fingerprint);
+            json_kv_uint(&j, "count", g[k].bundles + g[k].suppressed);
+            json_kv_uint(&j, "bundles", g[k].bundles);
+            json_kv_uint(&j, "suppressed", g[k].suppressed);
+            json_kv_str(&j, "kind", g[k].kind);
+            json_kv_str(&j, "first_seen", first);
+            json_kv_str(&j, "last_seen", last);
+            json_kv_str(&j, "services", g[k].services);
+            json_kv_str(&j, "message", g[k].message);
+            json_obj_end(&j);
+            continue;
+        }
+        shorten(msg, sizeof msg - 6, g[k].message);
+        printf("%-16s  %6zu  %10zu  %-9s  %-20s  %-20s  %-20.20s  %s\n", g[k].fingerprint,
+               g[k].bundles + g[k].suppressed, g[k].suppressed, g[k].kind, first, last, g[k].services, msg);
+    }
+    if (json) {
+        json_arr_end(&j);
+        printf("%s\n", j.buf);
+    }
+    json_free(&j);
+    free(g);
+    free(rows);
+    free(sup);
+    return 0;
+}
+
+/* BUNDLE: a path, or a name (or unique prefix) in -d DIR / CRASHBOX_BUNDLE_DIR. */
+static int resolve_bundle(const char *arg, const char *dir, char *out, size_t cap)
+{
+    struct stat st;
+    if (strchr(arg, '/') || !dir) {
+        if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) {
+            snprintf(out, cap, "%s", arg);
+            return 0;
+        }
+        if (!dir)
+            return -ENOENT;
+    }
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    /* Several matches: the newest, as coredumpctl does. */
+    char best[256] = "";
+    time_t best_t = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        struct bundle_name_parts parts;
+        if (!bundle_name_parse(de->d_name, &parts) || strncmp(de->d_name, arg, strlen(arg)) != 0)
+            continue;
+        if (!best[0] || parts.time > best_t || (parts.time == best_t && strcmp(de->d_name, best) > 0)) {
+            snprintf(best, sizeof best, "%s", de->d_name);
+            best_t = parts.time;
+        }
+    }
+    closedir(d);
+    if (!best[0])
+        return -ENOENT;
+    snprintf(out, cap, "%s/%s", dir, best);
+    return 0;
+}
+
+static void print_top_maps(const char *smaps, size_t len)
+{
+    /* Per mapping: a header line "start-end perms offset dev inode path",
+     * then "Rss: N kB" among its fields. */
+    struct { long rss; char what[96]; } top[5] = {0};
+    const char *p = smaps, *end = smaps + len;
+    char cur[96] = "";
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        if (le - p > 4 && !memcmp(p, "Rss:", 4)) {
+            long rss = strtol(p + 4, NULL, 10);
+            for (int i = 0; i < 5; i++)
+                if (rss > top[i].rss) {
+                    memmove(&top[i + 1], &top[i], (size_t)(4 - i) * sizeof top[0]);
+                    top[i].rss = rss;
+                    snprintf(top[i].what, sizeof top[i].what, "%s", cur);
+                    break;
+                }
+        } else if (p < le && strchr("0123456789abcdef", *p) && memchr(p, '-', (size_t)(le - p))) {
+            /* a mapping header: keep its range and path */
+            const char *sp = p;
+            int field = 0;
+            while (sp < le && field < 5) {
+                sp = memchr(sp, ' ', (size_t)(le - sp));
+                if (!sp)
+                    break;
+                while (sp < le && *sp == ' ')
+                    sp++;
+                field++;
+            }
+            const char *dash = memchr(p, ' ', (size_t)(le - p));
+            snprintf(cur, sizeof cur, "%.*s %.*s", dash ? (int)(dash - p) : 0, p,
+                     sp && sp < le ? (int)(le - sp) : 7, sp && sp < le ? sp : "[anon]");
+        }
+        p = nl ? nl + 1 : end;
+    }
+    for (int i = 0; i < 5 && top[i].rss; i++)
+        printf("    %8ld kB  %s\n", top[i].rss, top[i].what);
+}
+
+int oncall_show(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"dir", required_argument, NULL, 'd'}, {0}};
+    bool json = false;
+    const char *dir = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+        if (c == 'j')
+            json = true;
+        else if (c == 'd')
+            dir = optarg;
+        else
+            return EXIT_CRASHBOX_USAGE;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "crashbox show: which bundle? (a path, or a name or prefix in -d DIR)\n");
+        return EXIT_CRASHBOX_USAGE;
+    }
+    char path[4352];
+    int r = resolve_bundle(argv[optind], default_dir(dir), path, sizeof path);
+    if (r < 0) {
+        fprintf(stderr, "crashbox show: %s: %s\n", argv[optind],
+                r == -EEXIST ? "matches several bundles" : strerror(-r));
+        return 1;
+    }
+    _cleanup_free_ char *m = NULL;
+    size_t len;
+    r = bundle_read_member(AT_FDCWD, path, "manifest.json", 16 << 20, &m, &len);
+    if (r < 0) {
+        fprintf(stderr, "crashbox show: %s: not a readable bundle: %s\n", path, strerror(-r));
+        return 1;
+    }
+    if (json) {
+        printf("%s\n", m);
+        return 0;
+    }
+    struct jv *v = jv_parse(m, len);
+    if (!v) {
+        fprintf(stderr, "crashbox show: %s: bad manifest\n", path);
+        return 1;
+    }
+    bool colour = use_colour();
+    const char *B = colour ? "\033[1m" : "", *R = colour ? "\033[0m" : "";
+    const char *kind = jv_str(v, "crash.kind");
+    printf("%s%s%s crashed: %s%s%s\n", B, jv_str(v, "service") ?: "?", R, colour ? kind_colour(kind ?: "") : "",
+           kind ?: "?", R);
+    printf("  when     %s on %s (pid %.0f, restart %.0f)\n", jv_str(v, "time") ?: "?", jv_str(v, "host") ?: "?",
+           jv_num(v, "pid", 0), jv_num(v, "restarts", 0));
+    printf("  why      %s\n", jv_str(v, "crash.message") ?: "?");
+    if (jv_str(v, "crash.go_signal"))
+        printf("  signal   %s addr=%s pc=%s\n", jv_str(v, "crash.go_signal"),
+               jv_str(v, "crash.signal_detail.addr") ?: "?", jv_str(v, "crash.signal_detail.pc") ?: "?");
+    const char *cf = jv_str(v, "crash.culprit.function");
+    if (cf)
+        printf("  where    %s%s%s  %s:%.0f\n", B, cf, R, jv_str(v, "crash.culprit.file") ?: "?",
+               jv_num(v, "crash.culprit.line", 0));
+    const struct jv *frames = jv_path(v, "crash.frames");
+    if (frames && frames->child) {
+        printf("  goroutine %.0f [%s], %.0f goroutines in all\n", jv_num(v, "crash.goroutine", -1),
+               jv_str(v, "crash.goroutine_state") ?: "?", jv_num(v, "crash.goroutines", 0));
+        int k = 0;
+        for (const struct jv *fr = frames->child; fr && k < 12; fr = fr->next, k++)
+            printf("    %s\n        %s:%.0f\n", jv_str(fr, "function") ?: "?", jv_str(fr, "file") ?: "?",
+                   jv_num(fr, "line", 0));
+    }
+    const struct jv *code = jv_path(v, "exit.code");
+    if (code && code->type == JV_NUMBER)
+        printf("  exit     code %.0f\n", code->num);
+    else
+        printf("  exit     killed by %s\n", jv_str(v, "exit.signal") ?: "?");
+    char lim[32] = "none", peak[32] = "?", use[32] = "?";
+    if (jv_path(v, "memory.limit_bytes") && jv_path(v, "memory.limit_bytes")->type == JV_NUMBER)
+        human_size((uint64_t)jv_num(v, "memory.limit_bytes", 0), lim, sizeof lim);
+    if (jv_path(v, "memory.peak_bytes") && jv_path(v, "memory.peak_bytes")->type == JV_NUMBER)
+        human_size((uint64_t)jv_num(v, "memory.peak_bytes", 0), peak, sizeof peak);
+    if (jv_path(v, "memory.usage_bytes") && jv_path(v, "memory.usage_bytes")->type == JV_NUMBER)
+        human_size((uint64_t)jv_num(v, "memory.usage_bytes", 0), use, sizeof use);
+    printf("  memory   limit %s, peak %s, usage %s, cgroup v%.0f, OOM kills %.0f\n", lim, peak, use,
+           jv_num(v, "memory.cgroup_version", 0), jv_num(v, "memory.oom_kills", 0));
+    _cleanup_free_ char *smaps = NULL;
+    size_t slen;
+    if (bundle_read_member(AT_FDCWD, path, "proc/smaps", 8 << 20, &smaps, &slen) == 0) {
+        printf("  top maps by RSS\n");
+        print_top_maps(smaps, slen);
+    }
+    if (jv_str(v, "go.version"))
+        printf("  go       %s %s %s\n", jv_str(v, "go.version"), jv_str(v, "go.path") ?: "",
+               jv_str(v, "go.vcs_revision") ?: "");
+    printf("  snapshot %s%s%s\n", jv_str(v, "snapshot.taken") ?: "?",
+           jv_str(v, "snapshot.trigger") ? " at " : "", jv_str(v, "snapshot.trigger") ?: "");
+    const struct jv *items = jv_path(v, "snapshot.items");
+    int pre = 0;
+    for (const struct jv *it = items ? items->child : NULL; it; it = it->next)
+        if (it->str && !strncmp(it->str, "pre-oom/", 8))
+            pre++;
+    if (pre)
+        printf("  pre-OOM  %d snapshot file(s) under pre-oom/\n", pre);
+    printf("  bundle   %s\n", path);
+    jv_free(v);
+    return 0;
+}
+
+int oncall_extract(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: crashbox extract BUNDLE [DIR]\n");
+        return EXIT_CRASHBOX_USAGE;
+    }
+    char dest[4096];
+    if (argc > 2) {
+        snprintf(dest, sizeof dest, "%s", argv[2]);
+    } else {
+        const char *b = strrchr(argv[1], '/');
+        b = b ? b + 1 : argv[1];
+        snprintf(dest, sizeof dest, "%.*s", (int)(strstr(b, ".tar.zst") ? strstr(b, ".tar.zst") - b : (long)strlen(b)), b);
+    }
+    if (mkdir(dest, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "crashbox extract: %s: %s\n", dest, strerror(errno));
+        return EXIT_CRASHBOX_SYSTEM;
+    }
+    _cleanup_close_ int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        fprintf(stderr, "crashbox extract: %s: %s\n", dest, strerror(errno));
+        return EXIT_CRASHBOX_SYSTEM;
+    }
+    int r = bundle_extract(AT_FDCWD, argv[1], dfd);
+    if (r < 0) {
+        fprintf(stderr, "crashbox extract: %s: %s\n", argv[1],
+                r == -EBADMSG ? "not a valid bundle" : strerror(-r));
+        return 1;
+    }
+    printf("%d files in %s\n", r, dest);
+    return 0;
+}
