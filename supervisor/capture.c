@@ -25,6 +25,7 @@
 #include "log.h"
 #include "procsnap.h"
 #include "sigtable.h"
+#include "termlog.h"
 #include "util.h"
 
 const char *crash_kind_name(enum crash_kind k)
@@ -705,6 +706,15 @@ void capture_job_run(struct capture_job *job)
         if (dirs[i])
             res = store_in(c, rp, dirs[i], path, sizeof path);
     print_summary(c, rp, res == STORE_WRITTEN ? path : NULL, res == STORE_SUPPRESSED);
+    if (c->policy->termination_log) {
+        char text[TERMLOG_MAX + 1];
+        size_t n = termlog_format(text, sizeof text, c->service, crash_kind_name(rp->kind), rp->message,
+                                  rp->culprit, res == STORE_WRITTEN ? path : NULL);
+        int t = termlog_write(c->policy->termination_log, text, n);
+        if (t < 0 && t != -ENOENT)
+            log_warn("cannot write the termination message to %s: %s", c->policy->termination_log,
+                     strerror(-t));
+    }
     if (res == STORE_WRITTEN) {
         log_info("crash bundle written: %s", path);
         log_debug("crash-to-bundle: %lld ms after the service was reaped", now_ms() - c->exit_at_ms);

@@ -68,6 +68,8 @@ static const struct key_def keys[] = {
     {"sandbox", "seccomp_deny", V_SYSCALLS, FIELD(seccomp_deny), 0, 0, 0},
     {"sandbox", "seccomp_deny_action", V_DENY_ACTION, FIELD(seccomp_deny_kill), 0, 0, 0},
     {"sandbox", "self_sandbox", V_BOOL, FIELD(self_sandbox), 0, 0, 0},
+    {"kubernetes", "termination_log", V_PATH, FIELD(termination_log), 0, 0, 0},
+    {"metrics", "textfile", V_PATH, FIELD(metrics_textfile), 0, 0, 0},
     {"capture", "exit_hook", V_BOOL, FIELD(exit_hook), 0, 0, 0},
     {"capture", "snapshot_budget", V_DURATION, FIELD(snapshot_budget_ms), 10, 60000, 0},
     {"capture", "normal_exit_codes", V_EXIT_CODES, FIELD(normal_exit_codes), 0, 0, 0},
@@ -120,7 +122,8 @@ int policy_init_defaults(struct policy *p)
      * the service's own choice. crashbox's own variables stay with it. */
     static const char *const watcher_unset[] = {"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS",
                                                 "GOTRACEBACK", "CRASHBOX_*"};
-    int r = strlist_append(&p->normal_exit_codes, "0");
+    p->termination_log = strdup("/dev/termination-log");
+    int r = p->termination_log ? strlist_append(&p->normal_exit_codes, "0") : -ENOMEM;
     if (r >= 0)
         r = strlist_append(&p->env.keep, "*");
     if (r >= 0)
@@ -146,6 +149,8 @@ static void env_rules_free(struct env_rules *e)
 void policy_free(struct policy *p)
 {
     free(p->service_name);
+    free(p->termination_log);
+    free(p->metrics_textfile);
     free(p->sandbox_user);
     free(p->sandbox_group);
     strlist_free(&p->supplementary_groups);

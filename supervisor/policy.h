@@ -70,6 +70,10 @@ struct policy {
     struct strlist seccomp_deny;   /* syscall names */
     bool seccomp_deny_kill;        /* kill the process instead of EPERM */
     bool self_sandbox;             /* crashbox confines itself once the service runs */
+    /* [kubernetes] */
+    char *termination_log;  /* owned; NULL: off */
+    /* [metrics] */
+    char *metrics_textfile; /* owned; NULL: off */
     /* [capture] */
     bool exit_hook;               /* snapshot at exit_group via seccomp notify */
     uint64_t snapshot_budget_ms;  /* the longest a dying service is held */

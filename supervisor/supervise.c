@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <time.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "reap.h"
 #include "relay.h"
 #include "sigtable.h"
+#include "metrics.h"
 #include "sandbox.h"
 #include "selfsandbox.h"
 #include "spawn.h"
@@ -251,9 +253,19 @@ static void writers_start(struct writers *w, struct capture_job *job)
         capture_job_run(job); /* no thread: store it now */
 }
 
+static void metrics_update(const struct policy *pol, struct metrics *m)
+{
+    if (!pol->metrics_textfile)
+        return;
+    metrics_scan_dir(m, pol->bundle_dir);
+    int r = metrics_write(pol->metrics_textfile, m);
+    if (r < 0)
+        log_warn("cannot write metrics to %s: %s", pol->metrics_textfile, strerror(-r));
+}
+
 static int run_once(const struct service_run *run, const struct exithook_prog *hook,
                     const struct sandbox *sb, unsigned restarts, struct writers *writers,
-                    enum crash_kind *kind, bool *stop)
+                    struct metrics *metrics, enum crash_kind *kind, bool *stop)
 {
     const struct policy *pol = run->policy;
     *kind = CRASH_NONE;
@@ -270,6 +282,10 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     struct capture cap;
     capture_init(&cap, pol, run->argv, run->envp);
     cap.restarts = restarts;
+    if (!metrics->service[0]) {
+        snprintf(metrics->service, sizeof metrics->service, "%s", cap.service);
+        metrics_update(pol, metrics); /* zeros, so the series exist before a crash */
+    }
     struct supervisor s = {.policy = pol, .capture = &cap, .terminal_fd = foreground_terminal()};
     struct spawn_request req = {
         .argv = run->argv,
@@ -337,8 +353,14 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     struct capture_job *job = NULL;
     *kind = capture_finish(&cap, s.reaped.main_status, relay.tail.buf ? &relay.tail : NULL, &job);
     relay_free(&relay);
+    if (*kind != CRASH_NONE) {
+        metrics->crashes[*kind]++;
+        metrics->last_crash = time(NULL);
+    }
+    metrics->restarts = restarts;
     if (job)
         writers_start(writers, job);
+    metrics_update(pol, metrics);
     capture_free(&cap);
     if (s.grace_deadline)
         *stop = true; /* SIGTERM or SIGINT reached us during the run */
@@ -430,12 +452,13 @@ int supervise(const struct service_run *run)
     size_t nstarts = 0;
     unsigned restarts = 0, consecutive = 0;
     struct writers writers = {0};
+    struct metrics metrics = {0};
     int code;
     for (;;) {
         long long started = now_ms();
         enum crash_kind kind;
         bool stop = false;
-        code = run_once(run, &hook, &sb, restarts, &writers, &kind, &stop);
+        code = run_once(run, &hook, &sb, restarts, &writers, &metrics, &kind, &stop);
         if (stop || !restart_wanted(pol, kind, code))
             break;
         long long now = now_ms();

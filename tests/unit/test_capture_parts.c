@@ -243,3 +243,31 @@ Test(buildinfo, reads_a_real_go_binary)
     cr_assert_eq(buildinfo_read_fd(fd, &bi), -ENOENT, "not a Go binary");
     close(fd);
 }
+
+#include "metrics.h"
+#include "termlog.h"
+
+Test(termlog, short_summary_within_the_kubelet_limit)
+{
+    char out[4096], longmsg[3000];
+    memset(longmsg, 'x', sizeof longmsg - 1);
+    longmsg[sizeof longmsg - 1] = '\0';
+    size_t n = termlog_format(out, sizeof out, "api", "go-panic", longmsg, "main.f (/a.go:1)",
+                              "/var/crash/api-20260101T000000Z-h-1-go-panic.tar.zst");
+    cr_assert_leq(n, TERMLOG_MAX);
+    cr_assert(strstr(out, "bundle: api-20260101T000000Z-h-1-go-panic.tar.zst"), "the name, not the path");
+    n = termlog_format(out, sizeof out, "api", "exit", "exit status 3", "", NULL);
+    cr_assert_str_eq(out, "crashbox: api exit: exit status 3\nbundle: (none)\n");
+}
+
+Test(metrics, labels_are_escaped)
+{
+    struct metrics m = {.restarts = 2};
+    strcpy(m.service, "we\"ird\\svc");
+    m.crashes[CRASH_OOM_KILL] = 4;
+    char out[8192];
+    metrics_format(&m, out, sizeof out);
+    cr_assert(strstr(out, "crashbox_crashes_total{service=\"we\\\"ird\\\\svc\",kind=\"oom-kill\"} 4\n"), "%s", out);
+    cr_assert(strstr(out, "crashbox_restarts_total{service=\"we\\\"ird\\\\svc\"} 2\n"));
+    cr_assert_null(strstr(out, "crashbox_bundle_dir_bytes"), "no directory, no directory series");
+}
