@@ -25,10 +25,10 @@ SRCS    := $(wildcard supervisor/*.c)
 OBJS    := $(SRCS:supervisor/%.c=$(BUILD)/obj/%.o)
 LIBOBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT    := $(wildcard tests/unit/*.c)
-HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(wildcard tests/helpers/*.c))
+HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(filter-out %/static-crasher.c,$(wildcard tests/helpers/*.c)))
 EXAMPLES := $(patsubst examples/%/main.go,$(BUILD)/examples/%,$(wildcard examples/*/main.go))
 
-.PHONY: all test unit integration policies asan bench demo examples helpers fuzz clean
+.PHONY: all test unit integration policies asan bench demo examples helpers fuzz static install clean
 
 all: $(BUILD)/crashbox
 
@@ -55,6 +55,33 @@ $(BUILD)/examples/%: examples/%/main.go examples/go.mod | $(BUILD)/examples
 	@test -n "$(GO)" || { echo "no Go toolchain (>= 1.23): run .ci/install-deps" >&2; exit 1; }
 	cd examples && $(GOENV) $(GO) build $(GOBUILDFLAGS) -o $(abspath $@) ./$*
 
+# A fully static crashbox for scratch and distroless images: libseccomp,
+# libcap and libzstd linked in, and nothing that needs NSS.
+STATIC_DIR := $(BUILD)/static
+$(STATIC_DIR)/obj/%.o: supervisor/%.c $(wildcard supervisor/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(STATIC_DIR)/crashbox: $(SRCS:supervisor/%.c=$(STATIC_DIR)/obj/%.o)
+	$(CC) -static -s $(CFLAGS) $(LDFLAGS) $^ -o $@ -lseccomp -lcap -lzstd -pthread
+	@echo "static crashbox: $$(stat -c %s $@) bytes"
+
+static: $(STATIC_DIR)/crashbox
+
+# A static helper that crashes, for the empty-root test.
+$(BUILD)/helpers/static-crasher: tests/helpers/static-crasher.c | $(BUILD)/helpers
+	$(CC) -static -O2 -std=gnu11 -D_GNU_SOURCE $(WARN) $< -o $@
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: $(BUILD)/crashbox
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+	  $(DESTDIR)$(PREFIX)/share/crashbox/policies
+	install -m 0755 $(BUILD)/crashbox $(DESTDIR)$(PREFIX)/bin/crashbox
+	install -m 0644 man/crashbox.1 $(DESTDIR)$(PREFIX)/share/man/man1/crashbox.1
+	install -m 0644 man/crashbox.policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/crashbox.policy.5
+	install -m 0644 policies/*.policy $(DESTDIR)$(PREFIX)/share/crashbox/policies/
+
 # The race detector's report needs a -race build (and cgo).
 $(BUILD)/examples/data-race: GOBUILDFLAGS = -race
 
@@ -73,8 +100,9 @@ policies: $(BUILD)/crashbox
 	  $(BUILD)/crashbox check $$ok | diff -u $$ok - || { echo "dump does not re-parse to itself: $$ok" >&2; exit 1; }; \
 	done; echo "policies: golden dumps match and re-parse to themselves"
 
-integration: $(BUILD)/crashbox helpers examples
+integration: $(BUILD)/crashbox helpers examples $(STATIC_DIR)/crashbox $(BUILD)/helpers/static-crasher
 	CRASHBOX=$(abspath $(BUILD)/crashbox) HELPERS=$(abspath $(BUILD)/helpers) \
+	STATIC_CRASHBOX=$(abspath $(STATIC_DIR)/crashbox) \
 	EXAMPLES=$(abspath $(BUILD)/examples) \
 	  python3 tests/integration/run.py
 

@@ -138,7 +138,9 @@ void capture_started(struct capture *c, pid_t pid, int notify_fd, int hook_errno
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
     c->exe_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (!c->policy->exit_hook)
+    if (access("/proc/self/status", F_OK) < 0)
+        snprintf(c->hook_status, sizeof c->hook_status, "/proc is not mounted: nothing to snapshot");
+    else if (!c->policy->exit_hook)
         snprintf(c->hook_status, sizeof c->hook_status, "the policy turns the exit hook off");
     else if (notify_fd < 0)
         snprintf(c->hook_status, sizeof c->hook_status, "seccomp user notification unavailable: %s",

@@ -47,3 +47,42 @@ def test_metrics_textfile(tmp):
     assert f'crashbox_bundle_dir_bundles{{dir="{d}"}}' in values
     assert "# TYPE crashbox_crashes_total counter" in text
     assert [f for f in os.listdir(tmp) if f.endswith(".tmp")] == [], "written atomically"
+
+
+STATIC = os.environ.get("STATIC_CRASHBOX", "build/static/crashbox")
+
+
+def test_static_crashbox_in_an_empty_root(tmp):
+    from lib import HELPERS, need_root
+    import shutil
+    from bundles import list_bundles, manifest
+    need_root("chroot")
+    r = subprocess.run(["ldd", STATIC], capture_output=True)
+    assert b"not a dynamic executable" in r.stdout + r.stderr, "fully static"
+    root = os.path.join(tmp, "root")
+    os.makedirs(os.path.join(root, "bundles"))
+    shutil.copy(STATIC, os.path.join(root, "crashbox"))
+    shutil.copy(os.path.join(HELPERS, "static-crasher"), os.path.join(root, "crasher"))
+    assert sorted(os.listdir(root)) == ["bundles", "crashbox", "crasher"], "nothing else: no libc, no /proc"
+    r = subprocess.run(["chroot", root, "/crashbox", "-d", "/bundles", "--", "/crasher"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 128 + 11, r
+    d = os.path.join(root, "bundles")
+    m = manifest(os.path.join(d, list_bundles(d)[0]))
+    assert m["crash"]["kind"] == "signal" and m["exit"]["signal"] == "SIGSEGV"
+    assert "/proc is not mounted" in m["snapshot"]["why_post_mortem"]
+    assert b"static-crasher: about to fault" in r.stderr
+
+
+def test_make_install_honours_prefix_and_destdir(tmp):
+    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    dest = os.path.join(tmp, "dest")
+    r = subprocess.run(["make", "-s", "-C", repo, "install", f"DESTDIR={dest}", "PREFIX=/opt/cb"],
+                       capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for f in ["bin/crashbox", "share/man/man1/crashbox.1", "share/man/man5/crashbox.policy.5",
+              "share/crashbox/policies/hardened.policy"]:
+        assert os.path.exists(os.path.join(dest, "opt/cb", f)), f
+    assert os.access(os.path.join(dest, "opt/cb/bin/crashbox"), os.X_OK)
+    out = subprocess.run([os.path.join(dest, "opt/cb/bin/crashbox"), "--version"], capture_output=True)
+    assert out.stdout.startswith(b"crashbox ")
