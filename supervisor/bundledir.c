@@ -199,14 +199,9 @@ int bundledir_open(const char *path)
 
 size_t bundledir_clean_leftovers(int dirfd)
 {
-    /* A fresh open file description: a dup would share the read offset. */
-    int dup_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (!d) {
-        closep(&dup_fd);
+    _cleanup_closedir_ DIR *dir = opendirat(dirfd, ".");
+    if (!dir)
         return 0;
-    }
-    _cleanup_closedir_ DIR *dir = d;
     size_t removed = 0;
     struct dirent *e;
     while ((e = readdir(dir))) {
@@ -388,14 +383,9 @@ static int by_time(const void *a, const void *b)
 
 size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, const struct policy *p)
 {
-    /* A fresh open file description: a dup would share the read offset. */
-    int dup_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (!d) {
-        closep(&dup_fd);
+    _cleanup_closedir_ DIR *dir = opendirat(dirfd, ".");
+    if (!dir)
         return 0;
-    }
-    _cleanup_closedir_ DIR *dir = d;
     struct ours *all = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;

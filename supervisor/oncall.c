@@ -264,26 +264,54 @@ static const char *kind_colour(const char *kind)
     return "\033[33m";
 }
 
-int oncall_ls(int argc, char **argv)
+/* What ls and top read: options, the directory, its rows. */
+struct listing {
+    struct filters f;
+    bool json;
+    const char *dir;
+    struct row *rows;
+    size_t n;
+    struct index_entry *sup;
+    size_t nsup;
+};
+
+/* Returns 0, or the exit code to return with (the error already said). */
+static int listing_open(int argc, char **argv, const char *what, struct listing *l)
 {
-    struct filters f = {0};
-    bool json = false;
-    int at = parse_filters(argc, argv, &f, &json, "ls");
+    *l = (struct listing){0};
+    int at = parse_filters(argc, argv, &l->f, &l->json, what);
     if (at < 0)
         return EXIT_CRASHBOX_USAGE;
-    const char *dir = default_dir(at < argc ? argv[at] : NULL);
-    if (!dir) {
-        fprintf(stderr, "crashbox ls: no directory (give one, or set CRASHBOX_BUNDLE_DIR)\n");
+    l->dir = default_dir(at < argc ? argv[at] : NULL);
+    if (!l->dir) {
+        fprintf(stderr, "crashbox %s: no directory (give one, or set CRASHBOX_BUNDLE_DIR)\n", what);
         return EXIT_CRASHBOX_USAGE;
     }
-    struct row *rows = NULL;
-    struct index_entry *sup = NULL;
-    size_t n = 0, nsup = 0;
-    int r = collect(dir, &rows, &n, &sup, &nsup);
+    int r = collect(l->dir, &l->rows, &l->n, &l->sup, &l->nsup);
     if (r < 0) {
-        fprintf(stderr, "crashbox ls: %s: %s\n", dir, strerror(-r));
+        fprintf(stderr, "crashbox %s: %s: %s\n", what, l->dir, strerror(-r));
         return EXIT_CRASHBOX_SYSTEM;
     }
+    return 0;
+}
+
+static void listing_free(struct listing *l)
+{
+    free(l->rows);
+    free(l->sup);
+}
+
+int oncall_ls(int argc, char **argv)
+{
+    struct listing l;
+    int code = listing_open(argc, argv, "ls", &l);
+    if (code)
+        return code;
+    const struct filters f = l.f;
+    const bool json = l.json;
+    const char *dir = l.dir;
+    struct row *rows = l.rows;
+    size_t n = l.n;
     bool colour = use_colour();
     struct json j;
     json_init(&j, false);
@@ -317,8 +345,7 @@ int oncall_ls(int argc, char **argv)
         printf("%s\n", j.buf);
     }
     json_free(&j);
-    free(rows);
-    free(sup);
+    listing_free(&l);
     return 0;
 }
 
@@ -330,24 +357,15 @@ struct fp_group {
 
 int oncall_top(int argc, char **argv)
 {
-    struct filters f = {0};
-    bool json = false;
-    int at = parse_filters(argc, argv, &f, &json, "top");
-    if (at < 0)
-        return EXIT_CRASHBOX_USAGE;
-    const char *dir = default_dir(at < argc ? argv[at] : NULL);
-    if (!dir) {
-        fprintf(stderr, "crashbox top: no directory (give one, or set CRASHBOX_BUNDLE_DIR)\n");
-        return EXIT_CRASHBOX_USAGE;
-    }
-    struct row *rows = NULL;
-    struct index_entry *sup = NULL;
-    size_t n = 0, nsup = 0;
-    int r = collect(dir, &rows, &n, &sup, &nsup);
-    if (r < 0) {
-        fprintf(stderr, "crashbox top: %s: %s\n", dir, strerror(-r));
-        return EXIT_CRASHBOX_SYSTEM;
-    }
+    struct listing l;
+    int code = listing_open(argc, argv, "top", &l);
+    if (code)
+        return code;
+    const struct filters f = l.f;
+    const bool json = l.json;
+    struct row *rows = l.rows;
+    struct index_entry *sup = l.sup;
+    size_t n = l.n, nsup = l.nsup;
     struct fp_group *g = calloc(n + nsup + 1, sizeof *g);
     size_t ng = 0;
     for (size_t i = 0; g && i < n + nsup; i++) {
@@ -424,8 +442,7 @@ int oncall_top(int argc, char **argv)
     }
     json_free(&j);
     free(g);
-    free(rows);
-    free(sup);
+    listing_free(&l);
     return 0;
 }
 

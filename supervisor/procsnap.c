@@ -86,14 +86,11 @@ static void text_printf(struct text *t, const char *fmt, ...)
 
 static void add_fds(int procfd, struct items *out)
 {
-    _cleanup_close_ int dfd = openat(procfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-    if (!d) {
+    _cleanup_closedir_ DIR *dir = opendirat(procfd, "fd");
+    if (!dir) {
         items_add_missing(out, "proc/fds", strerror(errno));
         return;
     }
-    steal_fd(&dfd);
-    _cleanup_closedir_ DIR *dir = d;
     struct text t = {0};
     struct dirent *e;
     size_t count = 0;
@@ -113,14 +110,11 @@ static void add_fds(int procfd, struct items *out)
 
 static void add_threads(int procfd, struct items *out)
 {
-    _cleanup_close_ int dfd = openat(procfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-    if (!d) {
+    _cleanup_closedir_ DIR *dir = opendirat(procfd, "task");
+    if (!dir) {
         items_add_missing(out, "proc/threads", strerror(errno));
         return;
     }
-    steal_fd(&dfd);
-    _cleanup_closedir_ DIR *dir = d;
     struct text t = {0};
     text_printf(&t, "tid\tname\tstate\twchan\n");
     struct dirent *e;

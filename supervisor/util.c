@@ -86,6 +86,20 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *ou
     return read_fd_all(fd, max, out, out_len);
 }
 
+DIR *opendirat(int dirfd, const char *path)
+{
+    int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return d;
+}
+
 long long now_ms(void)
 {
     struct timespec ts;

@@ -74,5 +74,9 @@ int read_fd_all(int fd, size_t max, char **out, size_t *out_len);
  * buffer of at most max bytes. Returns 0 or -errno; *out owned by caller. */
 int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *out_len);
 
+/* A directory stream for dirfd/path, on a fresh open file description (a dup
+ * of dirfd would share, and move, its read offset). NULL with errno set. */
+DIR *opendirat(int dirfd, const char *path);
+
 /* Monotonic clock in milliseconds. */
 long long now_ms(void);
