@@ -20,6 +20,7 @@
 #include "bundledir.h"
 #include "envbuild.h"
 #include "exithook.h"
+#include "hooks.h"
 #include "json.h"
 #include "passwd.h"
 #include "log.h"
@@ -720,6 +721,9 @@ void capture_job_run(struct capture_job *job)
     if (res == STORE_WRITTEN) {
         log_info("crash bundle written: %s", path);
         log_debug("crash-to-bundle: %lld ms after the service was reaped", now_ms() - c->exit_at_ms);
+        struct hook_event ev = {.bundle = path, .service = c->service, .kind = crash_kind_name(rp->kind),
+                                .fingerprint = rp->fingerprint};
+        hooks_on_crash(c->policy, &ev);
     } else if (res == STORE_SUPPRESSED) {
         log_info("crash %s rate-limited: counted in the index, no bundle", rp->fingerprint);
     }

@@ -15,7 +15,7 @@
 enum value_type {
     V_STRING, V_PATH, V_NAME, V_SIZE, V_DURATION, V_BOOL, V_FORWARD, V_PATTERNS, V_ASSIGNMENTS,
     V_EXIT_CODES, V_MODE, V_COUNT, V_RESTART, V_IDNAME, V_GROUPS, V_CAPS, V_SYSCALLS, V_RLIMIT,
-    V_DENY_ACTION,
+    V_DENY_ACTION, V_COMMAND,
 };
 
 struct key_def {
@@ -68,6 +68,8 @@ static const struct key_def keys[] = {
     {"sandbox", "seccomp_deny", V_SYSCALLS, FIELD(seccomp_deny), 0, 0, 0},
     {"sandbox", "seccomp_deny_action", V_DENY_ACTION, FIELD(seccomp_deny_kill), 0, 0, 0},
     {"sandbox", "self_sandbox", V_BOOL, FIELD(self_sandbox), 0, 0, 0},
+    {"hooks", "on_crash", V_COMMAND, FIELD(on_crash), 0, 0, 0},
+    {"hooks", "timeout", V_DURATION, FIELD(hook_timeout_ms), 100, 3600000, 0},
     {"kubernetes", "termination_log", V_PATH, FIELD(termination_log), 0, 0, 0},
     {"metrics", "textfile", V_PATH, FIELD(metrics_textfile), 0, 0, 0},
     {"capture", "exit_hook", V_BOOL, FIELD(exit_hook), 0, 0, 0},
@@ -98,6 +100,7 @@ int policy_init_defaults(struct policy *p)
         .drain_timeout_ms = 2000,
         .exit_hook = true,
         .self_sandbox = true,
+        .hook_timeout_ms = 30000,
         .rlimit_core = POLICY_UNSET,
         .rlimit_nofile = POLICY_UNSET,
         .rlimit_nproc = POLICY_UNSET,
@@ -149,6 +152,7 @@ static void env_rules_free(struct env_rules *e)
 void policy_free(struct policy *p)
 {
     free(p->service_name);
+    strlist_free(&p->on_crash);
     free(p->termination_log);
     free(p->metrics_textfile);
     free(p->sandbox_user);
@@ -360,6 +364,15 @@ static const char *set_value(struct policy *p, const struct key_def *k, const ch
         else
             return "must be 'child' or 'group'";
         return NULL;
+    case V_COMMAND: {
+        struct strlist l;
+        r = strlist_parse(v, &l);
+        if (r < 0)
+            return r == -ENOMEM ? "out of memory" : "unterminated quote";
+        strlist_free((struct strlist *)dst);
+        *(struct strlist *)dst = l;
+        return NULL;
+    }
     case V_PATTERNS:
     case V_ASSIGNMENTS:
     case V_EXIT_CODES: {
@@ -622,6 +635,7 @@ static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
     case V_PATTERNS:
     case V_ASSIGNMENTS:
     case V_EXIT_CODES:
+    case V_COMMAND:
     case V_GROUPS:
     case V_CAPS:
     case V_SYSCALLS: {

@@ -70,6 +70,9 @@ struct policy {
     struct strlist seccomp_deny;   /* syscall names */
     bool seccomp_deny_kill;        /* kill the process instead of EPERM */
     bool self_sandbox;             /* crashbox confines itself once the service runs */
+    /* [hooks] */
+    struct strlist on_crash;  /* command run after a bundle is written */
+    uint64_t hook_timeout_ms;
     /* [kubernetes] */
     char *termination_log;  /* owned; NULL: off */
     /* [metrics] */

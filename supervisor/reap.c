@@ -9,9 +9,94 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
+
+/* Claimed pids, shared by the supervising thread and bundle writers. */
+static struct {
+    pid_t pid;
+    bool done;
+    int status;
+} claims[16];
+static pthread_mutex_t claims_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int reap_claim(pid_t pid)
+{
+    pthread_mutex_lock(&claims_lock);
+    int r = -ENOSPC;
+    for (size_t i = 0; i < ARRAY_SIZE(claims); i++)
+        if (claims[i].pid == 0) {
+            claims[i].pid = pid;
+            claims[i].done = false;
+            r = 0;
+            break;
+        }
+    pthread_mutex_unlock(&claims_lock);
+    return r;
+}
+
+void reap_unclaim(pid_t pid)
+{
+    pthread_mutex_lock(&claims_lock);
+    for (size_t i = 0; i < ARRAY_SIZE(claims); i++)
+        if (claims[i].pid == pid)
+            claims[i].pid = 0;
+    pthread_mutex_unlock(&claims_lock);
+}
+
+static bool claim_record(pid_t pid, int status)
+{
+    bool claimed = false;
+    pthread_mutex_lock(&claims_lock);
+    for (size_t i = 0; i < ARRAY_SIZE(claims); i++)
+        if (claims[i].pid == pid) {
+            claims[i].done = true;
+            claims[i].status = status;
+            claimed = true;
+        }
+    pthread_mutex_unlock(&claims_lock);
+    return claimed;
+}
+
+static bool is_claimed(pid_t pid)
+{
+    bool claimed = false;
+    pthread_mutex_lock(&claims_lock);
+    for (size_t i = 0; i < ARRAY_SIZE(claims); i++)
+        if (claims[i].pid == pid)
+            claimed = true;
+    pthread_mutex_unlock(&claims_lock);
+    return claimed;
+}
+
+int reap_wait_claimed(pid_t pid, long long deadline_ms, int *status)
+{
+    for (;;) {
+        int st;
+        pid_t p = waitpid(pid, &st, WNOHANG);
+        if (p == pid) {
+            *status = st;
+            reap_unclaim(pid);
+            return 0;
+        }
+        pthread_mutex_lock(&claims_lock);
+        for (size_t i = 0; i < ARRAY_SIZE(claims); i++)
+            if (claims[i].pid == pid && claims[i].done) {
+                *status = claims[i].status;
+                claims[i].pid = 0;
+                pthread_mutex_unlock(&claims_lock);
+                return 0;
+            }
+        pthread_mutex_unlock(&claims_lock);
+        if (now_ms() >= deadline_ms)
+            return -ETIMEDOUT;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
 
 void reap_children(pid_t main_pid, struct reap_result *out)
 {
@@ -34,6 +119,8 @@ void reap_children(pid_t main_pid, struct reap_result *out)
             }
             continue;
         }
+        if (claim_record(p, st))
+            continue; /* a hook: its own thread reports it */
         out->reaped++;
         if (p == main_pid) {
             out->main_exited = true;
@@ -94,7 +181,7 @@ size_t descendants_signal(const char *proc_root, int sig)
         if (len <= 0 || proc_stat_parse_ppid(buf, (size_t)len, &ppid) < 0 || ppid != self)
             continue;
         pid_t pid = (pid_t)atoi(e->d_name);
-        if (pid > 0 && kill(pid, sig) == 0)
+        if (pid > 0 && !is_claimed(pid) && kill(pid, sig) == 0)
             n++;
     }
     return n;

@@ -15,6 +15,16 @@ struct reap_result {
     bool no_children;   /* waitpid said ECHILD: nothing left to wait for */
 };
 
+/* Processes crashbox starts besides the service (watcher hooks) are
+ * claimed: whichever thread reaps one records its status for the thread
+ * that waits on it, and they are never "left behind by the service". */
+int reap_claim(pid_t pid);
+/* Waits (polling, off the supervision path) until pid ended or deadline
+ * (now_ms() value) passed. Returns 0 with *status, or -ETIMEDOUT. The claim
+ * is released either way unless it timed out. */
+int reap_wait_claimed(pid_t pid, long long deadline_ms, int *status);
+void reap_unclaim(pid_t pid);
+
 /* Collects every zombie without blocking, noting what happened to main. */
 void reap_children(pid_t main_pid, struct reap_result *out);
 

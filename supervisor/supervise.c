@@ -195,11 +195,15 @@ static void end_descendants(struct supervisor *s, int sfd)
     if (s->reaped.no_children)
         return;
     size_t n = descendants_signal("/proc", SIGTERM);
+    if (n == 0)
+        return;
     log_debug("sent SIGTERM to %zu process(es) left behind by the service", n);
     long long kill_at = now_ms() + (long long)s->policy->descendant_grace_ms;
     bool killing = false;
     struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = s->capture->notify_fd, .events = POLLIN}};
-    while (!s->reaped.no_children) {
+    /* Watcher hooks still running are not the service's: they have their
+     * own timeout, and supervision does not wait for them. */
+    while (!s->reaped.no_children && descendants_signal("/proc", 0) > 0) {
         if (!killing && now_ms() >= kill_at) {
             killing = true;
             log_warn("processes left behind by the service ignored SIGTERM; sending SIGKILL");
@@ -336,7 +340,8 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
     if (pol->self_sandbox && restarts == 0) {
         char what[160];
-        r = self_sandbox_apply(pol, pol->restart_mode != RESTART_NEVER, what, sizeof what);
+        /* Restarts and hooks start processes: they must not inherit a filter. */
+        r = self_sandbox_apply(pol, pol->restart_mode != RESTART_NEVER || pol->on_crash.n, what, sizeof what);
         if (r < 0)
             log_warn("cannot sandbox crashbox itself: %s: %s", what, strerror(-r));
         else
