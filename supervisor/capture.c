@@ -291,6 +291,16 @@ static void memory_json(struct json *j, const struct cgroup_memory *m, const str
     OPT("peak_bytes", m->has_peak, m->peak_bytes);
     OPT("oom_kills", m->has_oom_kills, m->oom_kills);
     OPT("oom_kills_at_start", c->mem_start.has_oom_kills, c->mem_start.oom_kills);
+    json_key(j, "watermarks_crossed");
+    json_arr_begin(j);
+    for (size_t i = 0; i < c->ncrossed; i++) {
+        json_obj_begin(j);
+        json_kv_uint(j, "percent", c->crossed[i].percent);
+        json_kv_uint(j, "usage_bytes", c->crossed[i].usage);
+        json_kv_int(j, "before_end_ms", c->crossed[i].age_ms);
+        json_obj_end(j);
+    }
+    json_arr_end(j);
     if (m->version == CGROUP_V2) {
         OPT("oom_events", m->has_oom, m->oom_events);
         OPT("oom_group_kills", m->has_group_kills, m->oom_group_kills);
@@ -654,6 +664,7 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
                               ? c->hook_status
                               : "the service was gone before a snapshot could be taken");
     add_cgroup_items(&r.mem, it);
+    items_move(it, &c->preoom_items, "");
     r.have_bi = c->exe_fd >= 0 && buildinfo_read_fd(c->exe_fd, &r.bi) == 0;
     if (r.have_bi && r.bi.modinfo) {
         char head[256];
@@ -693,6 +704,7 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     job->cap.notify_buf = (struct exithook_buffers){0};
     job->cap.exe_fd = -1;
     job->cap.snapshot = (struct items){0};
+    job->cap.preoom_items = (struct items){0};
     job->r = r;
     *out = job;
     return kind;
@@ -737,4 +749,5 @@ void capture_free(struct capture *c)
     closep(&c->exe_fd);
     c->exe_fd = -1;
     items_free(&c->snapshot);
+    items_free(&c->preoom_items);
 }

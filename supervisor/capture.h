@@ -56,6 +56,14 @@ struct capture {
     long long snapshot_ms;    /* how long the service was held */
     struct items snapshot;
     int stop_signal;          /* SIGTERM/SIGINT forwarded to stop the service, or 0 */
+    /* Pre-OOM snapshots handed over at the end (pre-oom/<percent>/...). */
+    struct items preoom_items;
+    struct {
+        unsigned percent;
+        uint64_t usage;
+        long long age_ms; /* how long before the end it was taken */
+    } crossed[8];
+    size_t ncrossed;
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
 };

@@ -15,7 +15,7 @@
 enum value_type {
     V_STRING, V_PATH, V_NAME, V_SIZE, V_DURATION, V_BOOL, V_FORWARD, V_PATTERNS, V_ASSIGNMENTS,
     V_EXIT_CODES, V_MODE, V_COUNT, V_RESTART, V_IDNAME, V_GROUPS, V_CAPS, V_SYSCALLS, V_RLIMIT,
-    V_DENY_ACTION, V_COMMAND,
+    V_DENY_ACTION, V_COMMAND, V_PERCENTS,
 };
 
 struct key_def {
@@ -68,6 +68,10 @@ static const struct key_def keys[] = {
     {"sandbox", "seccomp_deny", V_SYSCALLS, FIELD(seccomp_deny), 0, 0, 0},
     {"sandbox", "seccomp_deny_action", V_DENY_ACTION, FIELD(seccomp_deny_kill), 0, 0, 0},
     {"sandbox", "self_sandbox", V_BOOL, FIELD(self_sandbox), 0, 0, 0},
+    {"memory", "watermarks", V_PERCENTS, FIELD(watermarks), 0, 0, 0},
+    {"memory", "hysteresis", V_COUNT, FIELD(watermark_hysteresis), 0, 50, 0},
+    {"memory", "snapshot_interval", V_DURATION, FIELD(watermark_interval_ms), 0, 3600000, 0},
+    {"memory", "keep_memory_high", V_BOOL, FIELD(keep_memory_high), 0, 0, 0},
     {"hooks", "on_crash", V_COMMAND, FIELD(on_crash), 0, 0, 0},
     {"hooks", "timeout", V_DURATION, FIELD(hook_timeout_ms), 100, 3600000, 0},
     {"kubernetes", "termination_log", V_PATH, FIELD(termination_log), 0, 0, 0},
@@ -101,6 +105,8 @@ int policy_init_defaults(struct policy *p)
         .exit_hook = true,
         .self_sandbox = true,
         .hook_timeout_ms = 30000,
+        .watermark_hysteresis = 5,
+        .watermark_interval_ms = 10000,
         .rlimit_core = POLICY_UNSET,
         .rlimit_nofile = POLICY_UNSET,
         .rlimit_nproc = POLICY_UNSET,
@@ -128,6 +134,8 @@ int policy_init_defaults(struct policy *p)
     p->termination_log = strdup("/dev/termination-log");
     int r = p->termination_log ? strlist_append(&p->normal_exit_codes, "0") : -ENOMEM;
     if (r >= 0)
+        r = strlist_parse("80 90 95", &p->watermarks);
+    if (r >= 0)
         r = strlist_append(&p->env.keep, "*");
     if (r >= 0)
         r = strlist_append(&p->env.unset, "CRASHBOX_*");
@@ -153,6 +161,7 @@ void policy_free(struct policy *p)
 {
     free(p->service_name);
     strlist_free(&p->on_crash);
+    strlist_free(&p->watermarks);
     free(p->termination_log);
     free(p->metrics_textfile);
     free(p->sandbox_user);
@@ -364,6 +373,24 @@ static const char *set_value(struct policy *p, const struct key_def *k, const ch
         else
             return "must be 'child' or 'group'";
         return NULL;
+    case V_PERCENTS: {
+        struct strlist l;
+        r = strlist_parse(v, &l);
+        if (r < 0)
+            return r == -ENOMEM ? "out of memory" : "unterminated quote";
+        for (size_t i = 0; i < l.n; i++) {
+            char *e;
+            long x = strtol(l.items[i], &e, 10);
+            if (*e || x < 1 || x > 99 || i >= 8) {
+                snprintf(detail, dlen, "'%s' is not a percent of the limit (1 to 99, at most 8)", l.items[i]);
+                strlist_free(&l);
+                return detail;
+            }
+        }
+        strlist_free((struct strlist *)dst);
+        *(struct strlist *)dst = l;
+        return NULL;
+    }
     case V_COMMAND: {
         struct strlist l;
         r = strlist_parse(v, &l);
@@ -636,6 +663,7 @@ static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
     case V_ASSIGNMENTS:
     case V_EXIT_CODES:
     case V_COMMAND:
+    case V_PERCENTS:
     case V_GROUPS:
     case V_CAPS:
     case V_SYSCALLS: {

@@ -70,6 +70,11 @@ struct policy {
     struct strlist seccomp_deny;   /* syscall names */
     bool seccomp_deny_kill;        /* kill the process instead of EPERM */
     bool self_sandbox;             /* crashbox confines itself once the service runs */
+    /* [memory] */
+    struct strlist watermarks;     /* percents of the limit */
+    uint64_t watermark_hysteresis; /* percent below a watermark that re-arms it */
+    uint64_t watermark_interval_ms; /* at most one snapshot per watermark per interval */
+    bool keep_memory_high;         /* keep dropped snapshots as memory-high bundles */
     /* [hooks] */
     struct strlist on_crash;  /* command run after a bundle is written */
     uint64_t hook_timeout_ms;

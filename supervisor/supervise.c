@@ -20,7 +20,9 @@
 #include "reap.h"
 #include "relay.h"
 #include "sigtable.h"
+#include "memwatch.h"
 #include "metrics.h"
+#include "preoom.h"
 #include "sandbox.h"
 #include "selfsandbox.h"
 #include "spawn.h"
@@ -70,6 +72,7 @@ int signals_fault_fd(void) { return fault_pipe[0]; }
 struct supervisor {
     const struct policy *policy;
     struct capture *capture;
+    struct preoom *preoom;
     pid_t child;
     int terminal_fd; /* the terminal we handed to the child, or -1 */
     long long grace_deadline; /* ms, 0: none */
@@ -158,12 +161,17 @@ static int poll_timeout(long long deadline)
 /* Phase 1: the service runs. Returns when the main child has exited. */
 static void run_until_exit(struct supervisor *s, int sfd)
 {
-    struct pollfd p[3] = {{.fd = sfd, .events = POLLIN},
-                          {.fd = signals_fault_fd(), .events = POLLIN},
-                          {.fd = s->capture->notify_fd, .events = POLLIN}};
+    struct pollfd p[3 + 2 * MEMWATCH_MAX + 2] = {{.fd = sfd, .events = POLLIN},
+                                             {.fd = signals_fault_fd(), .events = POLLIN},
+                                             {.fd = s->capture->notify_fd, .events = POLLIN}};
+    int mfds[2 * MEMWATCH_MAX + 2];
+    short mev[2 * MEMWATCH_MAX + 2];
+    size_t nm = preoom_fds(s->preoom, mfds, mev, ARRAY_SIZE(mfds));
+    for (size_t i = 0; i < nm; i++)
+        p[3 + i] = (struct pollfd){.fd = mfds[i], .events = mev[i]};
     /* A child that exited before the loop started sent SIGCHLD already. */
     while (!s->reaped.main_exited) {
-        int n = poll(p, 3, poll_timeout(s->escalated ? 0 : s->grace_deadline));
+        int n = poll(p, 3 + nm, poll_timeout(s->escalated ? 0 : s->grace_deadline));
         if (n < 0 && errno != EINTR)
             log_warn("poll: %s", strerror(errno));
         /* The service waits in its last syscall: answer it first. */
@@ -171,6 +179,9 @@ static void run_until_exit(struct supervisor *s, int sfd)
             capture_on_notify(s->capture);
             p[2].fd = s->capture->notify_fd; /* -1 once the hook was let go */
         }
+        for (size_t i = 0; i < nm; i++)
+            if (p[3 + i].revents)
+                preoom_on_event(s->preoom, p[3 + i].fd);
         if (p[0].revents)
             drain_signalfd(s, sfd);
         if (p[1].revents)
@@ -290,7 +301,8 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
         snprintf(metrics->service, sizeof metrics->service, "%s", cap.service);
         metrics_update(pol, metrics); /* zeros, so the series exist before a crash */
     }
-    struct supervisor s = {.policy = pol, .capture = &cap, .terminal_fd = foreground_terminal()};
+    struct preoom pre;
+    struct supervisor s = {.policy = pol, .capture = &cap, .preoom = &pre, .terminal_fd = foreground_terminal()};
     struct spawn_request req = {
         .argv = run->argv,
         .envp = run->envp,
@@ -328,6 +340,7 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     pid_t pid = res.pid;
     s.child = pid;
     capture_started(&cap, pid, res.notify_fd, res.hook_errno);
+    preoom_start(&pre, pol, &cap);
     if (pol->exit_hook && hook->listener && res.notify_fd < 0)
         log_warn("%s; crash capture will be post-mortem", cap.hook_status);
     closep(&err_wr);
@@ -353,6 +366,8 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     if (s.terminal_fd >= 0)
         (void)tcsetpgrp(s.terminal_fd, getpgrp());
     end_descendants(&s, run->signal_fd);
+    preoom_finish(&pre);
+    preoom_stop(&pre);
     capture_stop_hook(&cap);
     relay_finish(&relay, pol->drain_timeout_ms);
     struct capture_job *job = NULL;

@@ -236,6 +236,66 @@ def test_unwritable_bundle_dir_loses_nothing_but_the_bundle(tmp):
         os.chmod(ro, 0o700)
 
 
+def memory_cgroup(tmp, limit):
+    """A child memory cgroup with a limit: (path, procs file), or Skip."""
+    need_root("creating a memory cgroup")
+    v1 = "/sys/fs/cgroup/memory"
+    v2 = "/sys/fs/cgroup"
+    if os.path.exists(os.path.join(v1, "memory.limit_in_bytes")):
+        own = open("/proc/self/cgroup").read()
+        rel = [l.split(":", 2)[2] for l in own.splitlines() if ":memory:" in l][0].strip()
+        cg = os.path.join(v1, rel.lstrip("/"), f"crashbox-mem-{os.getpid()}-{os.path.basename(tmp)}")
+        limit_file = "memory.limit_in_bytes"
+    elif os.path.exists(os.path.join(v2, "cgroup.controllers")) and "memory" in open(os.path.join(v2, "cgroup.controllers")).read():
+        cg = os.path.join(v2, f"crashbox-mem-{os.getpid()}-{os.path.basename(tmp)}")
+        limit_file = "memory.max"
+    else:
+        raise Skip("no memory cgroup controller can be used here (neither v1 nor v2)")
+    try:
+        os.mkdir(cg)
+    except OSError as e:
+        raise Skip(f"cannot create a memory cgroup: {e}")
+    with open(os.path.join(cg, limit_file), "w") as f:
+        f.write(str(limit))
+    sw = os.path.join(cg, "memory.memsw.limit_in_bytes")
+    if os.path.exists(sw):
+        with open(sw, "w") as f:
+            f.write(str(limit))
+    return cg
+
+
+def remove_cgroup(cg):
+    for _ in range(50):
+        try:
+            os.rmdir(cg)
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
+def test_memory_that_falls_back_drops_its_pre_oom_snapshots(tmp):
+    cg = memory_cgroup(tmp, 96 << 20)
+    try:
+        for keep in (False, True):
+            d = os.path.join(tmp, f"b{keep}")
+            os.makedirs(d)
+            pol = write_policy(tmp, f"[memory]\nkeep_memory_high = {'yes' if keep else 'no'}\n", f"m{keep}.policy")
+            script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -p {pol} -d {d} -- {EXAMPLES}/memory-spike"
+            r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
+            assert r.returncode == 0, r.stderr[-2000:]
+            assert b"crossed the 80% watermark" in r.stderr
+            assert [f for f in os.listdir(d) if f.startswith(".crashbox-pending")] == []
+            bundles = list_bundles(d)
+            if keep:
+                assert len(bundles) == 1 and bundles[0].endswith("-memory-high.tar.zst"), bundles
+                assert "pre-oom/80/" not in members(os.path.join(d, bundles[0]))[0]
+                assert "proc/status" in members(os.path.join(d, bundles[0]))
+            else:
+                assert bundles == [], "memory fell back: nothing kept"
+    finally:
+        remove_cgroup(cg)
+
+
 def test_oom_kill_in_a_memory_cgroup(tmp):
     need_root("creating a memory cgroup")
     v1 = "/sys/fs/cgroup/memory"
@@ -272,6 +332,14 @@ def test_oom_kill_in_a_memory_cgroup(tmp):
         assert man["memory"]["oom_kills"] > man["memory"]["oom_kills_at_start"]
         assert man["memory"]["limit_bytes"] == 96 << 20
         assert NAME_RE.match(os.path.basename(only_bundle(d)))["kind"] == "oom-kill"
+        # The pre-OOM snapshots taken on the way up are in it.
+        crossed = [w["percent"] for w in man["memory"]["watermarks_crossed"]]
+        assert crossed == [80, 90, 95], man["memory"]["watermarks_crossed"]
+        names = members(only_bundle(d))
+        for pct in (80, 90, 95):
+            assert f"pre-oom/{pct}/proc/status" in names and f"pre-oom/{pct}/cgroup/memory.stat" in names
+        assert "unbounded-alloc" in member(only_bundle(d), "pre-oom/95/proc/maps").decode()
+        assert [f for f in os.listdir(d) if f.startswith(".crashbox-pending")] == []
     finally:
         for _ in range(50):
             try:

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+#include "preoom.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "bundledir.h"
+#include "bundleread.h"
+#include "json.h"
+#include "log.h"
+#include "procsnap.h"
+#include "util.h"
+
+void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
+{
+    *p = (struct preoom){.policy = pol, .capture = c, .dirfd = -1};
+    for (size_t i = 0; i < ARRAY_SIZE(p->w.fds); i++)
+        p->w.fds[i] = -1;
+    p->w.dirfd = -1;
+    if (!pol->watermarks.n)
+        return;
+    unsigned pct[MEMWATCH_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < pol->watermarks.n && n < MEMWATCH_MAX; i++)
+        pct[n++] = (unsigned)atoi(pol->watermarks.items[i]);
+    int r = memwatch_open(&p->w, &c->mem_start, pct, n, (unsigned)pol->watermark_hysteresis,
+                          (long long)pol->watermark_interval_ms);
+    static bool said;
+    if (r == -ENODATA || r == -ENOENT) {
+        /* Said once, at debug level: most runs without a limit are fine. */
+        if (!said)
+            log_debug("%s: not watching memory", r == -ENODATA ? "no memory limit" : "no memory cgroup");
+        said = true;
+        memwatch_close(&p->w);
+        return;
+    }
+    if (r < 0) {
+        log_warn("cannot watch the memory cgroup: %s", strerror(-r));
+        memwatch_close(&p->w);
+        return;
+    }
+    if (pol->bundle_dir)
+        p->dirfd = bundledir_open(pol->bundle_dir);
+    p->active = true;
+    log_debug("watching memory: %zu watermark(s) of a %llu-byte limit", p->w.st.n,
+              (unsigned long long)p->w.st.limit);
+}
+
+size_t preoom_fds(const struct preoom *p, int *fds, short *events, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; p->active && i < p->w.nfds && n < cap; i++) {
+        fds[n] = p->w.fds[i];
+        events[n++] = p->w.events[i];
+    }
+    return n;
+}
+
+static void drop_pending(struct preoom *p, size_t i, bool keep_as_bundle)
+{
+    if (!p->pending[i][0] || p->dirfd < 0)
+        return;
+    if (keep_as_bundle) {
+        char name[300], pid[32];
+        snprintf(pid, sizeof pid, "%d", (int)p->capture->pid);
+        bundle_name(name, sizeof name, p->capture->service, time(NULL), p->capture->host, pid, "memory-high");
+        if (renameat2(p->dirfd, p->pending[i], p->dirfd, name, RENAME_NOREPLACE) == 0)
+            log_info("memory fell back: the %u%% snapshot was kept as %s", p->w.st.wm[i].percent, name);
+    } else {
+        unlinkat(p->dirfd, p->pending[i], 0);
+    }
+    p->pending[i][0] = '\0';
+}
+
+static void take(struct preoom *p, size_t i, uint64_t usage)
+{
+    struct watermark *wm = &p->w.st.wm[i];
+    log_info("memory at %llu of %llu bytes crossed the %u%% watermark: pre-OOM snapshot",
+             (unsigned long long)usage, (unsigned long long)p->w.st.limit, wm->percent);
+    if (p->dirfd < 0)
+        return;
+    struct items it = {0};
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", (int)p->capture->pid);
+    _cleanup_close_ int procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (procfd >= 0)
+        procsnap_collect(procfd, &p->policy->redact, now_ms() + (long long)p->policy->snapshot_budget_ms, &it);
+    static const char *const files[] = {"memory.stat", "memory.usage_in_bytes", "memory.max_usage_in_bytes",
+                                        "memory.current", "memory.peak", "memory.events", "memory.pressure", NULL};
+    for (size_t k = 0; files[k]; k++) {
+        char *buf;
+        size_t len;
+        char member[96];
+        snprintf(member, sizeof member, "cgroup/%s", files[k]);
+        if (read_file_at(p->w.dirfd, files[k], 1 << 20, &buf, &len) == 0)
+            items_add(&it, member, buf, len, false);
+    }
+    struct json j;
+    json_init(&j, true);
+    json_obj_begin(&j);
+    json_kv_str(&j, "schema", "crashbox.pre-oom/1");
+    json_kv_uint(&j, "watermark_percent", wm->percent);
+    json_kv_int(&j, "time_unix_ms", (long long)time(NULL) * 1000);
+    json_kv_uint(&j, "usage_bytes", usage);
+    json_kv_uint(&j, "limit_bytes", p->w.st.limit);
+    json_obj_end(&j);
+    drop_pending(p, i, false); /* a newer snapshot of the same watermark replaces it */
+    snprintf(p->pending[i], sizeof p->pending[i], ".crashbox-pending-%s-%s-%d-%u.tar.zst", p->capture->service,
+             p->capture->host, (int)p->capture->pid, wm->percent);
+    size_t bytes;
+    int r = json_failed(&j) ? -ENOMEM
+                            : bundle_write(p->dirfd, p->pending[i], j.buf, j.len, &it, time(NULL), 0600,
+                                           (gid_t)-1, &bytes);
+    if (r < 0) {
+        log_warn("cannot keep the pre-OOM snapshot: %s", strerror(-r));
+        p->pending[i][0] = '\0';
+    }
+    json_free(&j);
+    items_free(&it);
+}
+
+static bool oom_killed_since_start(const struct preoom *p)
+{
+    const struct cgroup_memory *start = &p->capture->mem_start;
+    _cleanup_free_ char *b = NULL;
+    size_t len;
+    uint64_t now;
+    const char *file = p->w.version == CGROUP_V1 ? "memory.oom_control" : "memory.events";
+    if (!start->has_oom_kills || read_file_at(p->w.dirfd, file, 1 << 16, &b, &len) < 0 ||
+        cgroup_keyed_value(b, len, "oom_kill", &now) < 0)
+        return false;
+    return now > start->oom_kills;
+}
+
+void preoom_on_event(struct preoom *p, int fd)
+{
+    uint64_t usage;
+    if (!p->active || memwatch_read(&p->w, fd, &usage) < 0)
+        return;
+    size_t which = 0;
+    switch (memwatch_observe(&p->w.st, usage, now_ms(), &which)) {
+    case MW_SNAPSHOT:
+        take(p, which, usage);
+        break;
+    case MW_FELL_BACK:
+        /* An OOM kill frees memory too: then the snapshots are the
+         * evidence, not a false alarm. */
+        if (oom_killed_since_start(p)) {
+            log_debug("memory fell back after an OOM kill: keeping the pre-OOM snapshots");
+            break;
+        }
+        for (size_t i = 0; i < p->w.st.n; i++)
+            drop_pending(p, i, p->policy->keep_memory_high);
+        break;
+    case MW_NONE:
+        break;
+    }
+}
+
+struct prefixed {
+    struct items *into;
+    char prefix[32];
+};
+
+static int add_member(void *ctx, const char *name, const char *data, size_t len, size_t full)
+{
+    struct prefixed *pf = ctx;
+    (void)full;
+    char member[512];
+    snprintf(member, sizeof member, "%s%s", pf->prefix, name);
+    return items_add_copy(pf->into, member, data, len) < 0 ? -ENOMEM : 0;
+}
+
+void preoom_finish(struct preoom *p)
+{
+    if (!p->active || p->dirfd < 0)
+        return;
+    struct capture *c = p->capture;
+    for (size_t i = 0; i < p->w.st.n; i++) {
+        if (!p->pending[i][0])
+            continue;
+        struct prefixed pf = {.into = &c->preoom_items};
+        snprintf(pf.prefix, sizeof pf.prefix, "pre-oom/%u/", p->w.st.wm[i].percent);
+        if (bundle_read(p->dirfd, p->pending[i], 8 << 20, add_member, &pf) == 0 && c->ncrossed < MEMWATCH_MAX) {
+            c->crossed[c->ncrossed].percent = p->w.st.wm[i].percent;
+            c->crossed[c->ncrossed].usage = p->w.st.wm[i].pending_usage;
+            c->crossed[c->ncrossed].age_ms = now_ms() - p->w.st.wm[i].pending_ms;
+            c->ncrossed++;
+        }
+        unlinkat(p->dirfd, p->pending[i], 0);
+        p->pending[i][0] = '\0';
+    }
+}
+
+void preoom_stop(struct preoom *p)
+{
+    memwatch_close(&p->w);
+    closep(&p->dirfd);
+    p->active = false;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Pre-OOM snapshots: when the service's memory crosses a watermark, a
+ * snapshot of /proc and the cgroup is kept, fsynced, as a pending file in
+ * the bundle directory. An OOM kill's bundle takes them in under
+ * pre-oom/<watermark>/; when memory falls back they are dropped (or kept as
+ * memory-high bundles, per policy). */
+#pragma once
+
+#include <stdbool.h>
+
+#include "capture.h"
+#include "memwatch.h"
+
+struct preoom {
+    const struct policy *policy;
+    struct capture *capture;
+    struct memwatch w;
+    bool active;
+    int dirfd; /* owned: the bundle directory, -1 if none */
+    char pending[MEMWATCH_MAX][320];
+};
+
+/* Starts watching the service's cgroup (the capture's baseline one). */
+void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c);
+/* fds to add to the supervision poll (POLLIN/POLLPRI as w.events says). */
+size_t preoom_fds(const struct preoom *p, int *fds, short *events, size_t cap);
+void preoom_on_event(struct preoom *p, int fd);
+/* At the service's end: hands the pending snapshots to the capture (items
+ * under pre-oom/<percent>/ and the crossings) and removes the files. */
+void preoom_finish(struct preoom *p);
+void preoom_stop(struct preoom *p);
