@@ -16,11 +16,45 @@
 #include "json.h"
 #include "log.h"
 #include "procsnap.h"
+#include "recovery.h"
 #include "util.h"
+
+static void state_update(struct preoom *p)
+{
+    if (p->state_fd < 0)
+        return;
+    const struct capture *c = p->capture;
+    struct service_state st = {.pid = c->pid, .started = (long long)time(NULL),
+                               .limit_bytes = c->mem_start.has_limit ? c->mem_start.limit_bytes : 0,
+                               .usage_bytes = p->state_usage, .watermark = p->state_watermark,
+                               .oom_kills = c->mem_start.oom_kills};
+    snprintf(st.service, sizeof st.service, "%s", c->service);
+    snprintf(st.host, sizeof st.host, "%s", c->host);
+    snprintf(st.cgroup, sizeof st.cgroup, "%.511s", c->mem_start.version ? c->mem_start.dir : "");
+    int r = state_write(p->state_fd, &st);
+    if (r < 0)
+        log_debug("cannot write the state file: %s", strerror(-r));
+}
+
+void state_begin(struct preoom *p, const struct capture *c)
+{
+    p->state_dirfd = c->policy->bundle_dir ? bundledir_open(c->policy->bundle_dir) : -1;
+    p->state_fd = p->state_dirfd >= 0 ? state_open(p->state_dirfd, c->service, c->host) : -1;
+    p->state_usage = c->mem_start.has_usage ? c->mem_start.usage_bytes : 0;
+    state_update(p);
+}
+
+void state_end(struct preoom *p, const struct capture *c)
+{
+    if (p->state_fd >= 0)
+        state_remove(p->state_dirfd, p->state_fd, c->service, c->host);
+    closep(&p->state_fd);
+    closep(&p->state_dirfd);
+}
 
 void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
 {
-    *p = (struct preoom){.policy = pol, .capture = c, .dirfd = -1};
+    *p = (struct preoom){.policy = pol, .capture = c, .dirfd = -1, .state_dirfd = -1, .state_fd = -1};
     for (size_t i = 0; i < ARRAY_SIZE(p->w.fds); i++)
         p->w.fds[i] = -1;
     p->w.dirfd = -1;
@@ -82,6 +116,10 @@ static void drop_pending(struct preoom *p, size_t i, bool keep_as_bundle)
 static void take(struct preoom *p, size_t i, uint64_t usage)
 {
     struct watermark *wm = &p->w.st.wm[i];
+    if (wm->percent > p->state_watermark)
+        p->state_watermark = wm->percent;
+    p->state_usage = usage;
+    state_update(p);
     log_info("memory at %llu of %llu bytes crossed the %u%% watermark: pre-OOM snapshot",
              (unsigned long long)usage, (unsigned long long)p->w.st.limit, wm->percent);
     if (p->dirfd < 0)

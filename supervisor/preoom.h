@@ -18,6 +18,10 @@ struct preoom {
     bool active;
     int dirfd; /* owned: the bundle directory, -1 if none */
     char pending[MEMWATCH_MAX][320];
+    int state_dirfd; /* owned: where the state file is, -1 if none */
+    int state_fd;    /* owned: the state file, locked while we live */
+    unsigned state_watermark;
+    uint64_t state_usage;
 };
 
 /* Starts watching the service's cgroup (the capture's baseline one). */
@@ -29,3 +33,8 @@ void preoom_on_event(struct preoom *p, int fd);
  * under pre-oom/<percent>/ and the crossings) and removes the files. */
 void preoom_finish(struct preoom *p);
 void preoom_stop(struct preoom *p);
+
+/* The state file of a running service (recovery.h): written at start and
+ * at each watermark, removed at the run's end. */
+void state_begin(struct preoom *p, const struct capture *c);
+void state_end(struct preoom *p, const struct capture *c);

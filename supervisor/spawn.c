@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -69,6 +70,15 @@ static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent,
     if (req->stderr_fd != STDERR_FILENO && dup2(req->stderr_fd, STDERR_FILENO) < 0)
         goto fail;
     signals_reset_for_exec();
+    /* crashbox protects itself from the OOM killer; the service must not
+     * inherit that: it gets the value crashbox started with. */
+    if (req->oom_score_adj) {
+        int ofd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (ofd >= 0) {
+            (void)write(ofd, req->oom_score_adj, strlen(req->oom_score_adj));
+            close(ofd);
+        }
+    }
     /* The sandbox in its fixed order, then seccomp last: from here on
      * exit_group is watched. A hook failure is reported to crashbox and the
      * service runs without it; a sandbox failure stops the start. */

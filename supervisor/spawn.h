@@ -14,6 +14,7 @@ struct spawn_request {
     int terminal_fd;    /* >= 0: give the child's process group this terminal */
     const struct exithook_prog *exit_hook; /* NULL: no seccomp filter */
     const struct sandbox *sandbox;         /* NULL: none */
+    const char *oom_score_adj;             /* the child's, when crashbox changed its own; NULL: leave */
 };
 
 struct spawn_result {

@@ -23,6 +23,7 @@
 #include "memwatch.h"
 #include "metrics.h"
 #include "preoom.h"
+#include "recovery.h"
 #include "sandbox.h"
 #include "selfsandbox.h"
 #include "spawn.h"
@@ -279,7 +280,7 @@ static void metrics_update(const struct policy *pol, struct metrics *m)
 }
 
 static int run_once(const struct service_run *run, const struct exithook_prog *hook,
-                    const struct sandbox *sb, unsigned restarts, struct writers *writers,
+                    const struct sandbox *sb, const char *oom_adj, unsigned restarts, struct writers *writers,
                     struct metrics *metrics, enum crash_kind *kind, bool *stop)
 {
     const struct policy *pol = run->policy;
@@ -310,7 +311,10 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
         .terminal_fd = s.terminal_fd,
         .exit_hook = hook->filter ? hook : NULL,
         .sandbox = sb,
+        .oom_score_adj = oom_adj,
     };
+    if (restarts == 0)
+        (void)recovery_run(pol, cap.service, cap.host); /* a previous run killed with us? */
     struct spawn_result res;
     int r = spawn_service(&req, &res);
     if (r < 0) {
@@ -341,6 +345,7 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     s.child = pid;
     capture_started(&cap, pid, res.notify_fd, res.hook_errno);
     preoom_start(&pre, pol, &cap);
+    state_begin(&pre, &cap);
     if (pol->exit_hook && hook->listener && res.notify_fd < 0)
         log_warn("%s; crash capture will be post-mortem", cap.hook_status);
     closep(&err_wr);
@@ -373,6 +378,7 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     struct capture_job *job = NULL;
     *kind = capture_finish(&cap, s.reaped.main_status, relay.tail.buf ? &relay.tail : NULL, &job);
     relay_free(&relay);
+    state_end(&pre, &cap); /* the end record: this run is accounted for */
     if (*kind != CRASH_NONE) {
         metrics->crashes[*kind]++;
         metrics->last_crash = time(NULL);
@@ -448,6 +454,12 @@ int supervise(const struct service_run *run)
     const struct policy *pol = run->policy;
     if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         log_debug("cannot become a subreaper: %s", strerror(errno));
+    /* Out of the OOM killer's reach where we may (CAP_SYS_RESOURCE): a group
+     * OOM kill must not take the supervisor with the service. */
+    char orig_adj[16];
+    bool protected_self = oom_protect_self(orig_adj, sizeof orig_adj) == 0;
+    if (protected_self)
+        log_debug("oom_score_adj set to -1000 (the service keeps %s)", orig_adj);
     /* Compile in the parent: every name resolved and every error reported
      * before the service exists. */
     struct sandbox sb;
@@ -478,7 +490,8 @@ int supervise(const struct service_run *run)
         long long started = now_ms();
         enum crash_kind kind;
         bool stop = false;
-        code = run_once(run, &hook, &sb, restarts, &writers, &metrics, &kind, &stop);
+        code = run_once(run, &hook, &sb, protected_self ? orig_adj : NULL, restarts, &writers, &metrics, &kind,
+                        &stop);
         if (stop || !restart_wanted(pol, kind, code))
             break;
         long long now = now_ms();

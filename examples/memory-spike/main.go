@@ -1,5 +1,6 @@
 // memory-spike: a burst of memory that is given back: crosses the 80%
-// watermark of a 96 MiB cgroup, frees it, and exits cleanly.
+// watermark of a 96 MiB cgroup, frees it, and exits cleanly. With "hold" it
+// keeps the memory until it is killed.
 package main
 
 import (
@@ -20,6 +21,10 @@ func main() {
 		hoard = append(hoard, b)
 	}
 	fmt.Fprintln(os.Stderr, "spike: holding 80 MiB")
+	if len(os.Args) > 1 && os.Args[1] == "hold" { // until killed
+		fmt.Println("holding")
+		select {}
+	}
 	time.Sleep(300 * time.Millisecond)
 	hoard = nil
 	debug.FreeOSMemory()

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* Surviving a group OOM kill. crashbox lowers its own oom_score_adj to
+ * -1000 where it may (the service gets its original value back), and keeps
+ * a small state file for the running service in the bundle directory,
+ * removed on a clean end. A state file found at the next start (the
+ * container's restart) means a supervisor that died without an end: a
+ * bundle is finalized from it and the pending pre-OOM snapshots, of kind
+ * oom-kill when the evidence shows memory near the limit, supervisor-killed
+ * otherwise, with a note saying how this was inferred. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "policy.h"
+
+/* Sets our oom_score_adj to -1000; *orig gets the old value for the child
+ * (as text, NUL-terminated). Returns 0 or -errno. */
+int oom_protect_self(char *orig, size_t cap);
+
+struct service_state {
+    char service[80];
+    char host[64];
+    pid_t pid;
+    long long started;      /* unix seconds */
+    uint64_t limit_bytes;   /* 0: none */
+    uint64_t usage_bytes;   /* at the last update */
+    unsigned watermark;     /* highest crossed, 0: none */
+    uint64_t oom_kills;     /* the cgroup's counter at start */
+    char cgroup[512];
+};
+
+/* Pure: one "key=value" line each. */
+size_t state_format(const struct service_state *s, char *out, size_t cap);
+int state_parse(const char *buf, size_t len, struct service_state *s);
+/* Pure: the inference. Near the limit: a watermark of 90% or more crossed,
+ * usage within 10% of the limit, or more OOM kills now than at start. */
+bool state_shows_oom(const struct service_state *s, bool have_now, uint64_t oom_kills_now);
+
+/* The state file of this crashbox for a service on a host:
+ * ".crashbox-state-<service>-<host>-<crashbox pid>". It stays flock'd while
+ * its crashbox lives, so a live one is never taken for a dead one. */
+void state_name(char *out, size_t cap, const char *service, const char *host, pid_t supervisor);
+/* Creates and locks it; returns the fd (kept open) or -errno. */
+int state_open(int dirfd, const char *service, const char *host);
+/* Rewrites it in place. Returns 0 or -errno. */
+int state_write(int fd, const struct service_state *s);
+void state_remove(int dirfd, int fd, const char *service, const char *host);
+
+/* At start: finalizes a bundle for a previous run that ended without an end
+ * record. Returns 1 if one was written, 0 if there was nothing, <0. */
+int recovery_run(const struct policy *p, const char *service, const char *host);
