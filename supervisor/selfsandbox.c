@@ -20,7 +20,7 @@ static const char *const allowed_syscalls[] = {
     "dup3", "pipe2", "eventfd2", "signalfd4", "poll", "ppoll", "select", "pselect6", "epoll_wait",
     "ioctl", "wait4", "waitid", "kill", "tgkill", "tkill", "rt_sigaction", "rt_sigprocmask",
     "rt_sigreturn", "rt_sigtimedwait", "sigaltstack", "tee", "splice", "mkdir", "mkdirat", "unlink", "unlinkat",
-    "rename", "renameat", "renameat2", "fsync", "fdatasync", "fchmod", "fchown", "fchownat",
+    "rename", "renameat", "renameat2", "fsync", "fdatasync", "ftruncate", "fchmod", "fchown", "fchownat",
     "mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "futex", "set_robust_list",
     "get_robust_list", "rseq", "sched_yield", "nanosleep", "clock_nanosleep", "clock_gettime",
     "gettimeofday", "time", "getrandom", "uname", "getpid", "getppid", "gettid", "getuid",

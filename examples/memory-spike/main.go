@@ -23,7 +23,9 @@ func main() {
 	fmt.Fprintln(os.Stderr, "spike: holding 80 MiB")
 	if len(os.Args) > 1 && os.Args[1] == "hold" { // until killed
 		fmt.Println("holding")
-		select {}
+		for {
+			time.Sleep(time.Hour)
+		}
 	}
 	time.Sleep(300 * time.Millisecond)
 	hoard = nil

@@ -1,6 +1,7 @@
 """Crash capture end to end: real Go programs crash under crashbox, and the
 bundles are read back with tar and zstd."""
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -391,5 +392,87 @@ def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):
         names = members(path)
         for f in ["cgroup/memory.events", "cgroup/memory.max", "cgroup/memory.pressure", "cgroup/memory.stat"]:
             assert f in names, (f, names)
+    finally:
+        kill_quietly(p)
+
+
+def test_crashbox_out_of_the_oom_killers_reach_and_the_service_not(tmp):
+    need_root("lowering oom_score_adj needs CAP_SYS_RESOURCE")
+    eff = int([l for l in open("/proc/self/status") if l.startswith("CapEff:")][0].split()[1], 16)
+    if not eff & (1 << 24):
+        raise Skip("no CAP_SYS_RESOURCE here: crashbox cannot lower its oom_score_adj (it then relies on "
+                   "the state file, tested below)")
+    r = subprocess.run([CRASHBOX, "--", "sh", "-c", "cat /proc/$PPID/oom_score_adj /proc/self/oom_score_adj"],
+                       capture_output=True, timeout=30)
+    mine, service = r.stdout.decode().split()
+    assert mine == "-1000", "crashbox survives a group OOM kill"
+    assert service == open("/proc/self/oom_score_adj").read().strip(), "the service keeps what it was given"
+
+
+def killed_together(tmp, hold_memory):
+    """Runs a service under crashbox in a 96 MiB cgroup, then kills both at
+    once, as a group OOM kill with crashbox in reach would."""
+    # 88 MiB: the held 80 MiB (and the runtime's own) is past the 90% watermark.
+    cg = memory_cgroup(tmp, 88 << 20)
+    d = os.path.join(tmp, "b")
+    os.makedirs(d, exist_ok=True)
+    pol = write_policy(tmp, "[service]\nname = api\n", "api.policy")
+    svc = [f"{EXAMPLES}/memory-spike", "hold"] if hold_memory else ["sh", "-c", "echo holding; exec sleep 60"]
+    script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -p {pol} -d {d} -- {shlex.join(svc)}"
+    p = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        try:
+            wait_line(p.stdout, "holding", timeout=60)
+        except AssertionError:
+            raise AssertionError(p.stderr.read().decode(errors="replace")[-2000:])
+        time.sleep(0.5)
+        assert [f for f in os.listdir(d) if f.startswith(".crashbox-state-api-")], "a state file while it runs"
+        with open(os.path.join(cg, "cgroup.procs")) as f:
+            pids = [int(x) for x in f.read().split()]
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        p.wait(timeout=30)
+    finally:
+        kill_quietly(p)
+        remove_cgroup(cg)
+    # The container restarts: crashbox starts again with the same directory.
+    r = subprocess.run([CRASHBOX, "-p", pol, "-d", d, "--", "true"], capture_output=True, timeout=60)
+    assert r.returncode == 0
+    return d, r
+
+
+def test_killed_along_with_the_service_near_the_limit_is_an_oom_kill_next_start(tmp):
+    d, r = killed_together(tmp, hold_memory=True)
+    bundles = list_bundles(d)
+    assert len(bundles) == 1 and bundles[0].endswith("-oom-kill.tar.zst"), \
+        (bundles, member(os.path.join(d, bundles[0]), "state.txt"))
+    man = manifest(os.path.join(d, bundles[0]))
+    assert man["crash"]["kind"] == "oom-kill"
+    assert "inferred at the next start" in man["crash"]["note"]
+    crossed = [w["percent"] for w in man["memory"]["watermarks_crossed"]]
+    assert 80 in crossed and 90 in crossed, crossed
+    names = members(os.path.join(d, bundles[0]))
+    assert "pre-oom/90/proc/status" in names and "state.txt" in names
+    assert not [f for f in os.listdir(d) if f.startswith(".crashbox-state") or f.startswith(".crashbox-pending")]
+    assert b"ended without crashbox's end record" in r.stderr
+
+
+def test_killed_along_with_the_service_far_from_the_limit_is_supervisor_killed(tmp):
+    d, r = killed_together(tmp, hold_memory=False)
+    bundles = list_bundles(d)
+    assert len(bundles) == 1 and bundles[0].endswith("-supervisor-killed.tar.zst"), bundles
+    man = manifest(os.path.join(d, bundles[0]))
+    assert "not near its limit" in man["crash"]["note"]
+
+
+def test_a_live_crashbox_state_is_never_taken_for_a_dead_one(tmp):
+    d = os.path.join(tmp, "b")
+    pol = write_policy(tmp, "[service]\nname = api\n", "api.policy")
+    p = subprocess.Popen([CRASHBOX, "-p", pol, "-d", d, "--", "sh", "-c", "echo up; exec sleep 30"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_line(p.stdout, "up")
+        r = subprocess.run([CRASHBOX, "-p", pol, "-d", d, "--", "true"], capture_output=True, timeout=30)
+        assert r.returncode == 0 and list_bundles(d) == []
     finally:
         kill_quietly(p)

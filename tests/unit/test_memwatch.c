@@ -66,3 +66,32 @@ Test(memwatch, falling_back_drops_pending)
     cr_assert_not(s.wm[1].pending);
     cr_assert_eq(memwatch_observe(&s, 500 * MiB, 2, &w), MW_NONE);
 }
+
+#include <string.h>
+
+#include "recovery.h"
+
+Test(recovery, state_round_trip_and_inference)
+{
+    struct service_state s = {.pid = 7, .started = 1795368045, .limit_bytes = 1000, .usage_bytes = 500,
+                              .watermark = 80, .oom_kills = 2};
+    strcpy(s.service, "api");
+    strcpy(s.host, "pod-1");
+    strcpy(s.cgroup, "/sys/fs/cgroup/kubepods/x");
+    char text[1024];
+    size_t n = state_format(&s, text, sizeof text);
+    struct service_state back;
+    cr_assert_eq(state_parse(text, n, &back), 0);
+    cr_assert_str_eq(back.service, "api");
+    cr_assert_str_eq(back.cgroup, "/sys/fs/cgroup/kubepods/x");
+    cr_assert_eq(back.pid, 7);
+    cr_assert_eq(back.watermark, 80);
+    cr_assert_not(state_shows_oom(&back, true, 2), "80%%, same OOM count: not near the limit");
+    cr_assert(state_shows_oom(&back, true, 3), "the OOM-kill counter rose");
+    back.watermark = 95;
+    cr_assert(state_shows_oom(&back, false, 0));
+    back.watermark = 0;
+    back.usage_bytes = 950;
+    cr_assert(state_shows_oom(&back, false, 0), "within 10%% of the limit");
+    cr_assert_lt(state_parse("garbage", 7, &back), 0);
+}
