@@ -80,7 +80,7 @@ static void read_memory(const struct capture *c, pid_t pid, struct cgroup_memory
 void capture_init(struct capture *c, const struct policy *p, char *const *argv, char *const *envp)
 {
     *c = (struct capture){.policy = p, .argv = argv, .envp = envp, .exe_fd = -1, .notify_fd = -1,
-                          .bundle_gid = (gid_t)-1};
+                          .bundle_gid = (gid_t)-1, .control_fd = -1};
     if (p->bundle_group) {
         int r = resolve_group("", p->bundle_group, &c->bundle_gid);
         if (r < 0) {
@@ -367,6 +367,7 @@ static void time_rfc3339(time_t t, char *out, size_t cap)
 /* Everything known about one crash, gathered once. */
 struct crash_record {
     int status;
+    bool from_shim; /* the report came on the shim's crash channel */
     enum crash_kind kind;
     struct go_crash gc;
     bool have_gc;
@@ -410,6 +411,7 @@ static void build_manifest(const struct capture *c, const struct crash_record *r
         json_str(j, *a);
     json_arr_end(j);
     exit_json(j, r->status);
+    json_kv_str(j, "crash_report_source", r->have_gc ? (r->from_shim ? "shim" : "stderr") : NULL);
     json_key(j, "crash");
     if (r->have_gc && r->kind != CRASH_OOM_KILL)
         go_crash_to_json(&r->gc, NULL, j);
@@ -596,7 +598,22 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
         ring_copy(tail, tailbuf);
 
     struct crash_record r = {.status = st, .now = time(NULL)};
-    int pr = tailbuf ? goparse_crash(tailbuf, tail_len, &r.gc) : 0;
+    /* The shim's channel first: intact even if the service closed stderr. */
+    const char *report = tailbuf;
+    size_t report_len = tail_len;
+    int pr = 0;
+    if (c->shim_report_len) {
+        pr = goparse_crash(c->shim_report, c->shim_report_len, &r.gc);
+        if (pr > 0) {
+            report = c->shim_report;
+            report_len = c->shim_report_len;
+            r.from_shim = true;
+        } else {
+            go_crash_free(&r.gc);
+        }
+    }
+    if (pr <= 0)
+        pr = tailbuf ? goparse_crash(tailbuf, tail_len, &r.gc) : 0;
     r.have_gc = pr > 0;
     if (pr == 0 || pr < 0)
         go_crash_free(&r.gc);
@@ -655,7 +672,7 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     else
         items_add_missing(it, "stderr.log", "the service wrote nothing to stderr");
     if (r.have_gc)
-        items_add_copy(it, "crash.txt", tailbuf + r.gc.report_offset, tail_len - r.gc.report_offset);
+        items_add_copy(it, "crash.txt", report + r.gc.report_offset, report_len - r.gc.report_offset);
     if (c->snapshot_taken)
         items_move(it, &c->snapshot, "");
     else

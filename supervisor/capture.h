@@ -56,6 +56,10 @@ struct capture {
     long long snapshot_ms;    /* how long the service was held */
     struct items snapshot;
     int stop_signal;          /* SIGTERM/SIGINT forwarded to stop the service, or 0 */
+    /* The Go shim: its control socket, and the crash report it sent. */
+    int control_fd;           /* not owned, -1 if none */
+    const char *shim_report;  /* not owned */
+    size_t shim_report_len;
     /* Pre-OOM snapshots handed over at the end (pre-oom/<percent>/...). */
     struct items preoom_items;
     struct {

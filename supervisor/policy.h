@@ -84,6 +84,7 @@ struct policy {
     char *metrics_textfile; /* owned; NULL: off */
     /* [capture] */
     bool exit_hook;               /* snapshot at exit_group via seccomp notify */
+    bool go_shim;                 /* give the service the shim's crash and control fds */
     uint64_t snapshot_budget_ms;  /* the longest a dying service is held */
     struct strlist normal_exit_codes; /* exits that are not crashes */
     struct strlist redact;        /* more secret-name patterns for environ */

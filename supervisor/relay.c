@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -120,21 +121,58 @@ static ssize_t relay_step(struct relay *r)
     return n;
 }
 
+#define CRASH_MAX (8u << 20)
+
+/* The shim's crash channel: kept, never relayed (the runtime writes the
+ * report to stderr as well). */
+static void take_crash_output(struct relay *r)
+{
+    for (;;) {
+        if (r->crash_len == CRASH_MAX) {
+            char sink[4096];
+            if (read(r->crash_fd, sink, sizeof sink) <= 0)
+                break;
+            continue;
+        }
+        char *b = r->crash_buf ? r->crash_buf : malloc(CRASH_MAX + 1);
+        if (!b)
+            return;
+        r->crash_buf = b;
+        ssize_t n = read(r->crash_fd, b + r->crash_len, CRASH_MAX - r->crash_len);
+        if (n <= 0) {
+            if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+                closep(&r->crash_fd);
+                r->crash_fd = -1;
+            }
+            break;
+        }
+        r->crash_len += (size_t)n;
+        r->crash_buf[r->crash_len] = '\0';
+    }
+}
+
 static void *relay_thread(void *arg)
 {
     struct relay *r = arg;
-    struct pollfd p[2] = {{.fd = r->in_fd, .events = POLLIN}, {.fd = r->stop_fd, .events = POLLIN}};
+    struct pollfd p[3] = {{.fd = r->in_fd, .events = POLLIN}, {.fd = r->stop_fd, .events = POLLIN},
+                          {.fd = r->crash_fd, .events = POLLIN}};
     bool stopping = false;
     bool idle = true;   /* poll only once the pipe has been emptied... */
     unsigned busy = 0;  /* ...or now and then, to hear a stop request */
     uint64_t stop_at = 0;
     for (;;) {
         if (!stopping && (idle || ++busy % 16 == 0)) {
-            int n = poll(p, 2, idle ? -1 : 0);
+            p[2].fd = r->crash_fd;
+            int n = poll(p, 3, idle ? -1 : 0);
             if (n < 0) {
                 if (errno == EINTR)
                     continue;
                 break;
+            }
+            if (p[2].revents) {
+                take_crash_output(r);
+                if (!p[0].revents && !p[1].revents)
+                    continue;
             }
             if (p[1].revents & POLLIN) {
                 /* Asked to finish: keep what is already in the pipe. The
@@ -175,9 +213,14 @@ static void *relay_thread(void *arg)
     return NULL;
 }
 
-int relay_start(struct relay *r, int in_fd, int out_fd, size_t tail_size)
+int relay_start(struct relay *r, int in_fd, int out_fd, size_t tail_size, int crash_fd)
 {
-    *r = (struct relay){.in_fd = in_fd, .out_fd = out_fd, .stop_fd = -1};
+    *r = (struct relay){.in_fd = in_fd, .out_fd = out_fd, .stop_fd = -1, .crash_fd = crash_fd};
+    if (crash_fd >= 0) {
+        int cf = fcntl(crash_fd, F_GETFL);
+        if (cf >= 0)
+            (void)fcntl(crash_fd, F_SETFL, cf | O_NONBLOCK);
+    }
     int flags = fcntl(in_fd, F_GETFL);
     if (flags < 0 || fcntl(in_fd, F_SETFL, flags | O_NONBLOCK) < 0)
         return -errno;
@@ -221,6 +264,8 @@ void relay_finish(struct relay *r, uint64_t timeout_ms)
                  (unsigned long long)timeout_ms);
     }
     r->running = false;
+    if (r->crash_fd >= 0)
+        take_crash_output(r); /* whatever the runtime wrote there last */
     if (r->out_error)
         log_warn("could not relay the service's stderr: %s (its tail was kept)",
                  strerror(r->out_error));
@@ -232,6 +277,9 @@ void relay_free(struct relay *r)
         relay_finish(r, 0);
     closep(&r->in_fd);
     closep(&r->stop_fd);
+    closep(&r->crash_fd);
+    free(r->crash_buf);
+    r->crash_buf = NULL;
     ring_free(&r->tail);
-    r->in_fd = r->stop_fd = -1;
+    r->in_fd = r->stop_fd = r->crash_fd = -1;
 }

@@ -26,12 +26,15 @@ struct relay {
     int out_error;    /* errno of the output's first failure, 0 if none */
     uint64_t relayed; /* bytes taken from the service */
     bool eof;         /* the service side was closed by every writer */
+    int crash_fd;      /* owned, -1 if none: the shim's crash-output pipe */
+    char *crash_buf;   /* owned: what came on it (the runtime's crash report) */
+    size_t crash_len;
     pthread_t thread;
     bool running;
 };
 
-/* Takes ownership of in_fd (also on failure). */
-int relay_start(struct relay *r, int in_fd, int out_fd, size_t tail_size);
+/* Takes ownership of in_fd and crash_fd (also on failure). */
+int relay_start(struct relay *r, int in_fd, int out_fd, size_t tail_size, int crash_fd);
 /* Waits up to timeout_ms for every writer to close the pipe, then stops the
  * thread, keeping whatever is already in the pipe in the tail. */
 void relay_finish(struct relay *r, uint64_t timeout_ms);

@@ -69,6 +69,20 @@ static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent,
         (void)tcsetpgrp(req->terminal_fd, getpid());
     if (req->stderr_fd != STDERR_FILENO && dup2(req->stderr_fd, STDERR_FILENO) < 0)
         goto fail;
+    /* The shim's fds go to 3 and 4: first everything we keep moves out of
+     * the way (to 10 and up), then into place. */
+    int keep_from = 3;
+    if (req->shim_fds[0] >= 0 && req->shim_fds[1] >= 0) {
+        int hi_err = fcntl(err_fd, F_DUPFD_CLOEXEC, 10);
+        int hi_sock = hook_sock >= 0 ? fcntl(hook_sock, F_DUPFD_CLOEXEC, 10) : -1;
+        int hi_crash = fcntl(req->shim_fds[0], F_DUPFD, 10);
+        int hi_ctl = fcntl(req->shim_fds[1], F_DUPFD, 10);
+        if (hi_err < 0 || hi_crash < 0 || hi_ctl < 0 || dup2(hi_crash, 3) < 0 || dup2(hi_ctl, 4) < 0)
+            goto fail;
+        err_fd = hi_err;
+        hook_sock = hi_sock;
+        keep_from = 5;
+    }
     signals_reset_for_exec();
     /* crashbox protects itself from the OOM killer; the service must not
      * inherit that: it gets the value crashbox started with. */
@@ -95,7 +109,7 @@ static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent,
         (void)write(err_fd, msg, sizeof msg);
         _exit(127);
     }
-    close_fds_from(3, err_fd);
+    close_fds_from(keep_from, err_fd);
     execvpe(req->argv[0], req->argv, req->envp);
 fail:
     err = errno;

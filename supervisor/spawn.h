@@ -15,6 +15,7 @@ struct spawn_request {
     const struct exithook_prog *exit_hook; /* NULL: no seccomp filter */
     const struct sandbox *sandbox;         /* NULL: none */
     const char *oom_score_adj;             /* the child's, when crashbox changed its own; NULL: leave */
+    int shim_fds[2]; /* >= 0: become the child's fds 3 (crash output) and 4 (control), for the Go shim */
 };
 
 struct spawn_result {

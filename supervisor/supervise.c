@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/random.h>
 #include <time.h>
 #include <sys/signalfd.h>
@@ -240,6 +241,12 @@ static void end_descendants(struct supervisor *s, int sfd)
 /* One run of the service, start to end. Returns the exit code crashbox
  * would exit with, and what kind of end it was; *stop is set when crashbox
  * was asked to stop (SIGTERM/SIGINT), which ends any restarting. */
+static void close_pairp(int (*fds)[2])
+{
+    closep(&(*fds)[0]);
+    closep(&(*fds)[1]);
+}
+
 /* Bundle writers: a slow filesystem must not hold the next run back. */
 struct writers {
     pthread_t t[16];
@@ -295,6 +302,16 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     /* A larger pipe lets bursts through without the service waiting on us. */
     (void)fcntl(err_wr, F_SETPIPE_SZ, 1 << 20);
 
+    /* The Go shim's channels: crash output (a pipe) and control (a socket). */
+    __attribute__((cleanup(close_pairp))) int shim_crash[2] = {-1, -1};
+    __attribute__((cleanup(close_pairp))) int shim_ctl[2] = {-1, -1};
+    if (pol->go_shim && (pipe2(shim_crash, O_CLOEXEC) < 0 ||
+                         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, shim_ctl) < 0)) {
+        log_warn("cannot make the Go shim's channels: %s", strerror(errno));
+        closep(&shim_crash[0]);
+        closep(&shim_crash[1]);
+        shim_crash[0] = shim_crash[1] = -1;
+    }
     struct capture cap;
     capture_init(&cap, pol, run->argv, run->envp);
     cap.restarts = restarts;
@@ -312,6 +329,7 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
         .exit_hook = hook->filter ? hook : NULL,
         .sandbox = sb,
         .oom_score_adj = oom_adj,
+        .shim_fds = {shim_crash[1], shim_ctl[1]},
     };
     if (restarts == 0)
         (void)recovery_run(pol, cap.service, cap.host); /* a previous run killed with us? */
@@ -352,8 +370,12 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     err_wr = -1;
     log_debug("service started as pid %d", pid);
 
+    closep(&shim_crash[1]);
+    closep(&shim_ctl[1]);
+    shim_crash[1] = shim_ctl[1] = -1;
+    cap.control_fd = shim_ctl[0];
     struct relay relay;
-    r = relay_start(&relay, steal_fd(&err_rd), STDERR_FILENO, pol->tail_size);
+    r = relay_start(&relay, steal_fd(&err_rd), STDERR_FILENO, pol->tail_size, steal_fd(&shim_crash[0]));
     if (r < 0)
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
     if (pol->self_sandbox && restarts == 0) {
@@ -376,6 +398,8 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     capture_stop_hook(&cap);
     relay_finish(&relay, pol->drain_timeout_ms);
     struct capture_job *job = NULL;
+    cap.shim_report = relay.crash_buf;
+    cap.shim_report_len = relay.crash_len;
     *kind = capture_finish(&cap, s.reaped.main_status, relay.tail.buf ? &relay.tail : NULL, &job);
     relay_free(&relay);
     state_end(&pre, &cap); /* the end record: this run is accounted for */
@@ -479,6 +503,22 @@ int supervise(const struct service_run *run)
             log_warn("cannot build the exit hook's seccomp filter: %s; capture will be post-mortem",
                      strerror(-r));
     }
+    /* With the Go shim's channels, the service learns their fds. */
+    char **shim_env = NULL;
+    struct service_run with_shim = *run;
+    if (pol->go_shim) {
+        size_t n = 0;
+        while (run->envp[n])
+            n++;
+        shim_env = calloc(n + 3, sizeof *shim_env);
+        if (shim_env) {
+            memcpy(shim_env, run->envp, n * sizeof *shim_env);
+            shim_env[n] = "CRASHBOX_CRASH_FD=3";
+            shim_env[n + 1] = "CRASHBOX_CONTROL_FD=4";
+            with_shim.envp = shim_env;
+            run = &with_shim;
+        }
+    }
     /* Restart times inside the window, for the start limit. */
     long long starts[64];
     size_t nstarts = 0;
@@ -521,6 +561,7 @@ int supervise(const struct service_run *run)
     }
     /* Every bundle is on disk (or given up on) before crashbox exits. */
     writers_join(&writers);
+    free(shim_env);
     exithook_prog_free(&hook);
     return code;
 }

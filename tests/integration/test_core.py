@@ -88,10 +88,22 @@ def test_child_gets_clean_mask_fds_cwd_and_own_group(tmp):
     out = dict(l.split(":", 1) for l in r.stdout.decode().splitlines())
     assert out["SigBlk"].strip() == "0000000000000000"
     assert out["SigIgn"].strip() == "0000000000000000", out
-    assert out["fds"].split() == ["0", "1", "2"], out["fds"]
+    # 0, 1, the stderr pipe, and the Go shim's two channels (named in the env).
+    assert out["fds"].split() == ["0", "1", "2", "3", "4"], out["fds"]
     assert out["stderr"].strip().startswith("pipe:")
     assert out["cwd"].strip() == tmp
     assert out["pid"] == out["pgrp"], "the service leads its own process group"
+
+
+def test_without_the_go_shim_the_child_has_only_0_1_2(tmp):
+    pol = write_policy(tmp, "[capture]\ngo_shim = no\n")
+    r = run([HELPER, "info"], policy=pol)
+    out = dict(l.split(":", 1) for l in r.stdout.decode().splitlines())
+    assert out["fds"].split() == ["0", "1", "2"], out["fds"]
+    r = run(["env"], policy=pol)
+    assert b"CRASHBOX_" not in r.stdout
+    r = run(["env"])
+    assert b"CRASHBOX_CRASH_FD=3\n" in r.stdout and b"CRASHBOX_CONTROL_FD=4\n" in r.stdout
 
 
 def test_environment_rules_apply(tmp):

@@ -1,0 +1,3 @@
+module crashbox.dev/shim
+
+go 1.21

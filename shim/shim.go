@@ -1,0 +1,108 @@
+// Package shim connects a Go service to crashbox, its supervisor. Importing
+// it is the whole integration:
+//
+//	import _ "crashbox.dev/shim"
+//
+// Under crashbox it (1) sends the runtime's crash report to crashbox on a
+// channel of its own (runtime/debug.SetCrashOutput, Go 1.23+), intact even if
+// the service redirects or closes its stderr, and (2) answers crashbox's
+// requests for a heap profile, runtime.MemStats and a goroutine dump when
+// memory nears the limit, so an OOM kill's bundle says what the memory was.
+// Not under crashbox it does nothing. It starts one goroutine, and only under
+// crashbox.
+package shim
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+)
+
+// The environment variables crashbox sets to name its fds.
+const (
+	CrashFDEnv   = "CRASHBOX_CRASH_FD"
+	ControlFDEnv = "CRASHBOX_CONTROL_FD"
+)
+
+var startOnce sync.Once
+
+func init() { Start() }
+
+// Start connects to crashbox. It is called by the package's init; calling it
+// again does nothing. It reports whether crashbox was found.
+func Start() bool {
+	found := false
+	startOnce.Do(func() {
+		if fd, ok := envFD(CrashFDEnv); ok {
+			setCrashOutput(os.NewFile(uintptr(fd), "crashbox-crash"))
+			found = true
+		}
+		if fd, ok := envFD(ControlFDEnv); ok {
+			f := os.NewFile(uintptr(fd), "crashbox-control")
+			conn, err := net.FileConn(f)
+			f.Close() // FileConn holds its own copy
+			if err == nil {
+				go serve(conn)
+				found = true
+			}
+		}
+	})
+	return found
+}
+
+func envFD(name string) (int, bool) {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0, false
+	}
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return 0, false
+	}
+	return fd, true
+}
+
+// serve answers requests, one line each ("heap", "memstats", "goroutines"),
+// with "<name> <length>\n" and that many bytes ("error <length>\n" on failure).
+func serve(conn net.Conn) {
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return // crashbox went away
+		}
+		var buf bytes.Buffer
+		name := line[:len(line)-1]
+		switch name {
+		case "heap":
+			err = pprof.Lookup("heap").WriteTo(&buf, 0) // gzipped protobuf: go tool pprof reads it
+		case "memstats":
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			err = json.NewEncoder(&buf).Encode(&ms)
+		case "goroutines":
+			err = pprof.Lookup("goroutine").WriteTo(&buf, 2)
+		default:
+			err = fmt.Errorf("unknown request %q", name)
+		}
+		if err != nil {
+			buf.Reset()
+			buf.WriteString(err.Error())
+			name = "error"
+		}
+		if _, err := fmt.Fprintf(conn, "%s %d\n", name, buf.Len()); err != nil {
+			return
+		}
+		if _, err := conn.Write(buf.Bytes()); err != nil {
+			return
+		}
+	}
+}
