@@ -28,7 +28,7 @@ UNIT    := $(wildcard tests/unit/*.c)
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(filter-out %/static-crasher.c,$(wildcard tests/helpers/*.c)))
 EXAMPLES := $(patsubst examples/%/main.go,$(BUILD)/examples/%,$(wildcard examples/*/main.go))
 
-.PHONY: all test unit integration policies asan bench demo examples helpers fuzz static install clean
+.PHONY: all test unit integration shim-test policies asan bench demo examples helpers fuzz static install clean
 
 all: $(BUILD)/crashbox
 
@@ -51,7 +51,7 @@ $(BUILD)/helpers/%: tests/helpers/%.c | $(BUILD)/helpers
 
 helpers: $(HELPERS)
 
-$(BUILD)/examples/%: examples/%/main.go examples/go.mod | $(BUILD)/examples
+$(BUILD)/examples/%: examples/%/main.go examples/go.mod $(wildcard shim/*.go) | $(BUILD)/examples
 	@test -n "$(GO)" || { echo "no Go toolchain (>= 1.23): run .ci/install-deps" >&2; exit 1; }
 	cd examples && $(GOENV) $(GO) build $(GOBUILDFLAGS) -o $(abspath $@) ./$*
 
@@ -106,7 +106,11 @@ integration: $(BUILD)/crashbox helpers examples $(STATIC_DIR)/crashbox $(BUILD)/
 	EXAMPLES=$(abspath $(BUILD)/examples) \
 	  python3 tests/integration/run.py
 
-test: unit policies integration
+# The Go shim's own tests (go test), with the toolchain the examples use.
+shim-test:
+	cd shim && $(GOENV) $(GO) test ./...
+
+test: unit policies shim-test integration
 
 asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \

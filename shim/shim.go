@@ -25,6 +25,9 @@ import (
 	"sync"
 )
 
+// Hello is the shim's greeting on the control socket.
+const Hello = "crashbox-shim 1"
+
 // The environment variables crashbox sets to name its fds.
 const (
 	CrashFDEnv   = "CRASHBOX_CRASH_FD"
@@ -73,6 +76,10 @@ func envFD(name string) (int, bool) {
 // with "<name> <length>\n" and that many bytes ("error <length>\n" on failure).
 func serve(conn net.Conn) {
 	defer conn.Close()
+	// The greeting tells crashbox a shim listens: it asks only then.
+	if _, err := fmt.Fprintf(conn, "%s\n", Hello); err != nil {
+		return
+	}
 	r := bufio.NewReader(conn)
 	for {
 		line, err := r.ReadString('\n')

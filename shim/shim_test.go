@@ -45,6 +45,9 @@ func TestServeAnswersAndLeaksNothing(t *testing.T) {
 	before := runtime.NumGoroutine()
 	go serve(theirs)
 	r := bufio.NewReader(c)
+	if hello, err := r.ReadString('\n'); err != nil || hello != Hello+"\n" {
+		t.Fatalf("greeting %q, %v", hello, err)
+	}
 	for i := 0; i < 20; i++ {
 		name, body := request(t, c, r, "heap")
 		if name != "heap" {

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "procsnap.h"
 #include "recovery.h"
+#include "shimctl.h"
 #include "util.h"
 
 static void state_update(struct preoom *p)
@@ -130,6 +131,12 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
     _cleanup_close_ int procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (procfd >= 0)
         procsnap_collect(procfd, &p->policy->redact, now_ms() + (long long)p->policy->snapshot_budget_ms, &it);
+    /* With the Go shim (it greets first): the heap profile, MemStats and
+     * goroutines. A service without it is never asked. */
+    if (p->capture->control_fd >= 0 && !p->shim_greeted)
+        p->shim_greeted = shimctl_greeted(p->capture->control_fd);
+    if (p->shim_greeted)
+        shimctl_collect(p->capture->control_fd, now_ms() + (long long)p->policy->snapshot_budget_ms, &it);
     static const char *const files[] = {"memory.stat", "memory.usage_in_bytes", "memory.max_usage_in_bytes",
                                         "memory.current", "memory.peak", "memory.events", "memory.pressure", NULL};
     for (size_t k = 0; files[k]; k++) {

@@ -20,6 +20,7 @@ struct preoom {
     char pending[MEMWATCH_MAX][320];
     int state_dirfd; /* owned: where the state file is, -1 if none */
     int state_fd;    /* owned: the state file, locked while we live */
+    bool shim_greeted; /* the service's Go shim said hello */
     unsigned state_watermark;
     uint64_t state_usage;
 };

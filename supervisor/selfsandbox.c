@@ -25,6 +25,7 @@ static const char *const allowed_syscalls[] = {
     "get_robust_list", "rseq", "sched_yield", "nanosleep", "clock_nanosleep", "clock_gettime",
     "gettimeofday", "time", "getrandom", "uname", "getpid", "getppid", "gettid", "getuid",
     "geteuid", "getgid", "getegid", "getpgrp", "getpgid", "setpgid", "prctl", "sendmsg", "recvmsg",
+    "sendto", "recvfrom",
     "exit", "exit_group", "restart_syscall", "sysinfo", "getrusage", "prlimit64", "getrlimit",
     "sched_getaffinity", "clone", "clone3", "set_tid_address", "membarrier",
     /* libseccomp's notification calls (filters can only ever narrow) */

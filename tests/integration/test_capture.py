@@ -476,3 +476,48 @@ def test_a_live_crashbox_state_is_never_taken_for_a_dead_one(tmp):
         assert r.returncode == 0 and list_bundles(d) == []
     finally:
         kill_quietly(p)
+
+
+def test_shim_report_arrives_even_with_stderr_closed(tmp):
+    r, d = crash(tmp, "shim-service", "panic")
+    assert r.returncode == 2
+    man = manifest(only_bundle(d))
+    assert man["crash_report_source"] == "shim"
+    assert man["crash"]["message"] == "cache corrupted"
+    assert member(only_bundle(d), "crash.txt").startswith(b"panic: cache corrupted")
+
+
+def go_tool():
+    import glob
+    found = sorted(glob.glob("/usr/lib/go-1.2[3-9]/bin/go"))
+    return found[-1] if found else None
+
+
+def test_oom_kill_with_the_shim_has_a_heap_profile_pprof_reads(tmp):
+    go = go_tool()
+    if not go:
+        raise Skip("no Go toolchain for go tool pprof")
+    cg = memory_cgroup(tmp, 128 << 20)
+    try:
+        d = os.path.join(tmp, "b")
+        os.makedirs(d)
+        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -- {EXAMPLES}/shim-service"
+        r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
+        assert r.returncode == 128 + signal.SIGKILL, r.stderr[-1500:]
+    finally:
+        remove_cgroup(cg)
+    b = only_bundle(d)
+    assert manifest(b)["crash"]["kind"] == "oom-kill"
+    names = members(b)
+    for f in ["pre-oom/95/go/heap.pb.gz", "pre-oom/95/go/memstats.json", "pre-oom/95/go/goroutines.txt"]:
+        assert f in names, (f, [n for n in names if n.startswith("pre-oom/95/")])
+    assert b'"HeapAlloc"' in member(b, "pre-oom/95/go/memstats.json")
+    prof = os.path.join(tmp, "heap.pb.gz")
+    with open(prof, "wb") as f:
+        f.write(member(b, "pre-oom/95/go/heap.pb.gz"))
+    env = dict(os.environ, GOTOOLCHAIN="local", GOPROXY="off", HOME=tmp,
+               GOCACHE=os.path.join(tmp, "gocache"))
+    top = subprocess.run([go, "tool", "pprof", "-top", "-sample_index=inuse_space", prof],
+                         capture_output=True, timeout=120, env=env)
+    assert top.returncode == 0, top.stderr
+    assert b"main.cacheResponse" in top.stdout, top.stdout[-1500:]
