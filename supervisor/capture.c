@@ -268,6 +268,8 @@ static void exit_json(struct json *j, int st)
     json_obj_end(j);
 }
 
+static void time_rfc3339(time_t t, char *out, size_t cap);
+
 static void memory_json(struct json *j, const struct cgroup_memory *m, const struct capture *c)
 {
     json_key(j, "memory");
@@ -298,6 +300,9 @@ static void memory_json(struct json *j, const struct cgroup_memory *m, const str
         json_kv_uint(j, "percent", c->crossed[i].percent);
         json_kv_uint(j, "usage_bytes", c->crossed[i].usage);
         json_kv_int(j, "before_end_ms", c->crossed[i].age_ms);
+        char when[32];
+        time_rfc3339(c->crossed[i].taken, when, sizeof when);
+        json_kv_str(j, "time", when);
         json_obj_end(j);
     }
     json_arr_end(j);

@@ -66,6 +66,7 @@ struct capture {
         unsigned percent;
         uint64_t usage;
         long long age_ms; /* how long before the end it was taken */
+        time_t taken;     /* when (wall clock) */
     } crossed[8];
     size_t ncrossed;
     /* When the service was reaped: crash-to-bundle latency counts from it. */

@@ -237,6 +237,7 @@ void preoom_finish(struct preoom *p)
             c->crossed[c->ncrossed].percent = p->w.st.wm[i].percent;
             c->crossed[c->ncrossed].usage = p->w.st.wm[i].pending_usage;
             c->crossed[c->ncrossed].age_ms = now_ms() - p->w.st.wm[i].pending_ms;
+            c->crossed[c->ncrossed].taken = time(NULL) - (time_t)(c->crossed[c->ncrossed].age_ms / 1000);
             c->ncrossed++;
         }
         unlinkat(p->dirfd, p->pending[i], 0);

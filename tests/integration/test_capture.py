@@ -521,3 +521,21 @@ def test_oom_kill_with_the_shim_has_a_heap_profile_pprof_reads(tmp):
                          capture_output=True, timeout=120, env=env)
     assert top.returncode == 0, top.stderr
     assert b"main.cacheResponse" in top.stdout, top.stdout[-1500:]
+
+
+def test_a_service_hovering_at_a_watermark_costs_few_snapshots(tmp):
+    cg = memory_cgroup(tmp, 96 << 20)
+    try:
+        d = os.path.join(tmp, "b")
+        os.makedirs(d)
+        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -- {EXAMPLES}/memory-hover"
+        r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-1500:]
+    finally:
+        remove_cgroup(cg)
+    err = r.stderr.decode()
+    assert "hover: done" in err
+    crossings = [l for l in err.splitlines() if "crossed the" in l and "watermark" in l]
+    # Some 30 trips over 90% in 3 s: one snapshot per watermark (80, 90, maybe 95).
+    assert 1 <= len(crossings) <= 3, crossings
+    assert [f for f in os.listdir(d) if f.startswith(".crashbox-pending")] == []
