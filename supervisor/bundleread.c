@@ -5,12 +5,14 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
+#include "items.h"
 #include "util.h"
 
 struct tarstate {
@@ -270,6 +272,26 @@ int bundle_read_member(int dirfd, const char *path, const char *member, size_t m
     if (len)
         *len = o.len;
     return 0;
+}
+
+struct prefixed {
+    struct items *into;
+    const char *prefix;
+};
+
+static int add_prefixed(void *ctx, const char *name, const char *data, size_t len, size_t full)
+{
+    struct prefixed *pf = ctx;
+    (void)full;
+    char member[512];
+    snprintf(member, sizeof member, "%s%s", pf->prefix, name);
+    return items_add_copy(pf->into, member, data, len) < 0 ? -ENOMEM : 0;
+}
+
+int bundle_read_into_items(int dirfd, const char *path, const char *prefix, size_t max, struct items *it)
+{
+    struct prefixed pf = {.into = it, .prefix = prefix};
+    return bundle_read(dirfd, path, max, add_prefixed, &pf);
 }
 
 struct ex {

@@ -16,6 +16,10 @@ int bundle_read(int dirfd, const char *path, size_t max_member, bundle_member_fn
 /* The data of one member (heap, NUL-terminated). Returns 0, -ENOENT. */
 int bundle_read_member(int dirfd, const char *path, const char *member, size_t max, char **out, size_t *len);
 
+/* Adds every member (at most max bytes each) to it, named prefix + name. */
+struct items;
+int bundle_read_into_items(int dirfd, const char *path, const char *prefix, size_t max, struct items *it);
+
 /* Extracts every member under destfd, refusing absolute names and "..",
  * creating files with O_EXCL|O_NOFOLLOW. Returns the count or -errno. */
 int bundle_extract(int dirfd, const char *path, int destfd);

@@ -209,19 +209,6 @@ void preoom_on_event(struct preoom *p, int fd)
     }
 }
 
-struct prefixed {
-    struct items *into;
-    char prefix[32];
-};
-
-static int add_member(void *ctx, const char *name, const char *data, size_t len, size_t full)
-{
-    struct prefixed *pf = ctx;
-    (void)full;
-    char member[512];
-    snprintf(member, sizeof member, "%s%s", pf->prefix, name);
-    return items_add_copy(pf->into, member, data, len) < 0 ? -ENOMEM : 0;
-}
 
 void preoom_finish(struct preoom *p)
 {
@@ -231,9 +218,10 @@ void preoom_finish(struct preoom *p)
     for (size_t i = 0; i < p->w.st.n; i++) {
         if (!p->pending[i][0])
             continue;
-        struct prefixed pf = {.into = &c->preoom_items};
-        snprintf(pf.prefix, sizeof pf.prefix, "pre-oom/%u/", p->w.st.wm[i].percent);
-        if (bundle_read(p->dirfd, p->pending[i], 8 << 20, add_member, &pf) == 0 && c->ncrossed < MEMWATCH_MAX) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "pre-oom/%u/", p->w.st.wm[i].percent);
+        if (bundle_read_into_items(p->dirfd, p->pending[i], prefix, 8 << 20, &c->preoom_items) == 0 &&
+            c->ncrossed < MEMWATCH_MAX) {
             c->crossed[c->ncrossed].percent = p->w.st.wm[i].percent;
             c->crossed[c->ncrossed].usage = p->w.st.wm[i].pending_usage;
             c->crossed[c->ncrossed].age_ms = now_ms() - p->w.st.wm[i].pending_ms;

@@ -137,19 +137,6 @@ void state_remove(int dirfd, int fd, const char *service, const char *host)
     (void)fd;
 }
 
-struct prefixed {
-    struct items *into;
-    char prefix[32];
-};
-
-static int add_member(void *ctx, const char *name, const char *data, size_t len, size_t full)
-{
-    struct prefixed *pf = ctx;
-    (void)full;
-    char member[512];
-    snprintf(member, sizeof member, "%s%s", pf->prefix, name);
-    return items_add_copy(pf->into, member, data, len) < 0 ? -ENOMEM : 0;
-}
 
 int recovery_run(const struct policy *p, const char *service, const char *host)
 {
@@ -226,9 +213,9 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
         if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || ncrossed == 8)
             continue;
         unsigned pct = (unsigned)atoi(e->d_name + strlen(prefix));
-        struct prefixed pf = {.into = &it};
-        snprintf(pf.prefix, sizeof pf.prefix, "pre-oom/%u/", pct);
-        if (bundle_read(dfd, e->d_name, 8 << 20, add_member, &pf) == 0) {
+        char pfx[32];
+        snprintf(pfx, sizeof pfx, "pre-oom/%u/", pct);
+        if (bundle_read_into_items(dfd, e->d_name, pfx, 8 << 20, &it) == 0) {
             crossed[ncrossed] = pct;
             snprintf(pending[ncrossed++], sizeof pending[0], "%s", e->d_name);
         }

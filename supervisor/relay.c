@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "util.h"
 
 #define RELAY_CHUNK (1 << 20)
+#define RELAY_TEE_MIN (64 << 10) /* below this, read/write: see relay_step() */
 
 /* Reads exactly len bytes (already known to be in the pipe) into the tail,
  * and, in copy mode, writes them out. Returns 0, or -errno of the read. */
@@ -68,7 +70,13 @@ static bool wait_output(struct relay *r)
  * empty, -ECANCELED when stop was asked while the output was full. */
 static ssize_t relay_step(struct relay *r)
 {
-    if (r->mode == RELAY_TEE) {
+    /* tee(2) hands the output pipe each input buffer as its own slot: a
+     * service that writes line by line would fill a 16-slot pipe with 16
+     * lines. Small amounts go by read/write, which the pipe merges; only
+     * bulk goes zero-copy. */
+    int avail = 0;
+    bool bulk = r->mode == RELAY_TEE && ioctl(r->in_fd, FIONREAD, &avail) == 0 && avail >= RELAY_TEE_MIN;
+    if (bulk) {
         for (;;) {
             ssize_t n = tee(r->in_fd, r->out_fd, RELAY_CHUNK, SPLICE_F_NONBLOCK);
             if (n > 0) {
@@ -83,7 +91,6 @@ static ssize_t relay_step(struct relay *r)
                 continue;
             if (errno == EAGAIN) {
                 /* Input empty, or output full: check the input first. */
-                int avail = 0;
                 if (ioctl(r->in_fd, FIONREAD, &avail) == 0 && avail == 0)
                     return -EAGAIN;
                 if (!wait_output(r))
@@ -101,14 +108,19 @@ static ssize_t relay_step(struct relay *r)
     }
     size_t span;
     char *dst = ring_span(&r->tail, &span);
-    if (span > RELAY_CHUNK)
-        span = RELAY_CHUNK;
+    /* To a pipe, at most PIPE_BUF at a time: once poll says there is room,
+     * such a write cannot block, so a stuck reader cannot hold us. */
+    size_t most = r->mode == RELAY_TEE ? PIPE_BUF : RELAY_CHUNK;
+    if (span > most)
+        span = most;
     ssize_t n;
     do
         n = read(r->in_fd, dst, span);
     while (n < 0 && errno == EINTR);
     if (n <= 0)
         return n < 0 ? -errno : 0;
+    if (r->mode == RELAY_TEE && !wait_output(r))
+        r->mode = RELAY_CAPTURE_ONLY; /* asked to finish with the output full */
     if (r->mode != RELAY_CAPTURE_ONLY) {
         int w = write_all(r->out_fd, dst, (size_t)n);
         if (w < 0) {

@@ -298,30 +298,9 @@ def test_memory_that_falls_back_drops_its_pre_oom_snapshots(tmp):
 
 
 def test_oom_kill_in_a_memory_cgroup(tmp):
-    need_root("creating a memory cgroup")
-    v1 = "/sys/fs/cgroup/memory"
-    v2 = "/sys/fs/cgroup"
-    if os.path.exists(os.path.join(v1, "memory.limit_in_bytes")):
-        own = open("/proc/self/cgroup").read()
-        rel = [l.split(":", 2)[2] for l in own.splitlines() if ":memory:" in l][0].strip()
-        cg = os.path.join(v1, rel.lstrip("/"), f"crashbox-oom-{os.getpid()}")
-        limit_file, procs = "memory.limit_in_bytes", "cgroup.procs"
-    elif os.path.exists(os.path.join(v2, "cgroup.controllers")) and "memory" in open(os.path.join(v2, "cgroup.controllers")).read():
-        cg = os.path.join(v2, f"crashbox-oom-{os.getpid()}")
-        limit_file, procs = "memory.max", "cgroup.procs"
-    else:
-        raise Skip("no memory cgroup controller can be used here (neither v1 nor v2)")
+    cg = memory_cgroup(tmp, 96 << 20)
+    procs = "cgroup.procs"
     try:
-        os.mkdir(cg)
-    except OSError as e:
-        raise Skip(f"cannot create a memory cgroup: {e}")
-    try:
-        with open(os.path.join(cg, limit_file), "w") as f:
-            f.write(str(96 << 20))
-        sw = os.path.join(cg, "memory.memsw.limit_in_bytes")
-        if os.path.exists(sw):
-            with open(sw, "w") as f:
-                f.write(str(96 << 20))
         d = os.path.join(tmp, "b")
         os.makedirs(d)
         # The shell moves itself into the cgroup, then becomes crashbox.
@@ -342,12 +321,7 @@ def test_oom_kill_in_a_memory_cgroup(tmp):
         assert "unbounded-alloc" in member(only_bundle(d), "pre-oom/95/proc/maps").decode()
         assert [f for f in os.listdir(d) if f.startswith(".crashbox-pending")] == []
     finally:
-        for _ in range(50):
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.1)
+        remove_cgroup(cg)
 
 
 def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):

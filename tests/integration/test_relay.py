@@ -153,3 +153,21 @@ def test_broken_stderr_pipe_keeps_the_service_running(tmp):
     out, _ = p.communicate(timeout=30)
     assert p.returncode == 0
     assert out == b"survived\n"
+
+
+def test_line_by_line_output_does_not_fill_a_slow_readers_pipe(tmp):
+    # A pipe has 16 (or 256) slots; relaying each small write as its own
+    # slot (as tee(2) does) would fill it after as many lines, and a reader
+    # that reads only at the end (a slow log collector) would hold crashbox
+    # forever in its own summary line. Small writes are merged, as a plain
+    # pipe merges them.
+    p = subprocess.Popen([CRASHBOX, "--", "sh", "-c",
+                          "for i in $(seq 600); do echo line $i >&2; sleep 0.001; done; exit 3"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        rc = p.wait(timeout=60)
+    finally:
+        kill_quietly(p)
+    assert rc == 3
+    lines = p.stderr.read().decode().splitlines()
+    assert lines[:600] == [f"line {i}" for i in range(1, 601)]
