@@ -121,9 +121,9 @@ static int collect(const char *dir, struct row **rows, size_t *nrows, struct ind
         else if (*sup)
             (*sup)[(*nsup)++] = idx[i];
     }
-    qsort(idx, nb, sizeof *idx, by_name);
-    int dup = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+    if (nb)
+        qsort(idx, nb, sizeof *idx, by_name);
+    DIR *d = opendirat(dfd, ".");
     if (!d) {
         free(idx);
         return -errno;
@@ -143,7 +143,7 @@ static int collect(const char *dir, struct row **rows, size_t *nrows, struct ind
         }
         struct index_entry key;
         snprintf(key.name, sizeof key.name, "%s", de->d_name);
-        struct index_entry *hit = bsearch(&key, idx, nb, sizeof *idx, by_name);
+        struct index_entry *hit = nb ? bsearch(&key, idx, nb, sizeof *idx, by_name) : NULL;
         v[n] = (struct row){0};
         if (hit)
             v[n].e = *hit;
@@ -153,7 +153,8 @@ static int collect(const char *dir, struct row **rows, size_t *nrows, struct ind
     }
     closedir(d);
     free(idx);
-    qsort(v, n, sizeof *v, row_by_time);
+    if (n)
+        qsort(v, n, sizeof *v, row_by_time);
     *rows = v;
     *nrows = n;
     return 0;
