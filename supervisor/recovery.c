@@ -159,7 +159,12 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
             int fd = openat(dfd, se->d_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
             if (fd < 0)
                 continue;
-            if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            struct stat st1, st2;
+            /* Locked: alive. Unlinked meanwhile: its owner just ended
+             * cleanly. Empty and recent: its owner is creating it. */
+            if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st1) < 0 || st1.st_nlink == 0 ||
+                fstatat(dfd, se->d_name, &st2, AT_SYMLINK_NOFOLLOW) < 0 || st2.st_ino != st1.st_ino ||
+                (st1.st_size == 0 && time(NULL) - st1.st_mtime < 60)) {
                 close(fd);
                 continue;
             }

@@ -103,7 +103,7 @@ def test_two_hundred_crashes_leave_a_bounded_directory_and_an_exact_count(tmp):
     with ThreadPoolExecutor(max_workers=8) as ex:
         codes = list(ex.map(lambda i: crash(d, *cmd, policy=pol).returncode, range(200)))
     assert codes == [3] * 200
-    assert len(list_bundles(d)) == 3
+    assert len(list_bundles(d)) == 3, list_bundles(d)
     idx = index(d)
     fp = {e["fingerprint"] for e in idx}
     assert len(fp) == 1, "one kind of crash, one fingerprint"
