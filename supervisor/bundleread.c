@@ -68,11 +68,8 @@ static void pax_parse(struct tarstate *t)
 static int member_done(struct tarstate *t)
 {
     if (t->is_pax) {
-        uint64_t keep_size = 0;
         t->size = 0;
-        pax_parse(t);
-        keep_size = t->size;
-        t->size = keep_size; /* remembered for the next header */
+        pax_parse(t); /* a "size=" record sets t->size for the next header */
         return 0;
     }
     int r = 0;

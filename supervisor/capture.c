@@ -268,8 +268,6 @@ static void exit_json(struct json *j, int st)
     json_obj_end(j);
 }
 
-static void time_rfc3339(time_t t, char *out, size_t cap);
-
 static void memory_json(struct json *j, const struct cgroup_memory *m, const struct capture *c)
 {
     json_key(j, "memory");
@@ -301,7 +299,7 @@ static void memory_json(struct json *j, const struct cgroup_memory *m, const str
         json_kv_uint(j, "usage_bytes", c->crossed[i].usage);
         json_kv_int(j, "before_end_ms", c->crossed[i].age_ms);
         char when[32];
-        time_rfc3339(c->crossed[i].taken, when, sizeof when);
+        format_utc(c->crossed[i].taken, when, sizeof when);
         json_kv_str(j, "time", when);
         json_obj_end(j);
     }
@@ -334,24 +332,6 @@ static void synthetic_crash_json(struct json *j, enum crash_kind kind, const cha
     json_obj_end(j);
 }
 
-static void fingerprint_text(const char *kind, const char *msg, char out[17])
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const char *p = kind; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-    h = (h ^ 0) * 0x100000001b3ULL;
-    for (const char *p = msg; *p; p++) {
-        if (*p >= '0' && *p <= '9') { /* numbers vary from run to run */
-            while (p[1] >= '0' && p[1] <= '9')
-                p++;
-            h = (h ^ '?') * 0x100000001b3ULL;
-            continue;
-        }
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-    }
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
-}
-
 static void random_id(char out[33])
 {
     unsigned char b[16];
@@ -360,13 +340,6 @@ static void random_id(char out[33])
             b[i] = (unsigned char)(now_ms() >> (i % 8));
     for (size_t i = 0; i < sizeof b; i++)
         snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
-static void time_rfc3339(time_t t, char *out, size_t cap)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* Everything known about one crash, gathered once. */
@@ -399,7 +372,7 @@ static void build_manifest(const struct capture *c, const struct crash_record *r
 {
     char id[33], when[32];
     random_id(id);
-    time_rfc3339(r->now, when, sizeof when);
+    format_utc(r->now, when, sizeof when);
     const struct items *it = &r->items;
     json_init(j, true);
     json_obj_begin(j);
@@ -663,8 +636,8 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     if (r.have_gc && r.kind != CRASH_OOM_KILL)
         snprintf(r.fingerprint, sizeof r.fingerprint, "%s", r.gc.fingerprint);
     else
-        fingerprint_text(crash_kind_name(r.kind), r.kind == CRASH_EXIT ? r.message : crash_kind_name(r.kind),
-                         r.fingerprint);
+        crash_fingerprint(crash_kind_name(r.kind), r.kind == CRASH_EXIT ? r.message : "", NULL, 0,
+                          r.fingerprint);
     if (r.have_gc && r.kind != CRASH_OOM_KILL && r.gc.culprit >= 0) {
         const struct go_frame *f = &r.gc.frames[r.gc.culprit];
         snprintf(r.culprit, sizeof r.culprit, "%s (%s:%u)", f->function, f->file ? f->file : "?", f->line);

@@ -440,23 +440,29 @@ static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
     return h;
 }
 
-static void fingerprint(struct go_crash *c)
+void crash_fingerprint(const char *kind, const char *message, const char *const *functions, size_t n,
+                       char out[17])
 {
     uint64_t h = 0xcbf29ce484222325ULL;
-    const char *kind = go_crash_kind_name(c->kind);
     h = fnv1a(h, kind, strlen(kind) + 1);
     char norm[GOPARSE_MAX_MESSAGE + 1];
-    normalize_message(c->message ? c->message : "", norm, sizeof norm);
+    normalize_message(message ? message : "", norm, sizeof norm);
     h = fnv1a(h, norm, strlen(norm) + 1);
-    int taken = 0;
-    for (size_t i = 0; i < c->nframes && taken < 5; i++) {
+    for (size_t i = 0; i < n; i++)
+        h = fnv1a(h, functions[i], strlen(functions[i]) + 1);
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static void fingerprint(struct go_crash *c)
+{
+    const char *top[5];
+    size_t taken = 0;
+    for (size_t i = 0; i < c->nframes && taken < ARRAY_SIZE(top); i++) {
         const char *fn = c->frames[i].function;
-        if (!fn || goparse_is_runtime_function(fn))
-            continue;
-        h = fnv1a(h, fn, strlen(fn) + 1);
-        taken++;
+        if (fn && !goparse_is_runtime_function(fn))
+            top[taken++] = fn;
     }
-    snprintf(c->fingerprint, sizeof c->fingerprint, "%016llx", (unsigned long long)h);
+    crash_fingerprint(go_crash_kind_name(c->kind), c->message, top, taken, c->fingerprint);
 }
 
 const char *go_crash_kind_name(enum go_crash_kind k)

@@ -57,6 +57,12 @@ const char *go_crash_kind_name(enum go_crash_kind k);
 /* True for frames of the Go runtime that are never a culprit. */
 bool goparse_is_runtime_function(const char *fn);
 
+/* The fingerprint of any crash: a hash of the kind, the message with
+ * numbers and addresses stripped, and the given function names (the top
+ * non-runtime frames; none for a crash without a Go report). Pure. */
+void crash_fingerprint(const char *kind, const char *message, const char *const *functions, size_t n,
+                       char out[17]);
+
 /* Writes the crash as the manifest's "crash" object (without the kind
  * when kind_override is given, that name is used instead). */
 void go_crash_to_json(const struct go_crash *c, const char *kind_override, struct json *j);

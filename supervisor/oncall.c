@@ -218,9 +218,7 @@ static int parse_filters(int argc, char **argv, struct filters *f, bool *json, c
 static void entry_json(struct json *j, const struct index_entry *e, const char *dir)
 {
     char when[32], path[4352];
-    struct tm tm;
-    gmtime_r(&e->time, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    format_utc(e->time, when, sizeof when);
     snprintf(path, sizeof path, "%s/%s", dir, e->name);
     json_obj_begin(j);
     json_kv_str(j, "time", when);
@@ -330,9 +328,7 @@ int oncall_ls(int argc, char **argv)
             continue;
         }
         char when[32], msg[48], cul[40], size[16];
-        struct tm tm;
-        gmtime_r(&e->time, &tm);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        format_utc(e->time, when, sizeof when);
         shorten(msg, sizeof msg - 6, e->message);
         const char *paren = strstr(e->culprit, " (");
         snprintf(cul, sizeof cul, "%.*s", paren ? (int)(paren - e->culprit) : 36, e->culprit);
@@ -414,11 +410,8 @@ int oncall_top(int argc, char **argv)
                "KIND", "FIRST", "LAST", "SERVICES", "MESSAGE");
     for (size_t k = 0; k < ng; k++) {
         char first[32], last[32], msg[60];
-        struct tm tm;
-        gmtime_r(&g[k].first, &tm);
-        strftime(first, sizeof first, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        gmtime_r(&g[k].last, &tm);
-        strftime(last, sizeof last, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        format_utc(g[k].first, first, sizeof first);
+        format_utc(g[k].last, last, sizeof last);
         if (json) {
             json_obj_begin(&j);
             json_kv_str(&j, "fingerprint", g[k].fingerprint);

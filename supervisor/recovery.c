@@ -233,9 +233,7 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
     json_kv_str(&j, "service", service);
     json_kv_str(&j, "host", host);
     char when[32];
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    format_utc(now, when, sizeof when);
     json_kv_str(&j, "time", when);
     json_kv_int(&j, "pid", st.pid);
     json_key(&j, "exit");

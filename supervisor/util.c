@@ -100,6 +100,13 @@ DIR *opendirat(int dirfd, const char *path)
     return d;
 }
 
+void format_utc(time_t t, char *out, size_t cap)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 long long now_ms(void)
 {
     struct timespec ts;

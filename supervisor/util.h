@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -77,6 +78,9 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *ou
 /* A directory stream for dirfd/path, on a fresh open file description (a dup
  * of dirfd would share, and move, its read offset). NULL with errno set. */
 DIR *opendirat(int dirfd, const char *path);
+
+/* "2026-11-22T10:00:00Z" (RFC 3339, UTC) into out (at least 21 bytes). */
+void format_utc(time_t t, char *out, size_t cap);
 
 /* Monotonic clock in milliseconds. */
 long long now_ms(void);
