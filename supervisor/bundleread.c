@@ -29,6 +29,11 @@ struct tarstate {
     void *ctx;
     int zero_blocks;
     bool done;
+    /* Members streamed to files instead of buffered (NULL: none). */
+    const char *const *stream_names;
+    int stream_dir;
+    int out_fd;
+    int streamed;
 };
 
 static uint64_t octal(const char *f, size_t n)
@@ -37,6 +42,27 @@ static uint64_t octal(const char *f, size_t n)
     for (size_t i = 0; i < n && f[i] >= '0' && f[i] <= '7'; i++)
         v = v * 8 + (uint64_t)(f[i] - '0');
     return v;
+}
+
+static const char *base_name(const char *n)
+{
+    const char *s = strrchr(n, '/');
+    return s ? s + 1 : n;
+}
+
+/* A member wanted as a file: written as it comes, never whole in memory. */
+static int stream_open(struct tarstate *t)
+{
+    t->out_fd = -1;
+    for (size_t i = 0; t->stream_names && t->stream_names[i]; i++) {
+        if (strcmp(t->name, t->stream_names[i]) != 0)
+            continue;
+        mode_t mode = (octal(t->hdr + 100, 8) & 0111) ? 0755 : 0600; /* a core holds secrets */
+        t->out_fd = openat(t->stream_dir, base_name(t->name),
+                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        return t->out_fd < 0 ? -errno : 0;
+    }
+    return 0;
 }
 
 static void pax_parse(struct tarstate *t)
@@ -73,8 +99,13 @@ static int member_done(struct tarstate *t)
         return 0;
     }
     int r = 0;
-    if (t->is_file)
+    if (t->out_fd >= 0) {
+        closep(&t->out_fd);
+        t->out_fd = -1;
+        t->streamed++;
+    } else if (t->is_file && t->fn) {
         r = t->fn(t->ctx, t->name, t->data ? t->data : "", t->data_len, (size_t)t->size);
+    }
     t->pax_path[0] = '\0';
     t->size = 0;
     return r;
@@ -117,6 +148,11 @@ static int header(struct tarstate *t)
     t->pad = (512 - size % 512) % 512;
     t->data_len = 0;
     t->in_data = true;
+    if (t->is_file && !t->is_pax) {
+        int r = stream_open(t);
+        if (r < 0)
+            return r;
+    }
     if (size == 0) {
         t->in_data = false;
         return member_done(t);
@@ -151,6 +187,21 @@ static int tar_feed(struct tarstate *t, const char *p, size_t n)
             continue;
         }
         size_t k = n < t->left ? n : (size_t)t->left;
+        if (t->out_fd >= 0) {
+            int w = write_all(t->out_fd, p, k);
+            if (w < 0)
+                return w;
+            t->left -= k;
+            p += k;
+            n -= k;
+            if (t->left == 0) {
+                t->in_data = false;
+                int r = member_done(t);
+                if (r)
+                    return r;
+            }
+            continue;
+        }
         size_t room = t->max_member > t->data_len ? t->max_member - t->data_len : 0;
         size_t take = k < room ? k : room;
         if (take) {
@@ -183,7 +234,23 @@ static int tar_feed(struct tarstate *t, const char *p, size_t n)
 
 static void dctx_freep(ZSTD_DCtx **d) { ZSTD_freeDCtx(*d); }
 
+static int read_stream(int dirfd, const char *path, struct tarstate *tp);
+
 int bundle_read(int dirfd, const char *path, size_t max_member, bundle_member_fn fn, void *ctx)
+{
+    struct tarstate t = {.max_member = max_member, .fn = fn, .ctx = ctx, .out_fd = -1};
+    return read_stream(dirfd, path, &t);
+}
+
+int bundle_extract_members(int dirfd, const char *path, const char *const *names, int destfd)
+{
+    struct tarstate t = {.stream_names = names, .stream_dir = destfd, .out_fd = -1};
+    int r = read_stream(dirfd, path, &t);
+    closep(&t.out_fd);
+    return r < 0 ? r : t.streamed;
+}
+
+static int read_stream(int dirfd, const char *path, struct tarstate *tp)
 {
     _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
@@ -196,7 +263,7 @@ int bundle_read(int dirfd, const char *path, size_t max_member, bundle_member_fn
         return -ENOMEM;
     /* A crafted frame must not make us allocate a huge window. */
     ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 27);
-    struct tarstate t = {.max_member = max_member, .fn = fn, .ctx = ctx};
+    struct tarstate t = *tp;
     static char in[1 << 16], out[1 << 17];
     int r = 0;
     bool any = false;
@@ -228,6 +295,8 @@ int bundle_read(int dirfd, const char *path, size_t max_member, bundle_member_fn
             break;
     }
     free(t.data);
+    tp->out_fd = t.out_fd;
+    tp->streamed = t.streamed;
     return r < 0 ? r : 0;
 }
 
