@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from bundles import extract_all_ways, list_bundles, manifest, members
-from lib import CRASHBOX, EXAMPLES, Skip, kill_quietly, run, start, wait_until, write_policy
+from lib import CRASHBOX, EXAMPLES, Skip, kill_quietly, need_root, run, start, wait_until, write_policy
 
 DLV = os.environ.get("CRASHBOX_TEST_DLV", "/opt/crashbox-test/delve/usr/bin/dlv")
 GO = next((g for g in ["/usr/lib/go-1.23/bin/go", shutil.which("go") or ""] if g and os.access(g, os.X_OK)), None)
@@ -277,3 +277,57 @@ def test_threads_born_during_the_dump(tmp):
         assert len(threads) == c["threads"] and len(rips) == len(threads), out
         shutil.rmtree(x)
         shutil.rmtree(os.path.join(tmp, "bundles"))
+
+
+def privileged_run(tmp, prefix, policy_extra="", bdir_owner=None):
+    """Runs nil-deref under crashbox behind a privilege-changing prefix."""
+    need_root("changing users and capabilities")
+    bdir = os.path.join(tmp, "b")
+    os.makedirs(bdir)
+    os.chmod(tmp, 0o755)
+    if bdir_owner is not None:
+        os.chown(bdir, bdir_owner, bdir_owner)
+    pol = write_policy(tmp, f"[core]\ndump = yes\n{policy_extra}")
+    os.chmod(pol, 0o644)
+    exe = go_example("nil-deref")
+    r = subprocess.run(prefix + [CRASHBOX, "-p", pol, "-d", bdir, "--", exe], capture_output=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    (name,) = list_bundles(bdir)
+    return os.path.join(bdir, name), manifest(os.path.join(bdir, name))
+
+
+def test_core_of_a_service_of_another_user(tmp):
+    # The service's uid change makes it non-dumpable: crashbox's
+    # CAP_SYS_PTRACE (kept by the self-sandbox) is what lets it in.
+    b, m = privileged_run(tmp, [], "[sandbox]\nuser = nobody\n")
+    assert m["core"]["written"] and m["core"]["cut"] is None, m["core"]
+    check_go_core(tmp, b, m, "main.handle")
+
+
+def test_core_from_a_non_root_crashbox(tmp):
+    b, m = privileged_run(tmp, ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"],
+                          bdir_owner=65534)
+    assert m["core"]["written"], m["core"]
+
+
+def test_core_as_pid_1_with_every_capability_dropped(tmp):
+    # As in a container started with --cap-drop ALL: crashbox is PID 1 of
+    # its own pid namespace and the service's parent, which is all ptrace
+    # needs for a service of the same user.
+    if subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True).returncode:
+        raise Skip("no pid namespaces here")
+    b, m = privileged_run(tmp, ["unshare", "--pid", "--fork", "--mount-proc",
+                                "setpriv", "--bounding-set", "-all", "--inh-caps", "-all", "--"])
+    assert m["pid"] == 2, "the service is PID 2 under crashbox as PID 1"
+    assert m["core"]["written"], m["core"]
+    check_go_core(tmp, b, m, "main.handle")
+
+
+def test_ptrace_refused_degrades_to_a_bundle_that_says_why(tmp):
+    # Without CAP_SYS_PTRACE, a service that changed user cannot be traced.
+    b, m = privileged_run(tmp, ["setpriv", "--bounding-set", "-all,+setuid,+setgid,+setpcap", "--inh-caps", "-all",
+                                "--"], "[sandbox]\nuser = nobody\n")
+    assert m["core"] == {"written": False, "bytes": 0, "threads": 0, "cut": None,
+                         "why_not": "ptrace of the service not permitted"}, m["core"]
+    assert m["crash"]["kind"] == "go-panic" and m["snapshot"]["taken"] == "exit-hook"
+    assert not [n for n in members(b) if n.startswith("core/")]
