@@ -237,6 +237,10 @@ int bundle_core_open(int dirfd, struct bundle_core *bc)
         bundle_core_free(bc);
         return -ENOMEM;
     }
+    /* Compression is most of the held time: a worker per CPU where libzstd
+     * has them (the calling thread then only reads memory). */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    (void)ZSTD_CCtx_setParameter(bc->z->cctx, ZSTD_c_nbWorkers, cpus > 1 ? (int)(cpus < 4 ? cpus : 4) : 0);
     bc->z->fd = fd;
     bc->fd = steal_fd(&fd);
     return 0;

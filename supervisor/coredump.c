@@ -821,6 +821,10 @@ int coredump_write(const struct coredump_options *o, const struct coredump_sink 
         goto out;
     const char *cut = NULL;
     r = body_write(&rd, v, seg, n, o, sink, &res->body_len, &cut);
+    /* A process killed mid-dump shows no mappings, or a leader that is gone. */
+    char leader = task_state(o->pid, o->pid);
+    if (!cut && (n == 0 || leader == 'Z' || leader == 'X'))
+        cut = "the service ended during the dump";
     if (cut)
         res->cut = cut;
     threads_detach(o->pid, &t);
