@@ -31,6 +31,7 @@ struct tarstate {
     bool done;
     /* Members streamed to files instead of buffered (NULL: none). */
     const char *const *stream_names;
+    bool stream_all; /* every member, under its own path */
     int stream_dir;
     int out_fd;
     int streamed;
@@ -50,14 +51,57 @@ static const char *base_name(const char *n)
     return s ? s + 1 : n;
 }
 
+static bool safe_name(const char *n)
+{
+    if (!*n || n[0] == '/')
+        return false;
+    for (const char *p = n; *p;) {
+        const char *s = strchr(p, '/');
+        size_t l = s ? (size_t)(s - p) : strlen(p);
+        if (l == 0 || (l == 2 && p[0] == '.' && p[1] == '.') || (l == 1 && p[0] == '.'))
+            return false;
+        p += l + (s ? 1 : 0);
+    }
+    return true;
+}
+
+/* Creates name under destfd, never outside it: parent directories one
+ * level at a time, never through a symlink, the file itself new. */
+static int create_member_file(int destfd, const char *name, mode_t mode)
+{
+    if (!safe_name(name))
+        return -EINVAL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s", name);
+    for (char *s = path; (s = strchr(s, '/')); s++) {
+        *s = '\0';
+        if (mkdirat(destfd, path, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        struct stat st;
+        if (fstatat(destfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+            return -ENOTDIR;
+        *s = '/';
+    }
+    int fd = openat(destfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    return fd < 0 ? -errno : fd;
+}
+
 /* A member wanted as a file: written as it comes, never whole in memory. */
 static int stream_open(struct tarstate *t)
 {
+    /* The member's own mode, without write for others (a core is 0600). */
+    mode_t mode = (mode_t)octal(t->hdr + 100, 8) & 0755;
     t->out_fd = -1;
+    if (t->stream_all) {
+        int fd = create_member_file(t->stream_dir, t->name, mode);
+        if (fd < 0)
+            return fd;
+        t->out_fd = fd;
+        return 0;
+    }
     for (size_t i = 0; t->stream_names && t->stream_names[i]; i++) {
         if (strcmp(t->name, t->stream_names[i]) != 0)
             continue;
-        mode_t mode = (octal(t->hdr + 100, 8) & 0111) ? 0755 : 0600; /* a core holds secrets */
         t->out_fd = openat(t->stream_dir, base_name(t->name),
                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         return t->out_fd < 0 ? -errno : 0;
@@ -360,56 +404,10 @@ int bundle_read_into_items(int dirfd, const char *path, const char *prefix, size
     return bundle_read(dirfd, path, max, add_prefixed, &pf);
 }
 
-struct ex {
-    int destfd;
-    int count;
-};
-
-static bool safe_name(const char *n)
-{
-    if (!*n || n[0] == '/')
-        return false;
-    for (const char *p = n; *p;) {
-        const char *s = strchr(p, '/');
-        size_t l = s ? (size_t)(s - p) : strlen(p);
-        if (l == 0 || (l == 2 && p[0] == '.' && p[1] == '.') || (l == 1 && p[0] == '.'))
-            return false;
-        p += l + (s ? 1 : 0);
-    }
-    return true;
-}
-
-static int write_member(void *ctx, const char *name, const char *data, size_t len, size_t full)
-{
-    struct ex *e = ctx;
-    (void)full;
-    if (!safe_name(name))
-        return -EINVAL;
-    char path[4096];
-    snprintf(path, sizeof path, "%s", name);
-    /* Parent directories, one level at a time, never through a symlink. */
-    for (char *s = path; (s = strchr(s, '/')); s++) {
-        *s = '\0';
-        if (mkdirat(e->destfd, path, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        struct stat st;
-        if (fstatat(e->destfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-            return -ENOTDIR;
-        *s = '/';
-    }
-    _cleanup_close_ int fd = openat(e->destfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int r = write_all(fd, data, len);
-    if (r < 0)
-        return r;
-    e->count++;
-    return 0;
-}
-
 int bundle_extract(int dirfd, const char *path, int destfd)
 {
-    struct ex e = {.destfd = destfd};
-    int r = bundle_read(dirfd, path, (size_t)1 << 30, write_member, &e);
-    return r < 0 ? r : e.count;
+    struct tarstate t = {.stream_all = true, .stream_dir = destfd, .out_fd = -1};
+    int r = read_stream(dirfd, path, &t);
+    closep(&t.out_fd);
+    return r < 0 ? r : t.streamed;
 }

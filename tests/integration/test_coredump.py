@@ -149,6 +149,15 @@ def test_bundle_with_a_core_reads_with_every_tar(tmp):
     # crashbox's own reader (ls/show) still reads the bundle whole.
     r = subprocess.run([CRASHBOX, "show", b], capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr
+    # crashbox extract streams every member (a core of gigabytes is never
+    # buffered) with its own mode: the core, which holds secrets, 0600.
+    dest = os.path.join(tmp, "ex")
+    r = subprocess.run([CRASHBOX, "extract", b, dest], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    st = os.stat(os.path.join(dest, "core/core"))
+    assert st.st_size == m["core"]["bytes"] and st.st_mode & 0o777 == 0o600, oct(st.st_mode)
+    assert os.stat(os.path.join(dest, "core/exe")).st_mode & 0o111
+    assert os.stat(os.path.join(dest, "manifest.json")).st_mode & 0o777 == 0o644
 
 
 def test_no_core_unless_asked_and_none_for_a_clean_exit(tmp):
