@@ -614,6 +614,16 @@ int oncall_show(int argc, char **argv)
             pre++;
     if (pre)
         printf("  pre-OOM  %d snapshot file(s) under pre-oom/\n", pre);
+    const struct jv *cw = jv_path(v, "core.written");
+    if (cw && cw->type == JV_BOOL && cw->b) {
+        char sz[32];
+        human_size((uint64_t)jv_num(v, "core.bytes", 0), sz, sizeof sz);
+        printf("  core     %s, %.0f threads%s%s%s: crashbox debug %s\n", sz, jv_num(v, "core.threads", 0),
+               jv_str(v, "core.cut") ? " (cut: " : "", jv_str(v, "core.cut") ?: "",
+               jv_str(v, "core.cut") ? ")" : "", path);
+    } else if (jv_str(v, "core.why_not")) {
+        printf("  core     none: %s\n", jv_str(v, "core.why_not"));
+    }
     printf("  bundle   %s\n", path);
     jv_free(v);
     return 0;
