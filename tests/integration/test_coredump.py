@@ -266,6 +266,7 @@ def test_service_killed_mid_dump_never_hangs(tmp):
 
 
 THREADS = ("import os, threading, time\n"
+           "threading.stack_size(256 << 10)\n"
            "def spawn():\n"
            "    while True:\n"
            "        threading.Thread(target=time.sleep, args=(0.05,), daemon=True).start()\n"
