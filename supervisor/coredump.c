@@ -621,18 +621,17 @@ static void read_chunk(struct reader *r, uint64_t addr, size_t len, bool sparse)
         if (!want) {
             memset(dst, 0, n);
         } else {
-            ssize_t got = pread(r->mem, dst, n, (off_t)(addr + i * (uint64_t)r->page));
+            uint64_t at = addr + i * (uint64_t)r->page;
+            ssize_t got = pread(r->mem, dst, n, (off_t)at);
             if (got == 0) {
                 r->gone = true;
                 memset(dst, 0, n);
-            } else if (got < 0) {
-                /* one bad page must not lose the run: page by page */
-                for (size_t k = 0; k < n; k += (size_t)r->page)
-                    if (pread(r->mem, dst + k, (size_t)r->page, (off_t)(addr + i * (uint64_t)r->page + k)) !=
-                        r->page)
+            } else if ((size_t)got != n) {
+                /* a page that cannot be read must not lose the rest: page by page */
+                size_t from = got > 0 ? (size_t)got / (size_t)r->page * (size_t)r->page : 0;
+                for (size_t k = from; k < n; k += (size_t)r->page)
+                    if (pread(r->mem, dst + k, (size_t)r->page, (off_t)(at + k)) != r->page)
                         memset(dst + k, 0, (size_t)r->page);
-            } else if ((size_t)got < n) {
-                memset(dst + got, 0, n - (size_t)got);
             }
         }
         i = j;
