@@ -475,6 +475,26 @@ static int resolve_bundle(const char *arg, const char *dir, char *out, size_t ca
     return 0;
 }
 
+/* How memory was watched during the run (bundles before it have no line). */
+static void print_watch(const struct jv *v)
+{
+    const struct jv *w = jv_path(v, "memory.watch");
+    if (!w || w->type != JV_OBJECT)
+        return;
+    const char *by = jv_str(w, "by"), *refused = jv_str(w, "registration_refused");
+    if (!by) {
+        printf("  watched  nothing: %s\n", jv_str(w, "why_none") ?: "?");
+        return;
+    }
+    printf("  watched  %s", by);
+    if (jv_path(w, "polls"))
+        printf(" (adaptive poll, %.0f-%.0f ms, %.0f reads)", jv_num(w, "poll_min_ms", 0),
+               jv_num(w, "poll_max_ms", 0), jv_num(w, "polls", 0));
+    if (refused)
+        printf("; registration refused: %s", refused);
+    printf("\n");
+}
+
 static void print_top_maps(const char *smaps, size_t len)
 {
     /* Per mapping: a header line "start-end perms offset dev inode path",
@@ -596,6 +616,7 @@ int oncall_show(int argc, char **argv)
         human_size((uint64_t)jv_num(v, "memory.usage_bytes", 0), use, sizeof use);
     printf("  memory   limit %s, peak %s, usage %s, cgroup v%.0f, OOM kills %.0f\n", lim, peak, use,
            jv_num(v, "memory.cgroup_version", 0), jv_num(v, "memory.oom_kills", 0));
+    print_watch(v);
     _cleanup_free_ char *smaps = NULL;
     size_t slen;
     if (bundle_read_member(AT_FDCWD, path, "proc/smaps", 8 << 20, &smaps, &slen) == 0) {
