@@ -80,24 +80,27 @@ long long memwatch_poll_interval_ms(const struct memwatch_state *s, uint64_t usa
                                     long long now)
 {
     long long ms = MEMWATCH_POLL_MAX_MS;
+    const struct watermark *reached = NULL, *above = NULL;
     for (size_t i = 0; i < s->n; i++) {
         const struct watermark *w = &s->wm[i];
-        if (!w->armed)
-            continue;
-        if (usage >= w->bytes) {
-            /* Reached but held back by the rate limit: due when it expires. */
-            long long due = w->last_fired_ms < 0 ? 0 : w->last_fired_ms + s->min_interval_ms - now;
-            if (due < ms)
-                ms = due;
-            continue;
-        }
+        if (w->armed && usage >= w->bytes)
+            reached = w; /* sorted: the last is the highest, the one observe fires */
+        else if (w->armed && !above)
+            above = w;
+    }
+    if (reached) {
+        /* Reached but held back by the rate limit: due when it expires. */
+        long long due = reached->last_fired_ms < 0 ? 0 : reached->last_fired_ms + s->min_interval_ms - now;
+        if (due < ms)
+            ms = due;
+    }
+    if (above) {
         uint64_t rate = growth_per_s > MEMWATCH_BURST_BYTES_PER_S ? growth_per_s : MEMWATCH_BURST_BYTES_PER_S;
         /* Twice before it gets there at that rate: one sample may land
          * just short of the watermark. */
-        uint64_t t = (w->bytes - usage) / (rate / 1000) / 2;
+        uint64_t t = (above->bytes - usage) / (rate / 1000) / 2;
         if ((long long)t < ms)
             ms = (long long)t;
-        break; /* sorted: the lowest armed one above usage is the nearest */
     }
     return ms < MEMWATCH_POLL_MIN_MS ? MEMWATCH_POLL_MIN_MS : ms;
 }
