@@ -328,10 +328,9 @@ def test_oom_kill_in_a_memory_cgroup(tmp):
         remove_cgroup(cg)
 
 
-def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):
-    # No v2 memory controller here (a hybrid host): a fixture tree stands in
-    # for /sys/fs/cgroup, at the path our own "0::" line names, and the test
-    # plays the kernel by raising memory.events' oom_kill before the SIGKILL.
+def v2_fixture_tree(tmp, files):
+    """A v2 cgroup tree at tmp/cg with files in the cgroup our own "0::"
+    line names: (root, cgroup directory), or Skip."""
     own = [l for l in open("/proc/self/cgroup").read().splitlines() if l.startswith("0::")]
     if not own:
         raise Skip("this host has no unified (v2) cgroup line in /proc/self/cgroup")
@@ -340,13 +339,21 @@ def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):
     os.makedirs(cg, exist_ok=True)
     with open(os.path.join(root, "cgroup.controllers"), "w") as f:
         f.write("cpu io memory pids\n")
+    for name, text in files.items():
+        with open(os.path.join(cg, name), "w") as f:
+            f.write(text)
+    return root, cg
+
+
+def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):
+    # No v2 memory controller here (a hybrid host): a fixture tree stands in
+    # for /sys/fs/cgroup, at the path our own "0::" line names, and the test
+    # plays the kernel by raising memory.events' oom_kill before the SIGKILL.
     files = {"memory.max": "134217728\n", "memory.current": "134213632\n", "memory.peak": "134217728\n",
              "memory.events": "low 0\nhigh 0\nmax 9\noom 1\noom_kill 0\noom_group_kill 0\n",
              "memory.stat": "anon 130023424\nfile 4194304\n",
              "memory.pressure": "some avg10=40.00 avg60=9.00 avg300=2.00 total=999\n"}
-    for name, text in files.items():
-        with open(os.path.join(cg, name), "w") as f:
-            f.write(text)
+    root, cg = v2_fixture_tree(tmp, files)
     d = os.path.join(tmp, "b")
     os.makedirs(d)
     env = dict(os.environ, CRASHBOX_CGROUP_ROOT=root)
