@@ -318,7 +318,7 @@ def test_oom_kill_in_a_memory_cgroup(tmp):
         crossed = [w["percent"] for w in man["memory"]["watermarks_crossed"]]
         assert crossed == [80, 90, 95], man["memory"]["watermarks_crossed"]
         assert man["memory"]["watch"]["by"] == ("thresholds" if ":memory:" in open("/proc/self/cgroup").read()
-                                                else "events+psi"), man["memory"]["watch"]
+                                                else "events+psi+poll"), man["memory"]["watch"]
         names = members(only_bundle(d))
         for pct in (80, 90, 95):
             assert f"pre-oom/{pct}/proc/status" in names and f"pre-oom/{pct}/cgroup/memory.stat" in names
@@ -374,6 +374,8 @@ def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):
         assert mem["limit_bytes"] == 134217728 and mem["peak_bytes"] == 134217728
         assert (mem["oom_kills_at_start"], mem["oom_kills"]) == (0, 1)
         assert mem["oom_group_kills"] == 1
+        # Neither memory.events nor PSI fires at a usage level: v2 polls too.
+        assert mem["watch"]["by"] == "events+psi+poll", mem["watch"]
         names = members(path)
         for f in ["cgroup/memory.events", "cgroup/memory.max", "cgroup/memory.pressure", "cgroup/memory.stat"]:
             assert f in names, (f, names)
