@@ -312,7 +312,7 @@ def cpu_ns(pid):
 def memory_polling(tmp):
     """The read-only cgroup poller: what it costs while the service idles far
     below its watermarks, and how late it sees a crossing in a fast climb;
-    each beside event-driven thresholds (a writable cgroup) in the same run."""
+    each beside a writable cgroup (v1: event-driven thresholds) in the same run."""
     if os.geteuid() != 0 or not shutil.which("unshare"):
         report("memory poller", "skipped: needs root and unshare(1) for a read-only memory cgroup")
         return
@@ -344,7 +344,7 @@ def memory_polling(tmp):
         frac = [(y - x) / (secs * 1e9) * 100 for x, y in zip(a, b)]
         report("memory poller CPU while the service idles far below 80% of 128 MiB (read-only cgroup; "
                f"% of one core over {secs} s)",
-               f"{frac[0]:.3f}% (utime+stime {ticks1[0] - ticks0[0]} ticks); event thresholds {frac[1]:.3f}%, "
+               f"{frac[0]:.3f}% (utime+stime {ticks1[0] - ticks0[0]} ticks); writable cgroup {frac[1]:.3f}%, "
                f"plain `sleep` {frac[2]:.3f}%", "<= 0.1%", frac[0] <= 0.1)
         # The price of vigilance: a service that holds 80 MiB of 96 MiB (83%,
         # a few MiB under the 90% watermark) is read every 10-20 ms.
@@ -380,7 +380,7 @@ def memory_polling(tmp):
                              for p, v in sorted(m.items()))
         near = [statistics.median(v) for v in late[True].values()]
         report("memory poller lateness in a fast climb (usage crossing -> pre-OOM snapshot, median; 4 MiB "
-               "every 20 ms to the 128 MiB limit)", f"poll: {fmt(late[True])}; event thresholds: "
+               "every 20 ms to the 128 MiB limit)", f"read-only (poll): {fmt(late[True])}; writable: "
                f"{fmt(late[False])}", "tens of ms", bool(near) and max(near) < 100)
     finally:
         for cg in cgs:
