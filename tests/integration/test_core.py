@@ -210,6 +210,29 @@ def test_a_death_by_a_signal_that_only_ends_is_no_crash(tmp):
     assert r.returncode == 122 and b"'SEGV' is not one of the signals that only end a process" in r.stderr
 
 
+def proc_state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    return stat[stat.rfind(")") + 2]
+
+
+def test_a_sigstop_off_a_terminal_does_not_stop_crashbox(tmp):
+    # Someone freezing the service (kill -STOP) resumes it, not crashbox:
+    # crashbox must keep running to see it end.
+    p = start(["sh", "-c", "echo up; kill -STOP $$; echo resumed"])
+    try:
+        wait_line(p.stdout, "up")
+        child = [pid for pid, _ in children_of(p.pid)][0]
+        assert wait_until(lambda: proc_state(child) == "T")
+        time.sleep(0.2)
+        assert proc_state(p.pid) != "T", "crashbox stopped with a service it holds no terminal for"
+        os.kill(child, signal.SIGCONT)
+        wait_line(p.stdout, "resumed")
+        assert p.wait(timeout=10) == 0
+    finally:
+        kill_quietly(p)
+
+
 def test_a_program_reexecuting_itself_with_its_fd_3_keeps_it(tmp):
     pol = write_policy(tmp, "[capture]\ngo_shim = yes\n")
     for how in [[], ["forge"]]:
