@@ -40,12 +40,14 @@ const char *crash_kind_name(enum crash_kind k)
 }
 
 enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_kind go_kind,
-                               bool oom_killed, int stop_signal)
+                               bool oom_killed, int stop_signal, bool crash_signal)
 {
     if (WIFEXITED(wait_status) && normal_exit)
         return CRASH_NONE; /* a forged report in a clean exit stays clean */
     if (WIFSIGNALED(wait_status) && stop_signal && WTERMSIG(wait_status) == stop_signal)
         return CRASH_NONE; /* asked to stop, and it did */
+    if (WIFSIGNALED(wait_status) && signal_only_ends(WTERMSIG(wait_status)) && !crash_signal)
+        return CRASH_NONE; /* Ctrl-C, kill, a closed pipe: told to end, and it did */
     if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL && oom_killed)
         return CRASH_OOM_KILL;
     switch (go_kind) {
@@ -611,7 +613,9 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     bool oom_killed = r.mem.has_oom_kills && c->mem_start.has_oom_kills &&
                       r.mem.oom_kills > c->mem_start.oom_kills;
     bool normal = WIFEXITED(st) && policy_is_normal_exit(c->policy, WEXITSTATUS(st));
-    r.kind = crash_classify(st, normal, r.have_gc ? r.gc.kind : GO_CRASH_NONE, oom_killed, c->stop_signal);
+    bool crash_sig = WIFSIGNALED(st) && policy_is_crash_signal(c->policy, WTERMSIG(st));
+    r.kind = crash_classify(st, normal, r.have_gc ? r.gc.kind : GO_CRASH_NONE, oom_killed, c->stop_signal,
+                            crash_sig);
     if (r.kind == CRASH_NONE) {
         record_free(&r);
         return CRASH_NONE;
@@ -660,7 +664,7 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     if (tail_len)
         items_add_copy(it, "stderr.log", tailbuf, tail_len);
     else
-        items_add_missing(it, "stderr.log", "the service wrote nothing to stderr");
+        items_add_missing(it, "stderr.log", c->no_tail_reason ?: "the service wrote nothing to stderr");
     if (r.have_gc)
         items_add_copy(it, "crash.txt", report + r.gc.report_offset, report_len - r.gc.report_offset);
     if (c->snapshot_taken)
