@@ -21,9 +21,29 @@ override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsecco
 GO      ?= $(firstword $(wildcard /usr/lib/go-1.2[3-9]/bin/go) $(shell command -v go 2>/dev/null))
 GOENV   := GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off GOCACHE=$(abspath $(BUILD))/gocache
 
-SRCS    := $(wildcard supervisor/*.c)
+# The supervisor's stages, each a folder under supervisor/. A folder sees
+# (-I) and links with only itself and the folders it names below, so an
+# include or a call that climbs the stack fails the build (README: Layout).
+LAYERS        := lib policy crash watch bundle report service ctl
+LAYER_lib     :=
+LAYER_policy  := lib
+LAYER_crash   := lib policy
+LAYER_watch   := lib policy crash
+LAYER_bundle  := lib policy crash
+LAYER_report  := lib policy crash bundle
+LAYER_service := lib policy crash watch bundle report
+LAYER_ctl     := lib policy crash bundle
+LAYER_main    := $(LAYERS)
+# Unit tests link the pure folders only: no supervision loop, no service.
+PURE          := lib policy crash watch bundle report
+# The -I flags of the layer a source path (supervisor/<layer>/x.c) is in.
+layer_of      = $(if $(findstring /,$(1)),$(firstword $(subst /, ,$(1))),main)
+layer_inc     = $(foreach d,$(filter-out main,$(call layer_of,$(1))) $(LAYER_$(call layer_of,$(1))),-Isupervisor/$(d))
+
+SRCS    := supervisor/main.c $(foreach d,$(LAYERS),$(wildcard supervisor/$(d)/*.c))
+HDRS    := $(foreach d,$(LAYERS),$(wildcard supervisor/$(d)/*.h))
 OBJS    := $(SRCS:supervisor/%.c=$(BUILD)/obj/%.o)
-LIBOBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+PUREOBJS := $(foreach d,$(PURE),$(filter $(BUILD)/obj/$(d)/%,$(OBJS)))
 UNIT    := $(wildcard tests/unit/*.c)
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(filter-out %/static-crasher.c,$(wildcard tests/helpers/*.c)))
 EXAMPLES := $(patsubst examples/%/main.go,$(BUILD)/examples/%,$(wildcard examples/*/main.go))
@@ -32,17 +52,30 @@ EXAMPLES := $(patsubst examples/%/main.go,$(BUILD)/examples/%,$(wildcard example
 
 all: $(BUILD)/crashbox
 
-$(BUILD)/obj/%.o: supervisor/%.c $(wildcard supervisor/*.h) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/obj/%.o: supervisor/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call layer_inc,$*) -c $< -o $@
 
-$(BUILD)/crashbox: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# The link rule of the layers: every symbol a folder's objects use and
+# crashbox defines is defined in that folder or one it names below.
+layer_objs = $(if $(filter main,$(1)),$(BUILD)/obj/main.o,$(filter $(BUILD)/obj/$(1)/%,$(OBJS)))
+$(BUILD)/layers.ok: $(OBJS)
+	@nm -g --defined-only $(OBJS) | awk 'NF==3{print $$3}' | sort -u > $@.all
+	@$(foreach l,$(LAYERS) main,\
+	  nm -u $(call layer_objs,$(l)) | awk 'NF{print $$NF}' | sort -u > $@.used && \
+	  nm -g --defined-only $(foreach d,$(l) $(LAYER_$(l)),$(call layer_objs,$(d))) | awk 'NF==3{print $$3}' | sort -u > $@.seen && \
+	  bad="$$(comm -23 $@.used $@.seen | comm -12 - $@.all)" && \
+	  { [ -z "$$bad" ] || { echo "layering: supervisor/$(l) calls up into a higher folder:" $$bad >&2; exit 1; }; } &&) true
+	@rm -f $@.all $@.used $@.seen; touch $@
 
-$(BUILD)/obj $(BUILD)/helpers $(BUILD)/examples:
+$(BUILD)/crashbox: $(OBJS) $(BUILD)/layers.ok
+	$(CC) $(CFLAGS) $(LDFLAGS) $(OBJS) -o $@ $(LDLIBS)
+
+$(BUILD)/helpers $(BUILD)/examples:
 	mkdir -p $@
 
-$(BUILD)/unit-tests: $(UNIT) $(LIBOBJS)
-	$(CC) $(CFLAGS) -Isupervisor $(UNIT) $(LIBOBJS) -o $@ $(LDLIBS) -lcriterion
+$(BUILD)/unit-tests: $(UNIT) $(PUREOBJS)
+	$(CC) $(CFLAGS) $(foreach d,$(PURE),-Isupervisor/$(d)) $(UNIT) $(PUREOBJS) -o $@ $(LDLIBS) -lcriterion
 
 # Helpers are the service side of tests: built plainly, never sanitized, so
 # what they report about their process is what any program would see.
@@ -60,9 +93,9 @@ $(BUILD)/examples/%: examples/%/main.go examples/go.mod $(wildcard shim/*.go) | 
 # Its own flags: never sanitized (a sanitizer runtime cannot link statically).
 STATIC_DIR := $(BUILD)/static
 STATIC_CFLAGS := -O2 -g -std=gnu11 -D_GNU_SOURCE -DCRASHBOX_VERSION='"$(VERSION)"' $(WARN) -pthread
-$(STATIC_DIR)/obj/%.o: supervisor/%.c $(wildcard supervisor/*.h)
+$(STATIC_DIR)/obj/%.o: supervisor/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(STATIC_CFLAGS) -c $< -o $@
+	$(CC) $(STATIC_CFLAGS) $(call layer_inc,$*) -c $< -o $@
 
 $(STATIC_DIR)/crashbox: $(SRCS:supervisor/%.c=$(STATIC_DIR)/obj/%.o)
 	$(CC) -static -s $(STATIC_CFLAGS) $^ -o $@ -lseccomp -lcap -lzstd -pthread
@@ -142,14 +175,16 @@ demo: $(BUILD)/crashbox $(BUILD)/examples/nil-deref
 # the Go crash fixtures for the parser, the shipped policies for the policy
 # parser. A crash or leak fails the target.
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isupervisor
-FUZZ_goparse := supervisor/goparse.c supervisor/json.c supervisor/util.c
-FUZZ_policy  := supervisor/policy.c supervisor/units.c supervisor/diag.c supervisor/util.c supervisor/sigtable.c
-FUZZ_cgroupfind := supervisor/cgroup.c supervisor/util.c
+FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
+# Each target: the folders it links (and sees), whole.
+FUZZ_goparse := lib policy crash
+FUZZ_policy  := lib policy
+FUZZ_cgroupfind := lib policy crash
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard supervisor/*.c supervisor/*.h)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) $< $(FUZZ_$*) -o $@
+	clang $(FUZZ_CFLAGS) $(foreach d,$(FUZZ_$*),-Isupervisor/$(d)) $< \
+	  $(foreach d,$(FUZZ_$*),$(wildcard supervisor/$(d)/*.c)) -o $@ $(LDLIBS)
 
 fuzz: $(BUILD)/fuzz/fuzz_goparse $(BUILD)/fuzz/fuzz_policy $(BUILD)/fuzz/fuzz_cgroupfind
 	mkdir -p $(BUILD)/fuzz/corpus-goparse $(BUILD)/fuzz/corpus-policy $(BUILD)/fuzz/corpus-cgroupfind

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "bundledir.h"
-#include "capture.h"
+#include "classify.h"
 #include "util.h"
 
 /* Label values: backslash, quote and newline escaped, as the format wants. */
