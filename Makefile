@@ -24,18 +24,18 @@ GOENV   := GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off GOCACHE=$(abspath $(BU
 # The supervisor's stages, each a folder under supervisor/. A folder sees
 # (-I) and links with only itself and the folders it names below, so an
 # include or a call that climbs the stack fails the build (README: Layout).
-LAYERS        := lib policy crash watch bundle report service ctl
+LAYERS        := lib policy watch crash bundle report service ctl
 LAYER_lib     :=
 LAYER_policy  := lib
-LAYER_crash   := lib policy
-LAYER_watch   := lib policy crash
-LAYER_bundle  := lib policy crash
-LAYER_report  := lib policy crash bundle
-LAYER_service := lib policy crash watch bundle report
-LAYER_ctl     := lib policy crash bundle
+LAYER_watch   := lib policy
+LAYER_crash   := lib policy watch
+LAYER_bundle  := lib policy watch crash
+LAYER_report  := lib policy watch crash bundle
+LAYER_service := lib policy watch crash bundle report
+LAYER_ctl     := lib policy watch crash bundle
 LAYER_main    := $(LAYERS)
 # Unit tests link the pure folders only: no supervision loop, no service.
-PURE          := lib policy crash watch bundle report
+PURE          := lib policy watch crash bundle report
 # The -I flags of the layer a source path (supervisor/<layer>/x.c) is in.
 layer_of      = $(if $(findstring /,$(1)),$(firstword $(subst /, ,$(1))),main)
 layer_inc     = $(foreach d,$(filter-out main,$(call layer_of,$(1))) $(LAYER_$(call layer_of,$(1))),-Isupervisor/$(d))
@@ -177,9 +177,9 @@ demo: $(BUILD)/crashbox $(BUILD)/examples/nil-deref
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 # Each target: the folders it links (and sees), whole.
-FUZZ_goparse := lib policy crash
+FUZZ_goparse := lib policy watch crash
 FUZZ_policy  := lib policy
-FUZZ_cgroupfind := lib policy crash
+FUZZ_cgroupfind := lib policy watch
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
