@@ -18,8 +18,8 @@
 #include "bundleread.h"
 #include "cgroup.h"
 #include "items.h"
-#include "json.h"
 #include "log.h"
+#include "store.h"
 #include "util.h"
 
 int oom_protect_self(char *orig, size_t cap)
@@ -35,65 +35,6 @@ int oom_protect_self(char *orig, size_t cap)
     if (pwrite(fd, "-1000", 5, 0) != 5)
         return -errno;
     return 0;
-}
-
-size_t state_format(const struct service_state *s, char *out, size_t cap)
-{
-    int n = snprintf(out, cap,
-                     "service=%s\nhost=%s\npid=%d\nstarted=%lld\nlimit_bytes=%" PRIu64 "\nusage_bytes=%" PRIu64
-                     "\nwatermark=%u\noom_kills=%" PRIu64 "\ncgroup=%s\n",
-                     s->service, s->host, (int)s->pid, s->started, s->limit_bytes, s->usage_bytes, s->watermark,
-                     s->oom_kills, s->cgroup);
-    return n < 0 ? 0 : (size_t)n;
-}
-
-int state_parse(const char *buf, size_t len, struct service_state *s)
-{
-    *s = (struct service_state){0};
-    const char *p = buf, *end = buf + len;
-    int fields = 0;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        const char *eq = memchr(p, '=', (size_t)(le - p));
-        if (eq) {
-            char key[32], val[512];
-            snprintf(key, sizeof key, "%.*s", (int)(eq - p), p);
-            snprintf(val, sizeof val, "%.*s", (int)(le - eq - 1), eq + 1);
-            fields++;
-            if (!strcmp(key, "service"))
-                snprintf(s->service, sizeof s->service, "%.79s", val);
-            else if (!strcmp(key, "host"))
-                snprintf(s->host, sizeof s->host, "%.63s", val);
-            else if (!strcmp(key, "pid"))
-                s->pid = (pid_t)atoi(val);
-            else if (!strcmp(key, "started"))
-                s->started = atoll(val);
-            else if (!strcmp(key, "limit_bytes"))
-                s->limit_bytes = strtoull(val, NULL, 10);
-            else if (!strcmp(key, "usage_bytes"))
-                s->usage_bytes = strtoull(val, NULL, 10);
-            else if (!strcmp(key, "watermark"))
-                s->watermark = (unsigned)atoi(val);
-            else if (!strcmp(key, "oom_kills"))
-                s->oom_kills = strtoull(val, NULL, 10);
-            else if (!strcmp(key, "cgroup"))
-                snprintf(s->cgroup, sizeof s->cgroup, "%s", val);
-            else
-                fields--;
-        }
-        p = nl ? nl + 1 : end;
-    }
-    return s->service[0] && s->pid > 0 && fields >= 3 ? 0 : -EINVAL;
-}
-
-bool state_shows_oom(const struct service_state *s, bool have_now, uint64_t oom_kills_now)
-{
-    if (have_now && oom_kills_now > s->oom_kills)
-        return true;
-    if (s->watermark >= 90)
-        return true;
-    return s->limit_bytes && s->usage_bytes >= s->limit_bytes / 10 * 9;
 }
 
 void state_name(char *out, size_t cap, const char *service, const char *host, pid_t supervisor)
@@ -183,122 +124,52 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
         unlinkat(dfd, name, 0);
         return -EINVAL;
     }
-    /* The cgroup's OOM counter now, if it is the same cgroup. */
-    uint64_t kills_now = 0;
-    bool have_now = false;
+    /* The evidence: the state, the cgroup's OOM counter now (if it is the
+     * same cgroup), and the pending pre-OOM snapshots of that run. */
+    struct crash_evidence ev = {.at = time(NULL), .recovered = &st};
+    snprintf(ev.who.service, sizeof ev.who.service, "%s", service);
+    snprintf(ev.who.host, sizeof ev.who.host, "%s", host);
+    ev.who.pid = st.pid;
     if (st.cgroup[0]) {
         _cleanup_close_ int cg = open(st.cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_free_ char *b = NULL;
         size_t bl;
         if (cg >= 0 && (read_file_at(cg, "memory.events", 1 << 16, &b, &bl) == 0 ||
                         read_file_at(cg, "memory.oom_control", 1 << 16, &b, &bl) == 0))
-            have_now = cgroup_keyed_value(b, bl, "oom_kill", &kills_now) == 0;
+            ev.have_kills_now = cgroup_keyed_value(b, bl, "oom_kill", &ev.kills_now) == 0;
     }
-    bool oom = state_shows_oom(&st, have_now, kills_now);
-    const char *kind = oom ? "oom-kill" : "supervisor-killed";
-    char note[400];
-    snprintf(note, sizeof note,
-             "inferred at the next start: crashbox (pid %d's supervisor) ended without an end record; %s",
-             (int)st.pid,
-             oom ? (have_now && kills_now > st.oom_kills
-                        ? "the cgroup's OOM-kill counter rose since the service started"
-                        : "memory was near its limit when last seen (watermarks crossed)")
-                 : "memory was not near its limit when last seen");
-    /* Members: the state, and the pending pre-OOM snapshots of that run. */
-    struct items it = {0};
-    items_add_copy(&it, "state.txt", text, len);
+    items_add_copy(&ev.items, "state.txt", text, len);
     char prefix[300];
     snprintf(prefix, sizeof prefix, ".crashbox-pending-%s-%s-%d-", service, host, (int)st.pid);
+    char pending[CRASH_MAX_CROSSED][300];
     _cleanup_closedir_ DIR *d = opendirat(dfd, ".");
     struct dirent *e;
-    unsigned crossed[8];
-    size_t ncrossed = 0;
-    char pending[8][300];
     while (d && (e = readdir(d))) {
-        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || ncrossed == 8)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || ev.ncrossed == CRASH_MAX_CROSSED)
             continue;
         unsigned pct = (unsigned)atoi(e->d_name + strlen(prefix));
         char pfx[32];
         snprintf(pfx, sizeof pfx, "pre-oom/%u/", pct);
-        if (bundle_read_into_items(dfd, e->d_name, pfx, 8 << 20, &it) == 0) {
-            crossed[ncrossed] = pct;
-            snprintf(pending[ncrossed++], sizeof pending[0], "%s", e->d_name);
+        if (bundle_read_into_items(dfd, e->d_name, pfx, 8 << 20, &ev.items) == 0) {
+            ev.crossed[ev.ncrossed].percent = pct;
+            snprintf(pending[ev.ncrossed++], sizeof pending[0], "%s", e->d_name);
         }
     }
-    time_t now = time(NULL);
-    struct json j;
-    json_init(&j, true);
-    json_obj_begin(&j);
-    json_kv_str(&j, "schema", "crashbox.bundle/1");
-    json_kv_str(&j, "service", service);
-    json_kv_str(&j, "host", host);
-    char when[32];
-    format_utc(now, when, sizeof when);
-    json_kv_str(&j, "time", when);
-    json_kv_int(&j, "pid", st.pid);
-    json_key(&j, "exit");
-    json_obj_begin(&j);
-    json_key(&j, "code");
-    json_null(&j);
-    json_kv_str(&j, "signal", oom ? "SIGKILL" : NULL);
-    json_obj_end(&j);
-    json_key(&j, "crash");
-    json_obj_begin(&j);
-    json_kv_str(&j, "kind", kind);
-    json_kv_str(&j, "message", oom ? "the service and crashbox were killed together, most likely by a group OOM kill"
-                                   : "crashbox was killed with the service still running");
-    json_kv_str(&j, "note", note);
-    json_key(&j, "culprit");
-    json_null(&j);
-    json_key(&j, "frames");
-    json_arr_begin(&j);
-    json_arr_end(&j);
-    char fp[17];
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)(oom ? 0x6f6f6d2d6b696c6cULL : 0x73757065722d6b69ULL));
-    json_kv_str(&j, "fingerprint", fp);
-    json_obj_end(&j);
-    json_key(&j, "memory");
-    json_obj_begin(&j);
-    json_kv_uint(&j, "limit_bytes", st.limit_bytes);
-    json_kv_uint(&j, "usage_bytes", st.usage_bytes);
-    json_key(&j, "watermarks_crossed");
-    json_arr_begin(&j);
-    for (size_t i = 0; i < ncrossed; i++) {
-        json_obj_begin(&j);
-        json_kv_uint(&j, "percent", crossed[i]);
-        json_obj_end(&j);
+    /* The same record and the same store as a crash seen live. */
+    struct crash_record rec;
+    crash_record_build(&ev, 0, p, &rec);
+    crash_evidence_free(&ev);
+    char path[4096] = "";
+    enum store_result res = store_record(&rec, p, true, NULL, (gid_t)-1, path, sizeof path);
+    if (res == STORE_FAILED) { /* kept for the next start to try again */
+        crash_record_free(&rec);
+        return -EIO;
     }
-    json_arr_end(&j);
-    json_obj_end(&j);
-    json_key(&j, "snapshot");
-    json_obj_begin(&j);
-    json_kv_str(&j, "taken", "recovered");
-    json_obj_end(&j);
-    json_obj_end(&j);
-    char bname[400], pid[32];
-    snprintf(pid, sizeof pid, "%d", (int)st.pid);
-    bundle_name(bname, sizeof bname, service, now, host, pid, kind);
-    size_t bytes;
-    int r = json_failed(&j) ? -ENOMEM
-                            : bundle_write(dfd, bname, j.buf, j.len, &it, now, (unsigned)p->bundle_mode, (gid_t)-1,
-                                           &bytes);
-    json_free(&j);
-    items_free(&it);
-    if (r < 0) {
-        log_warn("cannot write the %s bundle of the previous run: %s", kind, strerror(-r));
-        return r;
-    }
-    struct index_entry ie = {.type = 'B', .time = now, .size = bytes};
-    snprintf(ie.service, sizeof ie.service, "%s", service);
-    snprintf(ie.kind, sizeof ie.kind, "%s", kind);
-    snprintf(ie.fingerprint, sizeof ie.fingerprint, "%s", fp);
-    snprintf(ie.name, sizeof ie.name, "%.255s", bname);
-    snprintf(ie.message, sizeof ie.message, "%s", oom ? "killed together with crashbox (group OOM kill)" : "crashbox was killed");
-    (void)bundledir_index_append(dfd, &ie);
-    for (size_t i = 0; i < ncrossed; i++)
+    for (size_t i = 0; i < rec.ncrossed; i++)
         unlinkat(dfd, pending[i], 0);
     unlinkat(dfd, name, 0);
-    log_warn("the previous run ended without crashbox's end record: %s bundle %s/%s (%s)", kind, p->bundle_dir, bname,
-             note);
+    log_warn("the previous run ended without crashbox's end record: %s bundle %s (%s)", crash_kind_name(rec.kind),
+             res == STORE_WRITTEN ? path : "rate-limited", rec.note);
+    crash_record_free(&rec);
     return 1;
 }

@@ -12,9 +12,10 @@ const char *crash_kind_name(enum crash_kind k)
     static const char *const names[] = {
         [CRASH_NONE] = "none",         [CRASH_GO_PANIC] = "go-panic", [CRASH_GO_FATAL] = "go-fatal",
         [CRASH_RACE] = "race",         [CRASH_OOM_KILL] = "oom-kill", [CRASH_SIGNAL] = "signal",
-        [CRASH_EXIT] = "exit",
+        [CRASH_EXIT] = "exit",         [CRASH_SUPERVISOR_KILLED] = "supervisor-killed",
     };
-    return names[k];
+    _Static_assert(sizeof names / sizeof names[0] == CRASH_KINDS, "a name for every crash kind");
+    return (unsigned)k < CRASH_KINDS ? names[k] : "unknown";
 }
 
 enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_kind go_kind,
@@ -39,4 +40,11 @@ enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_
         break;
     }
     return WIFSIGNALED(wait_status) ? CRASH_SIGNAL : CRASH_EXIT;
+}
+
+bool crash_end_is_clean(int wait_status, const struct policy *p, int stop_signal)
+{
+    bool normal = WIFEXITED(wait_status) && policy_is_normal_exit(p, WEXITSTATUS(wait_status));
+    bool crash_sig = WIFSIGNALED(wait_status) && policy_is_crash_signal(p, WTERMSIG(wait_status));
+    return crash_classify(wait_status, normal, GO_CRASH_NONE, false, stop_signal, crash_sig) == CRASH_NONE;
 }

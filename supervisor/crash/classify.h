@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "goparse.h"
+#include "policy.h"
 
 /* What ended the service, as the manifest's crash.kind names it. */
 enum crash_kind {
@@ -15,6 +16,8 @@ enum crash_kind {
     CRASH_OOM_KILL,
     CRASH_SIGNAL,
     CRASH_EXIT,
+    CRASH_SUPERVISOR_KILLED, /* found at the next start: crashbox died with the service running */
+    CRASH_KINDS,             /* how many there are */
 };
 
 const char *crash_kind_name(enum crash_kind k);
@@ -24,5 +27,9 @@ const char *crash_kind_name(enum crash_kind k);
  * or by any signal that only ends a process (HUP INT PIPE TERM, from
  * wherever it came) unless crash_signal says the policy lists it; an OOM
  * kill beats everything else; then the Go report; then signal or exit. */
+/* The rules' first part, which needs no report: whether the end is clean
+ * whatever the Go report and the OOM counter say. */
+bool crash_end_is_clean(int wait_status, const struct policy *p, int stop_signal);
+
 enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_kind go_kind,
                                bool oom_killed, int stop_signal, bool crash_signal);

@@ -21,13 +21,12 @@
 #include "coredump.h"
 #include "envbuild.h"
 #include "exithook.h"
-#include "hooks.h"
-#include "json.h"
+#include "crashreport.h"
 #include "passwd.h"
 #include "log.h"
 #include "procsnap.h"
 #include "sigtable.h"
-#include "termlog.h"
+#include "store.h"
 #include "util.h"
 
 static void read_memory(const struct capture *c, pid_t pid, struct cgroup_memory *m)
@@ -261,369 +260,58 @@ void capture_stop_hook(struct capture *c)
     exithook_buffers_free(&c->notify_buf);
 }
 
-/* The last non-empty line of the tail: what a log.Fatal or os.Exit(1)
- * service said last. */
-static void last_line(const char *buf, size_t len, const char **s, size_t *n)
+/* What the watchers brought about this end, but the members. */
+static void gather_evidence(struct capture *c, const char *tail, size_t tail_len, struct crash_evidence *ev)
 {
-    size_t end = len;
-    while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
-        end--;
-    size_t start = end;
-    while (start > 0 && buf[start - 1] != '\n')
-        start--;
-    *s = buf + start;
-    *n = end - start > 1024 ? 1024 : end - start;
+    *ev = (struct crash_evidence){.at = time(NULL), .reaped_ms = c->exit_at_ms, .tail = tail,
+                                  .tail_len = tail_len, .no_tail_reason = c->no_tail_reason,
+                                  .shim_report = c->shim_report, .shim_report_len = c->shim_report_len,
+                                  .mem_start = c->mem_start, .stop_signal = c->stop_signal, .watch = c->watch};
+    struct crash_service *who = &ev->who;
+    snprintf(who->service, sizeof who->service, "%s", c->service);
+    snprintf(who->host, sizeof who->host, "%s", c->host);
+    who->pid = c->pid;
+    who->restarts = c->restarts;
+    who->argv = c->argv;
+    who->envp = c->envp;
+    read_memory(c, getpid(), &ev->mem);
+    ev->snapshot.taken = c->snapshot_taken;
+    snprintf(ev->snapshot.trigger, sizeof ev->snapshot.trigger, "%s", c->snapshot_trigger);
+    ev->snapshot.held_ms = c->snapshot_ms;
+    snprintf(ev->snapshot.why_not, sizeof ev->snapshot.why_not, "%s", c->hook_status);
+    ev->core = (struct crash_core){.asked = c->policy->core_dump, .written = c->core != NULL,
+                                   .bytes = c->core_info.bytes, .threads = c->core_info.threads,
+                                   .cut = c->core_info.cut};
+    snprintf(ev->core.why_not, sizeof ev->core.why_not, "%s", c->core_info.why_not);
+    for (size_t i = 0; i < c->ncrossed && i < CRASH_MAX_CROSSED; i++)
+        ev->crossed[ev->ncrossed++] = (struct crash_crossing){.percent = c->crossed[i].percent,
+                                                              .usage = c->crossed[i].usage,
+                                                              .age_ms = c->crossed[i].age_ms,
+                                                              .taken = c->crossed[i].taken};
 }
 
-static void exit_json(struct json *j, int st)
+/* The members the watchers kept for a crash: the exit hook's snapshot, the
+ * cgroup's files, the pre-OOM snapshots, the build info. */
+static void gather_members(struct capture *c, struct crash_evidence *ev)
 {
-    json_key(j, "exit");
-    json_obj_begin(j);
-    json_key(j, "code");
-    if (WIFEXITED(st))
-        json_int(j, WEXITSTATUS(st));
-    else
-        json_null(j);
-    json_kv_str(j, "signal", WIFSIGNALED(st) ? signal_name(WTERMSIG(st)) : NULL);
-    json_kv_bool(j, "core_dumped", WIFSIGNALED(st) && WCOREDUMP(st));
-    json_obj_end(j);
-}
-
-/* How memory was watched: the mechanism, or why nothing watched. */
-static void memwatch_json(struct json *j, const struct memwatch_report *w)
-{
-    json_key(j, "watch");
-    if (!w->set) {
-        json_null(j);
-        return;
-    }
-    char by[48];
-    memwatch_describe(w->by, by, sizeof by);
-    json_obj_begin(j);
-    json_kv_str(j, "by", w->by ? by : NULL);
-    json_kv_str(j, "why_none", w->by ? NULL : w->why_none);
-    json_kv_str(j, "registration_refused", w->register_errno ? strerror(w->register_errno) : NULL);
-    if (w->by & MW_BY_POLL) {
-        json_kv_uint(j, "polls", w->polls);
-        json_kv_int(j, "poll_min_ms", w->poll_min_ms);
-        json_kv_int(j, "poll_max_ms", w->poll_max_ms);
-    }
-    json_obj_end(j);
-}
-
-static void memory_json(struct json *j, const struct cgroup_memory *m, const struct capture *c)
-{
-    json_key(j, "memory");
-    json_obj_begin(j);
-    json_key(j, "cgroup_version");
-    if (m->version)
-        json_int(j, m->version);
-    else
-        json_null(j);
-    json_kv_str(j, "cgroup_path", m->version ? m->dir : NULL);
-#define OPT(key, has, v)             \
-    do {                             \
-        json_key(j, key);            \
-        if (has)                     \
-            json_uint(j, v);         \
-        else                         \
-            json_null(j);            \
-    } while (0)
-    OPT("limit_bytes", m->has_limit, m->limit_bytes);
-    OPT("usage_bytes", m->has_usage, m->usage_bytes);
-    OPT("peak_bytes", m->has_peak, m->peak_bytes);
-    OPT("oom_kills", m->has_oom_kills, m->oom_kills);
-    OPT("oom_kills_at_start", c->mem_start.has_oom_kills, c->mem_start.oom_kills);
-    json_key(j, "watermarks_crossed");
-    json_arr_begin(j);
-    for (size_t i = 0; i < c->ncrossed; i++) {
-        json_obj_begin(j);
-        json_kv_uint(j, "percent", c->crossed[i].percent);
-        json_kv_uint(j, "usage_bytes", c->crossed[i].usage);
-        json_kv_int(j, "before_end_ms", c->crossed[i].age_ms);
-        char when[32];
-        format_utc(c->crossed[i].taken, when, sizeof when);
-        json_kv_str(j, "time", when);
-        json_obj_end(j);
-    }
-    json_arr_end(j);
-    memwatch_json(j, &c->watch);
-    if (m->version == CGROUP_V2) {
-        OPT("oom_events", m->has_oom, m->oom_events);
-        OPT("oom_group_kills", m->has_group_kills, m->oom_group_kills);
-    }
-#undef OPT
-    json_obj_end(j);
-}
-
-/* A crash without a Go report still gets a crash object of the same shape. */
-static void synthetic_crash_json(struct json *j, enum crash_kind kind, const char *message,
-                                 const char *fingerprint)
-{
-    json_obj_begin(j);
-    json_kv_str(j, "kind", crash_kind_name(kind));
-    json_kv_str(j, "message", message);
-    json_kv_str(j, "go_signal", NULL);
-    json_key(j, "goroutine");
-    json_null(j);
-    json_kv_uint(j, "goroutines", 0);
-    json_key(j, "culprit");
-    json_null(j);
-    json_key(j, "frames");
-    json_arr_begin(j);
-    json_arr_end(j);
-    json_kv_str(j, "fingerprint", fingerprint);
-    json_obj_end(j);
-}
-
-static void core_json(struct json *j, const struct capture *c)
-{
-    json_key(j, "core");
-    if (!c->policy->core_dump) {
-        json_null(j);
-        return;
-    }
-    json_obj_begin(j);
-    json_kv_bool(j, "written", c->core != NULL);
-    json_kv_uint(j, "bytes", c->core_info.bytes);
-    json_kv_uint(j, "threads", c->core_info.threads);
-    json_kv_str(j, "cut", c->core_info.cut);
-    json_kv_str(j, "why_not", c->core ? NULL
-                              : c->core_info.why_not[0] ? c->core_info.why_not
-                                                        : "no exit hook snapshot: the service was not held");
-    json_obj_end(j);
-}
-
-static void random_id(char out[33])
-{
-    unsigned char b[16];
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
-        for (size_t i = 0; i < sizeof b; i++)
-            b[i] = (unsigned char)(now_ms() >> (i % 8));
-    for (size_t i = 0; i < sizeof b; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
-/* Everything known about one crash, gathered once. */
-struct crash_record {
-    int status;
-    bool from_shim; /* the report came on the shim's crash channel */
-    enum crash_kind kind;
-    struct go_crash gc;
-    bool have_gc;
-    char message[1200];
-    char fingerprint[17];
-    char culprit[700];
-    struct cgroup_memory mem;
-    struct go_buildinfo bi;
-    bool have_bi;
-    struct items items;
-    time_t now;
-};
-
-static void record_free(struct crash_record *r)
-{
-    if (r->have_gc)
-        go_crash_free(&r->gc);
-    buildinfo_free(&r->bi);
-    items_free(&r->items);
-}
-
-static void build_manifest(const struct capture *c, const struct crash_record *r, uint64_t suppressed,
-                           struct json *j)
-{
-    char id[33], when[32];
-    random_id(id);
-    format_utc(r->now, when, sizeof when);
-    const struct items *it = &r->items;
-    json_init(j, true);
-    json_obj_begin(j);
-    json_kv_str(j, "schema", "crashbox.bundle/1");
-    json_kv_str(j, "id", id);
-    json_kv_str(j, "service", c->service);
-    json_kv_str(j, "host", c->host);
-    json_kv_str(j, "time", when);
-    json_kv_int(j, "pid", c->pid);
-    json_kv_uint(j, "restarts", c->restarts);
-    json_key(j, "command");
-    json_arr_begin(j);
-    for (char *const *a = c->argv; *a; a++)
-        json_str(j, *a);
-    json_arr_end(j);
-    exit_json(j, r->status);
-    json_kv_str(j, "crash_report_source", r->have_gc ? (r->from_shim ? "shim" : "stderr") : NULL);
-    json_key(j, "crash");
-    if (r->have_gc && r->kind != CRASH_OOM_KILL)
-        go_crash_to_json(&r->gc, NULL, j);
-    else
-        synthetic_crash_json(j, r->kind, r->message, r->fingerprint);
-    memory_json(j, &r->mem, c);
-    json_key(j, "go");
-    if (r->have_bi) {
-        json_obj_begin(j);
-        json_kv_str(j, "version", r->bi.go_version);
-        json_kv_str(j, "path", r->bi.path[0] ? r->bi.path : NULL);
-        json_kv_str(j, "module", r->bi.module[0] ? r->bi.module : NULL);
-        json_kv_str(j, "module_version", r->bi.module_version[0] ? r->bi.module_version : NULL);
-        json_kv_str(j, "vcs_revision", r->bi.vcs_revision[0] ? r->bi.vcs_revision : NULL);
-        json_kv_str(j, "vcs_time", r->bi.vcs_time[0] ? r->bi.vcs_time : NULL);
-        json_kv_bool(j, "vcs_modified", r->bi.vcs_modified);
-        json_key(j, "env");
-        json_obj_begin(j);
-        static const char *const vars[] = {"GOTRACEBACK", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"};
-        for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
-            json_kv_str(j, vars[i], env_get(c->envp, vars[i]));
-        json_obj_end(j);
-        json_obj_end(j);
-    } else {
-        json_null(j);
-    }
-    json_key(j, "rate_limit");
-    json_obj_begin(j);
-    json_kv_uint(j, "suppressed_since_last", suppressed);
-    json_kv_uint(j, "burst", c->policy->rate_limit_burst);
-    json_kv_uint(j, "window_s", c->policy->rate_limit_window_ms / 1000);
-    json_obj_end(j);
-    core_json(j, c);
-    json_key(j, "snapshot");
-    json_obj_begin(j);
-    json_kv_str(j, "taken", c->snapshot_taken ? "exit-hook" : "post-mortem");
-    json_kv_str(j, "trigger", c->snapshot_taken ? c->snapshot_trigger : NULL);
-    json_kv_str(j, "why_post_mortem",
-                c->snapshot_taken ? NULL
-                : c->hook_status[0] ? c->hook_status
-                                    : "the service ended without a trapped exit (SIGKILL or an outside signal)");
     if (c->snapshot_taken)
-        json_kv_int(j, "held_ms", c->snapshot_ms);
-    json_key(j, "items");
-    json_arr_begin(j);
-    json_str(j, "manifest.json");
-    for (size_t i = 0; i < it->n; i++)
-        json_str(j, it->v[i].name);
-    json_arr_end(j);
-    json_key(j, "missing");
-    json_arr_begin(j);
-    for (size_t i = 0; i < it->nmissing; i++) {
-        json_obj_begin(j);
-        json_kv_str(j, "item", it->missing[i].name);
-        json_kv_str(j, "reason", it->missing[i].reason);
-        json_obj_end(j);
-    }
-    json_arr_end(j);
-    json_key(j, "truncated");
-    json_arr_begin(j);
-    for (size_t i = 0; i < it->n; i++)
-        if (it->v[i].truncated)
-            json_str(j, it->v[i].name);
-    json_arr_end(j);
-    json_obj_end(j);
-    json_obj_end(j);
-}
-
-/* The outcome of storing a crash in one directory. */
-enum store_result { STORE_WRITTEN, STORE_SUPPRESSED, STORE_FAILED };
-
-static enum store_result store_in(struct capture *c, struct crash_record *r, const char *dir, char *path,
-                                  size_t pathcap)
-{
-    int dfd = bundledir_open(dir);
-    if (dfd < 0) {
-        log_warn("cannot open bundle directory %s: %s", dir, strerror(-dfd));
-        return STORE_FAILED;
-    }
-    _cleanup_close_ int dirfd = dfd;
-    bundledir_clean_leftovers(dirfd);
-    _cleanup_close_ int lock = bundledir_lock(dirfd);
-    if (lock < 0)
-        log_warn("cannot lock %s/%s: %s; writing without it", dir, BUNDLEDIR_LOCK, strerror(-lock));
-    _cleanup_free_ struct index_entry *idx = NULL;
-    size_t nidx = 0;
-    (void)bundledir_index_read(dirfd, &idx, &nidx);
-    uint64_t suppressed = 0;
-    struct index_entry e = {.time = r->now, .size = 0};
-    snprintf(e.service, sizeof e.service, "%s", c->service);
-    snprintf(e.kind, sizeof e.kind, "%s", crash_kind_name(r->kind));
-    snprintf(e.fingerprint, sizeof e.fingerprint, "%s", r->fingerprint);
-    snprintf(e.culprit, sizeof e.culprit, "%.511s", r->culprit);
-    snprintf(e.message, sizeof e.message, "%.511s", r->message);
-    if (!bundledir_rate_allows(idx, nidx, r->fingerprint, r->now, c->policy, &suppressed)) {
-        e.type = 'S';
-        int w = bundledir_index_append(dirfd, &e);
-        if (w < 0)
-            log_warn("cannot record a suppressed crash in %s/%s: %s", dir, BUNDLEDIR_INDEX, strerror(-w));
-        return STORE_SUPPRESSED;
-    }
-    items_fit(&r->items, c->policy->bundle_max_size);
-    struct json j;
-    build_manifest(c, r, suppressed, &j);
-    if (json_failed(&j)) {
-        json_free(&j);
-        return STORE_FAILED;
-    }
-    char name[300];
-    int w = -EEXIST;
-    size_t bytes = 0;
-    for (int attempt = 0; attempt < 100 && w == -EEXIST; attempt++) {
-        char pid[32];
-        if (attempt)
-            snprintf(pid, sizeof pid, "%d_%d", (int)c->pid, attempt);
-        else
-            snprintf(pid, sizeof pid, "%d", (int)c->pid);
-        bundle_name(name, sizeof name, c->service, r->now, c->host, pid, crash_kind_name(r->kind));
-        w = bundle_write_core(dirfd, name, j.buf, j.len, &r->items, c->core, r->now,
-                              (unsigned)c->policy->bundle_mode, c->bundle_gid, &bytes);
-    }
-    json_free(&j);
-    if (w < 0) {
-        log_warn("cannot write crash bundle %s in %s: %s", name, dir, strerror(-w));
-        return STORE_FAILED;
-    }
-    e.type = 'B';
-    e.size = bytes;
-    snprintf(e.name, sizeof e.name, "%.255s", name);
-    int a = bundledir_index_append(dirfd, &e);
-    if (a < 0)
-        log_warn("cannot update %s/%s: %s", dir, BUNDLEDIR_INDEX, strerror(-a));
-    size_t del = bundledir_enforce_retention(dirfd, c->service, r->now, c->policy);
-    if (del)
-        log_info("retention: deleted %zu old bundle(s) in %s", del, dir);
-    snprintf(path, pathcap, "%s/%s", dir, name);
-    return STORE_WRITTEN;
-}
-
-static void print_summary(const struct capture *c, const struct crash_record *r, const char *bundle,
-                          bool suppressed)
-{
-    struct json s;
-    json_init(&s, false);
-    json_obj_begin(&s);
-    json_kv_str(&s, "crashbox", "crash");
-    json_kv_str(&s, "service", c->service);
-    json_kv_str(&s, "kind", crash_kind_name(r->kind));
-    json_kv_str(&s, "message", r->message);
-    json_kv_str(&s, "culprit", r->culprit[0] ? r->culprit : NULL);
-    json_kv_str(&s, "fingerprint", r->fingerprint);
-    json_key(&s, "exit_code");
-    if (WIFEXITED(r->status))
-        json_int(&s, WEXITSTATUS(r->status));
+        items_move(&ev->items, &c->snapshot, "");
     else
-        json_null(&s);
-    json_kv_str(&s, "signal", WIFSIGNALED(r->status) ? signal_name(WTERMSIG(r->status)) : NULL);
-    json_kv_uint(&s, "restarts", c->restarts);
-    json_kv_str(&s, "bundle", bundle);
-    if (suppressed)
-        json_kv_bool(&s, "rate_limited", true);
-    json_obj_end(&s);
-    if (!json_failed(&s)) {
-        s.buf[s.len] = '\n'; /* the writer keeps a byte for the NUL */
-        (void)write_all(STDERR_FILENO, s.buf, s.len + 1);
-    }
-    json_free(&s);
+        items_add_missing(&ev->items, "proc",
+                          c->notify_fd < 0 && c->hook_status[0]
+                              ? c->hook_status
+                              : "the service was gone before a snapshot could be taken");
+    add_cgroup_items(&ev->mem, &ev->items);
+    items_move(&ev->items, &c->preoom_items, "");
+    ev->have_bi = c->exe_fd >= 0 && buildinfo_read_fd(c->exe_fd, &ev->bi) == 0;
 }
 
+/* The writer's: the record and the core, owned. */
 struct capture_job {
-    struct capture cap; /* a copy, without owned resources */
     struct crash_record r;
+    struct bundle_core *core; /* NULL if none */
+    const struct policy *policy;
+    gid_t bundle_gid;
 };
 
 enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tail, struct capture_job **out)
@@ -631,6 +319,8 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     *out = NULL;
     if (!c->exit_at_ms)
         c->exit_at_ms = now_ms();
+    if (crash_end_is_clean(st, c->policy, c->stop_signal))
+        return CRASH_NONE;
     size_t tail_len = tail ? ring_used(tail) : 0;
     _cleanup_free_ char *tailbuf = malloc(tail_len + 1);
     if (!tailbuf)
@@ -638,104 +328,17 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     else if (tail_len)
         ring_copy(tail, tailbuf);
 
-    struct crash_record r = {.status = st, .now = time(NULL)};
-    /* The shim's channel first: intact even if the service closed stderr. */
-    const char *report = tailbuf;
-    size_t report_len = tail_len;
-    int pr = 0;
-    if (c->shim_report_len) {
-        pr = goparse_crash(c->shim_report, c->shim_report_len, &r.gc);
-        if (pr > 0) {
-            report = c->shim_report;
-            report_len = c->shim_report_len;
-            r.from_shim = true;
-        } else {
-            go_crash_free(&r.gc);
-        }
-    }
-    if (pr <= 0)
-        pr = tailbuf ? goparse_crash(tailbuf, tail_len, &r.gc) : 0;
-    r.have_gc = pr > 0;
-    if (pr == 0 || pr < 0)
-        go_crash_free(&r.gc);
-    read_memory(c, getpid(), &r.mem);
-    bool oom_killed = r.mem.has_oom_kills && c->mem_start.has_oom_kills &&
-                      r.mem.oom_kills > c->mem_start.oom_kills;
-    bool normal = WIFEXITED(st) && policy_is_normal_exit(c->policy, WEXITSTATUS(st));
-    bool crash_sig = WIFSIGNALED(st) && policy_is_crash_signal(c->policy, WTERMSIG(st));
-    r.kind = crash_classify(st, normal, r.have_gc ? r.gc.kind : GO_CRASH_NONE, oom_killed, c->stop_signal,
-                            crash_sig);
-    if (r.kind == CRASH_NONE) {
-        record_free(&r);
-        return CRASH_NONE;
-    }
-
-    const char *ll;
-    size_t lln;
-    if (r.kind == CRASH_OOM_KILL) {
-        if (r.mem.has_limit)
-            snprintf(r.message, sizeof r.message,
-                     "killed by the OOM killer at the memory limit of %llu bytes",
-                     (unsigned long long)r.mem.limit_bytes);
-        else
-            snprintf(r.message, sizeof r.message, "killed by the OOM killer");
-    } else if (r.kind == CRASH_SIGNAL) {
-        snprintf(r.message, sizeof r.message, "killed by %s", signal_name(WTERMSIG(st)) ?: "a signal");
-    } else if (r.kind == CRASH_EXIT) {
-        last_line(tailbuf ? tailbuf : "", tail_len, &ll, &lln);
-        int n = snprintf(r.message, sizeof r.message, "exit status %d%s", WEXITSTATUS(st), lln ? ": " : "");
-        /* The line's bytes as they are, but a NUL (which would end the
-         * string) becomes U+FFFD; the JSON writer escapes the rest. */
-        for (size_t i = 0; i < lln && (size_t)n + 4 < sizeof r.message; i++) {
-            if (ll[i] == '\0') {
-                memcpy(r.message + n, "\xef\xbf\xbd", 3);
-                n += 3;
-            } else {
-                r.message[n++] = ll[i];
-            }
-        }
-        r.message[n] = '\0';
-    } else {
-        snprintf(r.message, sizeof r.message, "%s", r.gc.message);
-    }
-    if (r.have_gc && r.kind != CRASH_OOM_KILL)
-        snprintf(r.fingerprint, sizeof r.fingerprint, "%s", r.gc.fingerprint);
-    else
-        crash_fingerprint(crash_kind_name(r.kind), r.kind == CRASH_EXIT ? r.message : "", NULL, 0,
-                          r.fingerprint);
-    if (r.have_gc && r.kind != CRASH_OOM_KILL && r.gc.culprit >= 0) {
-        const struct go_frame *f = &r.gc.frames[r.gc.culprit];
-        snprintf(r.culprit, sizeof r.culprit, "%s (%s:%u)", f->function, f->file ? f->file : "?", f->line);
-    }
-
-    /* Members. */
-    struct items *it = &r.items;
-    if (tail_len)
-        items_add_copy(it, "stderr.log", tailbuf, tail_len);
-    else
-        items_add_missing(it, "stderr.log", c->no_tail_reason ?: "the service wrote nothing to stderr");
-    if (r.have_gc)
-        items_add_copy(it, "crash.txt", report + r.gc.report_offset, report_len - r.gc.report_offset);
-    if (c->snapshot_taken)
-        items_move(it, &c->snapshot, "");
-    else
-        items_add_missing(it, "proc",
-                          c->notify_fd < 0 && c->hook_status[0]
-                              ? c->hook_status
-                              : "the service was gone before a snapshot could be taken");
-    add_cgroup_items(&r.mem, it);
-    items_move(it, &c->preoom_items, "");
-    r.have_bi = c->exe_fd >= 0 && buildinfo_read_fd(c->exe_fd, &r.bi) == 0;
-    if (r.have_bi && r.bi.modinfo) {
-        char head[256];
-        int hn = snprintf(head, sizeof head, "go\t%s\n", r.bi.go_version);
-        size_t ml = strlen(r.bi.modinfo);
-        char *txt = malloc((size_t)hn + ml + 1);
-        if (txt) {
-            memcpy(txt, head, (size_t)hn);
-            memcpy(txt + hn, r.bi.modinfo, ml + 1);
-            items_add(it, "go/buildinfo.txt", txt, (size_t)hn + ml, false);
-        }
+    struct crash_evidence ev;
+    gather_evidence(c, tailbuf, tail_len, &ev);
+    gather_members(c, &ev);
+    struct capture_job *job = calloc(1, sizeof *job);
+    struct crash_record scratch;
+    enum crash_kind kind = crash_record_build(&ev, st, c->policy, job ? &job->r : &scratch);
+    crash_evidence_free(&ev);
+    if (!job || kind == CRASH_NONE) {
+        crash_record_free(job ? &job->r : &scratch);
+        free(job);
+        return kind;
     }
 
     /* crashbox's own lines start at a line's start, even after a service
@@ -749,59 +352,24 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
                  "crash summaries only");
         said_no_dir = true;
     }
-
     /* Storing may be slow (a slow or full filesystem): it becomes a job the
-     * supervisor runs beside the next run of the service. The job takes a
-     * copy of the capture without its owned resources. */
-    struct capture_job *job = calloc(1, sizeof *job);
-    enum crash_kind kind = r.kind;
-    if (!job) {
-        record_free(&r);
-        return kind;
-    }
-    job->cap = *c;
-    job->cap.notify_fd = -1;
-    job->cap.notify_buf = (struct exithook_buffers){0};
-    job->cap.exe_fd = -1;
-    job->cap.snapshot = (struct items){0};
-    job->cap.preoom_items = (struct items){0};
-    c->core = NULL; /* the job's now */
-    job->r = r;
+     * supervisor runs beside the next run of the service. */
+    job->core = steal_pointer(&c->core);
+    job->policy = c->policy;
+    job->bundle_gid = c->bundle_gid;
     *out = job;
     return kind;
 }
 
 void capture_job_run(struct capture_job *job)
 {
-    struct capture *c = &job->cap;
-    struct crash_record *rp = &job->r;
     char path[4096] = "";
-    enum store_result res = STORE_FAILED;
-    const char *dirs[] = {c->policy->bundle_dir, c->policy->fallback_dir};
-    for (size_t i = 0; i < ARRAY_SIZE(dirs) && res == STORE_FAILED; i++)
-        if (dirs[i])
-            res = store_in(c, rp, dirs[i], path, sizeof path);
-    print_summary(c, rp, res == STORE_WRITTEN ? path : NULL, res == STORE_SUPPRESSED);
-    if (c->policy->termination_log) {
-        char text[TERMLOG_MAX + 1];
-        size_t n = termlog_format(text, sizeof text, c->service, crash_kind_name(rp->kind), rp->message,
-                                  rp->culprit, res == STORE_WRITTEN ? path : NULL);
-        int t = termlog_write(c->policy->termination_log, text, n);
-        if (t < 0 && t != -ENOENT)
-            log_warn("cannot write the termination message to %s: %s", c->policy->termination_log,
-                     strerror(-t));
-    }
-    if (res == STORE_WRITTEN) {
-        log_info("crash bundle written: %s", path);
-        log_debug("crash-to-bundle: %lld ms after the service was reaped", now_ms() - c->exit_at_ms);
-        struct hook_event ev = {.bundle = path, .service = c->service, .kind = crash_kind_name(rp->kind),
-                                .fingerprint = rp->fingerprint};
-        hooks_on_crash(c->policy, &ev);
-    } else if (res == STORE_SUPPRESSED) {
-        log_info("crash %s rate-limited: counted in the index, no bundle", rp->fingerprint);
-    }
-    record_free(rp);
-    capture_core_free(c);
+    enum store_result res = store_record(&job->r, job->policy, false, job->core, job->bundle_gid, path, sizeof path);
+    crash_report(&job->r, job->policy, res, path);
+    crash_record_free(&job->r);
+    if (job->core)
+        bundle_core_free(job->core);
+    free(job->core);
     free(job);
 }
 
