@@ -27,8 +27,11 @@ LIBOBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT    := $(wildcard tests/unit/*.c)
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(filter-out %/static-crasher.c,$(wildcard tests/helpers/*.c)))
 EXAMPLES := $(patsubst examples/%/main.go,$(BUILD)/examples/%,$(wildcard examples/*/main.go))
+# Static builds (CGO_ENABLED=0) for FROM-scratch images; the two examples
+# that need cgo (a C crash, the race detector) cannot be static.
+STATIC_EXAMPLES := $(filter-out %/cgo-segv %/data-race,$(EXAMPLES:$(BUILD)/examples/%=$(BUILD)/examples-static/%))
 
-.PHONY: all test unit integration shim-test policies asan bench demo examples helpers fuzz static install clean
+.PHONY: all test unit integration containers shim-test policies asan bench demo examples static-examples docker-context helpers fuzz static install clean
 
 all: $(BUILD)/crashbox
 
@@ -55,6 +58,13 @@ $(BUILD)/examples/%: examples/%/main.go examples/go.mod $(wildcard shim/*.go) | 
 	@test -n "$(GO)" || { echo "no Go toolchain (>= 1.23): run .ci/install-deps" >&2; exit 1; }
 	cd examples && $(GOENV) $(GO) build $(GOBUILDFLAGS) -o $(abspath $@) ./$*
 
+$(BUILD)/examples-static/%: examples/%/main.go examples/go.mod $(wildcard shim/*.go)
+	@test -n "$(GO)" || { echo "no Go toolchain (>= 1.23): run .ci/install-deps" >&2; exit 1; }
+	@mkdir -p $(@D)
+	cd examples && CGO_ENABLED=0 $(GOENV) $(GO) build -trimpath -o $(abspath $@) ./$*
+
+static-examples: $(STATIC_EXAMPLES)
+
 # A fully static crashbox for scratch and distroless images: libseccomp,
 # libcap and libzstd linked in, and nothing that needs NSS.
 # Its own flags: never sanitized (a sanitizer runtime cannot link statically).
@@ -70,9 +80,25 @@ $(STATIC_DIR)/crashbox: $(SRCS:supervisor/%.c=$(STATIC_DIR)/obj/%.o)
 
 static: $(STATIC_DIR)/crashbox
 
+# The test helper, static, for FROM-scratch container images.
+$(BUILD)/helpers/cbhelper-static: tests/helpers/cbhelper.c | $(BUILD)/helpers
+	$(CC) -static -O2 -std=gnu11 -D_GNU_SOURCE $(WARN) $< -o $@
+
 # A static helper that crashes, for the empty-root test.
 $(BUILD)/helpers/static-crasher: tests/helpers/static-crasher.c | $(BUILD)/helpers
 	$(CC) -static -O2 -std=gnu11 -D_GNU_SOURCE $(WARN) $< -o $@
+
+# The context of examples/docker/Dockerfile.scratch, an image that builds
+# offline: `docker build -t api-with-crashbox $(BUILD)/docker-context`.
+DOCKER_CONTEXT := $(BUILD)/docker-context
+SERVICE ?= $(BUILD)/examples-static/nil-deref
+docker-context: $(STATIC_DIR)/crashbox $(SERVICE) policies/hardened.policy examples/docker/Dockerfile.scratch
+	rm -rf $(DOCKER_CONTEXT) && mkdir -p $(DOCKER_CONTEXT)
+	cp examples/docker/Dockerfile.scratch $(DOCKER_CONTEXT)/Dockerfile
+	cp $(STATIC_DIR)/crashbox $(DOCKER_CONTEXT)/crashbox
+	cp $(SERVICE) $(DOCKER_CONTEXT)/api
+	cp policies/hardened.policy $(DOCKER_CONTEXT)/service.policy
+	cp examples/docker/passwd examples/docker/group $(DOCKER_CONTEXT)/
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -102,11 +128,19 @@ policies: $(BUILD)/crashbox
 	  $(BUILD)/crashbox check $$ok | diff -u $$ok - || { echo "dump does not re-parse to itself: $$ok" >&2; exit 1; }; \
 	done; echo "policies: golden dumps match and re-parse to themselves"
 
-integration: $(BUILD)/crashbox helpers examples $(STATIC_DIR)/crashbox $(BUILD)/helpers/static-crasher
-	CRASHBOX=$(abspath $(BUILD)/crashbox) HELPERS=$(abspath $(BUILD)/helpers) \
-	STATIC_CRASHBOX=$(abspath $(STATIC_DIR)/crashbox) \
-	EXAMPLES=$(abspath $(BUILD)/examples) \
-	  python3 tests/integration/run.py
+# Integration tests, the container tier among them (test_containers.py:
+# its own dockerd, FROM-scratch images of the static builds).
+IT_DEPS := $(BUILD)/crashbox helpers examples $(STATIC_DIR)/crashbox $(BUILD)/helpers/static-crasher \
+           static-examples $(BUILD)/helpers/cbhelper-static docker-context
+IT_ENV  := CRASHBOX=$(abspath $(BUILD)/crashbox) HELPERS=$(abspath $(BUILD)/helpers) \
+           STATIC_CRASHBOX=$(abspath $(STATIC_DIR)/crashbox) EXAMPLES=$(abspath $(BUILD)/examples) \
+           STATIC_EXAMPLES=$(abspath $(BUILD)/examples-static) DOCKER_CONTEXT=$(abspath $(DOCKER_CONTEXT))
+integration: $(IT_DEPS)
+	$(IT_ENV) python3 tests/integration/run.py
+
+# The container tier alone.
+containers: $(IT_DEPS)
+	$(IT_ENV) python3 tests/integration/run.py test_containers.
 
 # The Go shim's own tests (go test), with the toolchain the examples use.
 shim-test:
