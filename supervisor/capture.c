@@ -61,20 +61,9 @@ enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_
     return WIFSIGNALED(wait_status) ? CRASH_SIGNAL : CRASH_EXIT;
 }
 
-static int read_proc_cgroup(pid_t pid, char **buf, size_t *len)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
-    return read_file_at(AT_FDCWD, path, 1 << 16, buf, len);
-}
-
 static void read_memory(const struct capture *c, pid_t pid, struct cgroup_memory *m)
 {
-    _cleanup_free_ char *pc = NULL;
-    size_t len;
-    *m = (struct cgroup_memory){0};
-    if (read_proc_cgroup(pid, &pc, &len) == 0)
-        (void)cgroup_memory_read(c->cgroup_root, pc, len, m);
+    (void)cgroup_memory_of(pid, c->cgroup_root, m);
 }
 
 void capture_init(struct capture *c, const struct policy *p, char *const *argv, char *const *envp)
@@ -122,7 +111,7 @@ void capture_init(struct capture *c, const struct policy *p, char *const *argv, 
     struct utsname u;
     snprintf(c->host, sizeof c->host, "%.63s", uname(&u) == 0 ? u.nodename : "unknown");
     const char *root = getenv("CRASHBOX_CGROUP_ROOT");
-    c->cgroup_root = root && *root ? root : CGROUP_ROOT_DEFAULT;
+    c->cgroup_root = root && *root ? root : NULL;
     /* The service starts in crashbox's own cgroup: its counters now are the
      * baseline an OOM kill is measured against. */
     read_memory(c, getpid(), &c->mem_start);
@@ -159,7 +148,7 @@ static bool is_service_thread(pid_t service, pid_t tid)
 static void add_cgroup_items(const struct cgroup_memory *m, struct items *out)
 {
     if (m->version == CGROUP_NONE) {
-        items_add_missing(out, "cgroup", "no memory cgroup found");
+        items_add_missing(out, "cgroup", m->reason[0] ? m->reason : "no memory cgroup found");
         return;
     }
     _cleanup_close_ int dfd = open(m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

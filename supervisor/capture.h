@@ -44,7 +44,7 @@ struct capture {
     unsigned restarts;        /* how many times the service was restarted before this run */
     gid_t bundle_gid;         /* group of bundles, (gid_t)-1 to leave it */
     int exe_fd;               /* the service's executable, opened at start */
-    const char *cgroup_root;
+    const char *cgroup_root;  /* a fixture tree standing in for the cgroup mounts, or NULL */
     struct cgroup_memory mem_start; /* baseline for the OOM-kill counter */
     /* The exit-hook snapshot. */
     int notify_fd;            /* owned, -1 if none */

@@ -71,7 +71,9 @@ void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
     if (r == -ENODATA || r == -ENOENT) {
         /* Said once, at debug level: most runs without a limit are fine. */
         if (!said)
-            log_debug("%s: not watching memory", r == -ENODATA ? "no memory limit" : "no memory cgroup");
+            log_debug("%s: not watching memory", r == -ENODATA          ? "no memory limit"
+                                                 : c->mem_start.reason[0] ? c->mem_start.reason
+                                                                          : "no memory cgroup");
         said = true;
         memwatch_close(&p->w);
         return;
