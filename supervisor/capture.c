@@ -257,6 +257,28 @@ static void exit_json(struct json *j, int st)
     json_obj_end(j);
 }
 
+/* How memory was watched: the mechanism, or why nothing watched. */
+static void memwatch_json(struct json *j, const struct memwatch_report *w)
+{
+    json_key(j, "watch");
+    if (!w->set) {
+        json_null(j);
+        return;
+    }
+    char by[48];
+    memwatch_describe(w->by, by, sizeof by);
+    json_obj_begin(j);
+    json_kv_str(j, "by", w->by ? by : NULL);
+    json_kv_str(j, "why_none", w->by ? NULL : w->why_none);
+    json_kv_str(j, "registration_refused", w->register_errno ? strerror(w->register_errno) : NULL);
+    if (w->by & MW_BY_POLL) {
+        json_kv_uint(j, "polls", w->polls);
+        json_kv_int(j, "poll_min_ms", w->poll_min_ms);
+        json_kv_int(j, "poll_max_ms", w->poll_max_ms);
+    }
+    json_obj_end(j);
+}
+
 static void memory_json(struct json *j, const struct cgroup_memory *m, const struct capture *c)
 {
     json_key(j, "memory");
@@ -293,6 +315,7 @@ static void memory_json(struct json *j, const struct cgroup_memory *m, const str
         json_obj_end(j);
     }
     json_arr_end(j);
+    memwatch_json(j, &c->watch);
     if (m->version == CGROUP_V2) {
         OPT("oom_events", m->has_oom, m->oom_events);
         OPT("oom_group_kills", m->has_group_kills, m->oom_group_kills);

@@ -12,6 +12,7 @@
 #include "exithook.h"
 #include "goparse.h"
 #include "items.h"
+#include "memwatch.h"
 #include "policy.h"
 #include "ring.h"
 
@@ -69,6 +70,7 @@ struct capture {
         time_t taken;     /* when (wall clock) */
     } crossed[8];
     size_t ncrossed;
+    struct memwatch_report watch; /* how memory was watched (set at the run's end) */
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
 };

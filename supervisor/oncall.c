@@ -501,6 +501,26 @@ static void print_memory(const struct jv *v)
            version->num, kills);
 }
 
+/* How memory was watched during the run (bundles before it have no line). */
+static void print_watch(const struct jv *v)
+{
+    const struct jv *w = jv_path(v, "memory.watch");
+    if (!w || w->type != JV_OBJECT)
+        return;
+    const char *by = jv_str(w, "by"), *refused = jv_str(w, "registration_refused");
+    if (!by) {
+        printf("  watched  nothing: %s\n", jv_str(w, "why_none") ?: "?");
+        return;
+    }
+    printf("  watched  %s", by);
+    if (jv_path(w, "polls"))
+        printf(" (adaptive poll, %.0f-%.0f ms, %.0f reads)", jv_num(w, "poll_min_ms", 0),
+               jv_num(w, "poll_max_ms", 0), jv_num(w, "polls", 0));
+    if (refused)
+        printf("; registration refused: %s", refused);
+    printf("\n");
+}
+
 static void print_top_maps(const char *smaps, size_t len)
 {
     /* Per mapping: a header line "start-end perms offset dev inode path",
@@ -614,6 +634,7 @@ int oncall_show(int argc, char **argv)
     else
         printf("  exit     killed by %s\n", jv_str(v, "exit.signal") ?: "?");
     print_memory(v);
+    print_watch(v);
     _cleanup_free_ char *smaps = NULL;
     size_t slen;
     if (bundle_read_member(AT_FDCWD, path, "proc/smaps", 8 << 20, &smaps, &slen) == 0) {

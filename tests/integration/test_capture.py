@@ -311,6 +311,8 @@ def test_oom_kill_in_a_memory_cgroup(tmp):
         # The pre-OOM snapshots taken on the way up are in it.
         crossed = [w["percent"] for w in man["memory"]["watermarks_crossed"]]
         assert crossed == [80, 90, 95], man["memory"]["watermarks_crossed"]
+        assert man["memory"]["watch"]["by"] == ("thresholds" if ":memory:" in open("/proc/self/cgroup").read()
+                                                else "events+psi"), man["memory"]["watch"]
         names = members(only_bundle(d))
         for pct in (80, 90, 95):
             assert f"pre-oom/{pct}/proc/status" in names and f"pre-oom/{pct}/cgroup/memory.stat" in names

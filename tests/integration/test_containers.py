@@ -148,7 +148,7 @@ def examples_in(tmp, ns):
             assert mem["cgroup_version"] == host_cgroup_version(), mem
             assert mem["limit_bytes"] == limit_for(example), mem
             assert any(n.startswith("cgroup/memory.") for n in members(path)), members(path)
-            assert re.search(r"memory\s+limit \d", show(path)), show(path)
+            assert re.search(r"memory\s+limit:? \d", show(path)), show(path)
         except AssertionError as err:
             problems.append(f"{example} (--cgroupns {ns}): {err}")
     assert not problems, "\n".join(problems)
@@ -182,7 +182,7 @@ def oom_in(tmp, ns):
     watch = mem.get("watch") or {}
     assert watch.get("by"), ("the manifest names the mechanism that watched", mem)
     text = show(path)
-    assert "limit 128.0M" in text, text
+    assert re.search(r"memory\s+limit:? 128\.0M", text), text
     assert re.search(r"^\s*watched\s+\S*" + re.escape(watch["by"]), text, re.M), text
     assert re.search(r"pre-OOM\s+\d+ snapshot", text), text
 
