@@ -164,7 +164,8 @@ def test_every_example_crash_with_cgroupns_private(tmp):
 
 def oom_in(tmp, ns):
     e = engine()
-    r, d = run(e, tmp, ns, "/svc/unbounded-alloc", opts=["--memory", "128m", "--memory-swap", "128m"])
+    # 4 MiB every 20 ms, a paced climb: 80 -> 95 % of 128 MiB in about 100 ms.
+    r, d = run(e, tmp, ns, "/svc/unbounded-alloc", "20ms", opts=["--memory", "128m", "--memory-swap", "128m"])
     assert r.returncode == 128 + signal.SIGKILL, (r.returncode, r.stderr[-1500:])
     path = only_bundle(d)
     man = manifest(path)
