@@ -152,9 +152,9 @@ asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" test
 
-bench: $(BUILD)/crashbox helpers examples $(STATIC_DIR)/crashbox
+bench: $(BUILD)/crashbox helpers examples $(STATIC_DIR)/crashbox static-examples
 	CRASHBOX=$(abspath $(BUILD)/crashbox) HELPERS=$(abspath $(BUILD)/helpers) \
-	STATIC_CRASHBOX=$(abspath $(STATIC_DIR)/crashbox) \
+	STATIC_CRASHBOX=$(abspath $(STATIC_DIR)/crashbox) STATIC_EXAMPLES=$(abspath $(BUILD)/examples-static) \
 	EXAMPLES=$(abspath $(BUILD)/examples) python3 tests/bench/bench.py
 
 # The main job on a bundled example: a Go service crashes under crashbox,

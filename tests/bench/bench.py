@@ -308,6 +308,9 @@ def main():
     startup(peers)
     peer_rss(peers)
     signal_latency(peers)
+    from containers import container_figures
+    with tempfile.TemporaryDirectory(prefix="crashbox-bench-", dir=os.environ.get("BENCH_TMP")) as tmp:
+        container_figures(tmp, ROUNDS, report)
     out = os.environ.get("BENCH_OUT", "BENCHMARKS.md")
     write_markdown(out)
     print(f"wrote {out}")

@@ -387,6 +387,17 @@ def test_docker_restart_on_failure_beside_crashbox_restarts(tmp):
         assert logs.splitlines().count("config: missing DATABASE_URL, giving up") == 6, logs
     finally:
         e.docker("rm", "-f", cid)
+    # docker stop is a request, not a failure: on-failure leaves it stopped.
+    cid = e.docker("run", "-d", "--restart", "on-failure:3", "--network", "none", "-v", f"{d}:/bundles",
+                   IMAGE, "/svc/cbhelper", "ignoreterm", check=True).stdout.decode().strip()
+    try:
+        assert wait_until(lambda: b"ready" in e.docker("logs", cid).stdout, timeout=30)
+        e.docker("stop", "-t", "30", cid, check=True)
+        time.sleep(1)
+        st = e.docker("inspect", "-f", "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}", cid).stdout.split()
+        assert st == [b"exited", b"0", str(128 + signal.SIGKILL).encode()], st
+    finally:
+        e.docker("rm", "-f", cid)
 
 
 def test_docker_logs_hold_relayed_stderr_byte_for_byte(tmp):
