@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,7 +265,13 @@ static const char *below_root(const char *root, const char *path)
     return rest;
 }
 
-#define SAY(pl, ...) snprintf((pl)->reason, sizeof (pl)->reason, __VA_ARGS__)
+__attribute__((format(printf, 2, 3))) static void say(struct cgroup_place *pl, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pl->reason, sizeof pl->reason, fmt, ap);
+    va_end(ap);
+}
 
 static int place_in(const char *mi, size_t mlen, enum cgroup_version want, const char *path,
                     struct cgroup_place *out)
@@ -292,7 +299,7 @@ static int place_in(const char *mi, size_t mlen, enum cgroup_version want, const
         const char *mp = strcmp(m->mountpoint, "/") || !rl ? m->mountpoint : "";
         int n = snprintf(out->dir, sizeof out->dir, "%s%.*s", mp, (int)rl, rest);
         if (n < 0 || (size_t)n >= sizeof out->dir) {
-            SAY(out, "the memory cgroup's path is too long");
+            say(out, "the memory cgroup's path is too long");
             return -ENOENT;
         }
         snprintf(out->mountpoint, sizeof out->mountpoint, "%s", m->mountpoint);
@@ -300,10 +307,10 @@ static int place_in(const char *mi, size_t mlen, enum cgroup_version want, const
         return 0;
     }
     if (first_root)
-        SAY(out, "the service's cgroup %.200s is outside the mounted hierarchy %.120s (at %.120s)", path,
+        say(out, "the service's cgroup %.200s is outside the mounted hierarchy %.120s (at %.120s)", path,
             first_root, first_at ? first_at : "?");
     else
-        SAY(out, "no memory controller is mounted");
+        say(out, "no memory controller is mounted");
     return -ENOENT;
 }
 
@@ -321,11 +328,11 @@ int cgroup_locate(const char *mountinfo, size_t mlen, const char *proc_cgroup, s
         v2 |= m->version == CGROUP_V2;
     }
     if (!any) {
-        SAY(out, "no cgroup filesystem is mounted");
+        say(out, "no cgroup filesystem is mounted");
         return -ENOENT;
     }
     if (!v1 && !v2) {
-        SAY(out, "no memory controller is mounted");
+        say(out, "no memory controller is mounted");
         return -ENOENT;
     }
     char path[4096];
@@ -333,7 +340,7 @@ int cgroup_locate(const char *mountinfo, size_t mlen, const char *proc_cgroup, s
         return place_in(mountinfo, mlen, CGROUP_V1, path, out);
     if (v2 && cgroup_parse_proc_version(proc_cgroup, clen, CGROUP_V2, path, sizeof path))
         return place_in(mountinfo, mlen, CGROUP_V2, path, out);
-    SAY(out, "the service's /proc/PID/cgroup names no %s cgroup", v1 ? "memory" : "unified");
+    say(out, "the service's /proc/PID/cgroup names no %s cgroup", v1 ? "memory" : "unified");
     return -ENOENT;
 }
 
@@ -344,7 +351,7 @@ int cgroup_v2_check_memory(struct cgroup_place *pl, const char *controllers, siz
         if ((i == 0 || isspace((unsigned char)controllers[i - 1])) && !memcmp(controllers + i, "memory", 6) &&
             (i + 6 == len || isspace((unsigned char)controllers[i + 6])))
             return 0;
-    SAY(pl, "no memory controller is mounted (the unified hierarchy at %.300s has none)", pl->mountpoint);
+    say(pl, "no memory controller is mounted (the unified hierarchy at %.300s has none)", pl->mountpoint);
     pl->version = CGROUP_NONE;
     return -ENOENT;
 }
