@@ -61,14 +61,16 @@ static void say_mechanism(const struct memwatch *w)
     if (said || !w->report.register_errno)
         return;
     said = true;
-    char by[48];
-    memwatch_describe(w->report.by, by, sizeof by);
+    char desc[48];
+    memwatch_describe(w->report.by, desc, sizeof desc);
+    const char *verb = w->report.by ? "watching memory by" : "not watching memory:";
+    const char *how = w->report.by ? desc : w->report.why_none;
     const char *what = w->version == CGROUP_V1 ? "memory thresholds" : "a PSI trigger";
     if (memwatch_unwritable(w->report.register_errno))
-        log_info("the memory cgroup is not writable (%s: %s): watching memory by %s", what,
-                 strerror(w->report.register_errno), by);
+        log_info("the memory cgroup is not writable (%s: %s): %s %s", what, strerror(w->report.register_errno),
+                 verb, how);
     else
-        log_warn("cannot register %s: %s; watching memory by %s", what, strerror(w->report.register_errno), by);
+        log_warn("cannot register %s: %s; %s %s", what, strerror(w->report.register_errno), verb, how);
 }
 
 void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
@@ -85,6 +87,7 @@ void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
         pct[n++] = (unsigned)atoi(pol->watermarks.items[i]);
     int r = memwatch_open(&p->w, &c->mem_start, pct, n, (unsigned)pol->watermark_hysteresis,
                           (long long)pol->watermark_interval_ms, pol->memory_poll);
+    say_mechanism(&p->w);
     static bool said;
     if (r == -ENODATA || r == -ENOENT || r == -ENOTSUP) {
         /* Said once, at debug level: most runs without a limit are fine. */
@@ -99,10 +102,10 @@ void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
         log_warn("cannot watch the memory cgroup: %s", strerror(-r));
         memwatch_close(&p->w);
         p->w.report.by = 0;
-        p->w.report.why_none = "the memory cgroup cannot be watched";
+        if (!p->w.report.why_none)
+            p->w.report.why_none = "the memory cgroup cannot be watched";
         return;
     }
-    say_mechanism(&p->w);
     if (pol->bundle_dir)
         p->dirfd = bundledir_open(pol->bundle_dir);
     p->active = true;

@@ -91,7 +91,9 @@ def test_a_read_only_memory_cgroup_with_polling_off_says_why(tmp):
     b = only_bundle(d)
     watch = manifest(b)["memory"]["watch"]
     show = subprocess.run([CRASHBOX, "show", b], capture_output=True, timeout=30).stdout.decode()
+    assert b"info: the memory cgroup is not writable" in r.stderr, r.stderr[-1500:]
     if v1(cg):
+        assert b"not watching memory: cgroup not writable and polling disabled" in r.stderr, r.stderr[-1500:]
         assert watch["by"] is None and watch["why_none"] == "cgroup not writable and polling disabled", watch
         assert manifest(b)["memory"]["watermarks_crossed"] == []
         assert "  watched  nothing: cgroup not writable and polling disabled" in show, show
@@ -109,3 +111,20 @@ def test_without_a_memory_limit_the_manifest_says_nothing_watched(tmp):
     why = "no memory cgroup" if man["memory"]["cgroup_version"] is None else "no memory limit"
     assert man["memory"]["watch"] == {"by": None, "why_none": why, "registration_refused": None}, \
         man["memory"]["watch"]
+
+
+def test_a_restarted_service_is_polled_again(tmp):
+    # Each run opens its own watch; the timer of the last must not linger.
+    cg = memory_cgroup(tmp, 128 << 20)
+    pol = write_policy(tmp, "[restart]\nmode = on-crash\nmin_delay = 0s\nburst = 1\n")
+    try:
+        r, d = run_read_only(tmp, cg, [f"{EXAMPLES}/unbounded-alloc", "20ms"], policy=pol)
+    finally:
+        remove_cgroup(cg)
+    assert r.returncode == 128 + signal.SIGKILL, r.stderr[-1500:]
+    bundles = list_bundles(d)
+    assert len(bundles) == 2, (bundles, r.stderr[-1500:])
+    for b in bundles:
+        mem = manifest(os.path.join(d, b))["memory"]
+        assert mem["watch"]["by"].endswith("poll") and mem["watch"]["polls"] > 3, mem["watch"]
+        assert [w["percent"] for w in mem["watermarks_crossed"]][:2] == [80, 90], (b, mem)
