@@ -63,6 +63,10 @@ EXPECT = [
 ]
 
 
+def teardown_module():
+    ENGINE.stop()
+
+
 def host_cgroup_version():
     """What Docker gives containers here: v2 only on a unified host."""
     return 2 if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else 1
