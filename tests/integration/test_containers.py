@@ -347,101 +347,110 @@ def host_children(pid):
 
 def test_docker_run_init_tini_is_pid_1_and_crashbox_the_subreaper(tmp):
     e = engine()
-    d = bundle_dir(tmp, "b")
-    # The service leaves two orphans behind that live 3 s.
-    cid = e.docker("run", "-d", "--init", "--network", "none", "-v", f"{d}:/bundles", IMAGE,
-                   "/svc/cbhelper", "orphans", "2", "3000", check=True).stdout.decode().strip()
-    try:
-        assert wait_until(lambda: b"spawned" in e.docker("logs", cid).stdout, timeout=30)
-        init = int(e.docker("inspect", "-f", "{{.State.Pid}}", cid, check=True).stdout)
-        with open(f"/proc/{init}/comm") as f:
-            assert f.read().strip() in ("docker-init", "tini", "tini-static")
-        kids = host_children(init)
-        assert [k[1] for k in kids] == ["crashbox"], kids
-        box = kids[0][0]
-        below = host_children(box)
-        # The service, and its orphans: reparented to crashbox, not to tini.
-        assert len(below) == 3 and all(k[1] == "cbhelper" for k in below), below
-        assert host_children(init) == kids
-        assert e.docker("wait", cid, check=True).stdout.strip() == b"0"
-        assert b"zombie" not in e.docker("logs", cid).stderr
-    finally:
-        e.docker("rm", "-f", cid)
-    # A crash beneath tini still gives its bundle and status.
-    r = e.docker("run", "--rm", "--init", "--network", "none", "-v", f"{d}:/bundles", IMAGE, "/svc/nil-deref")
-    assert r.returncode == 2
-    assert manifest(only_bundle(d))["crash"]["kind"] == "go-panic"
+    for ns in NAMESPACES:
+        d = bundle_dir(tmp, ns)
+        # The service leaves two orphans behind that live 3 s.
+        cid = e.docker("run", "-d", "--init", "--network", "none", "--cgroupns", ns, "-v", f"{d}:/bundles", IMAGE,
+                       "/svc/cbhelper", "orphans", "2", "3000", check=True).stdout.decode().strip()
+        try:
+            assert wait_until(lambda: b"spawned" in e.docker("logs", cid).stdout, timeout=30)
+            init = int(e.docker("inspect", "-f", "{{.State.Pid}}", cid, check=True).stdout)
+            with open(f"/proc/{init}/comm") as f:
+                assert f.read().strip() in ("docker-init", "tini", "tini-static")
+            kids = host_children(init)
+            assert [k[1] for k in kids] == ["crashbox"], kids
+            box = kids[0][0]
+            below = host_children(box)
+            # The service, and its orphans: reparented to crashbox, not to tini.
+            assert len(below) == 3 and all(k[1] == "cbhelper" for k in below), below
+            assert host_children(init) == kids
+            assert e.docker("wait", cid, check=True).stdout.strip() == b"0"
+            assert b"zombie" not in e.docker("logs", cid).stderr
+        finally:
+            e.docker("rm", "-f", cid)
+        # A crash beneath tini still gives its bundle and status.
+        r = e.docker("run", "--rm", "--init", "--network", "none", "--cgroupns", ns, "-v", f"{d}:/bundles",
+                     IMAGE, "/svc/nil-deref")
+        assert r.returncode == 2
+        assert manifest(only_bundle(d))["crash"]["kind"] == "go-panic"
 
 
 def test_docker_restart_on_failure_beside_crashbox_restarts(tmp):
     e = engine()
-    d = bundle_dir(tmp, "b")
-    # crashbox: 1 run + 2 restarts, then it exits 3; docker: one container restart.
-    cid = e.docker("run", "-d", "--restart", "on-failure:1", "--network", "none", "-v", f"{d}:/bundles",
-                   "-e", "CRASHBOX_POLICY=/etc/crashbox/restart.policy", IMAGE, "/svc/exit-3",
-                   check=True).stdout.decode().strip()
-    try:
-        def done():
-            st = e.docker("inspect", "-f", "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}", cid)
-            return st.stdout.split() == [b"exited", b"1", b"3"]
-        assert wait_until(done, timeout=60), e.docker("inspect", "-f", "{{json .State}}", cid).stdout
-        restarts = [manifest(os.path.join(d, b))["restarts"] for b in list_bundles(d)]
-        assert sorted(restarts) == [0, 0, 1, 1, 2, 2], restarts
-        logs = e.docker("logs", cid).stderr.decode()
-        assert logs.splitlines().count("config: missing DATABASE_URL, giving up") == 6, logs
-    finally:
-        e.docker("rm", "-f", cid)
-    # docker stop is a request, not a failure: on-failure leaves it stopped.
-    cid = e.docker("run", "-d", "--restart", "on-failure:3", "--network", "none", "-v", f"{d}:/bundles",
-                   IMAGE, "/svc/cbhelper", "ignoreterm", check=True).stdout.decode().strip()
-    try:
-        assert wait_until(lambda: b"ready" in e.docker("logs", cid).stdout, timeout=30)
-        e.docker("stop", "-t", "30", cid, check=True)
-        time.sleep(1)
-        st = e.docker("inspect", "-f", "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}", cid).stdout.split()
-        assert st == [b"exited", b"0", str(128 + signal.SIGKILL).encode()], st
-    finally:
-        e.docker("rm", "-f", cid)
+    for ns in NAMESPACES:
+        d = bundle_dir(tmp, ns)
+        # crashbox: 1 run + 2 restarts, then it exits 3; docker: one container restart.
+        cid = e.docker("run", "-d", "--restart", "on-failure:1", "--network", "none", "--cgroupns", ns,
+                       "-v", f"{d}:/bundles",
+                       "-e", "CRASHBOX_POLICY=/etc/crashbox/restart.policy", IMAGE, "/svc/exit-3",
+                       check=True).stdout.decode().strip()
+        try:
+            def done():
+                st = e.docker("inspect", "-f", "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}", cid)
+                return st.stdout.split() == [b"exited", b"1", b"3"]
+            assert wait_until(done, timeout=60), e.docker("inspect", "-f", "{{json .State}}", cid).stdout
+            restarts = [manifest(os.path.join(d, b))["restarts"] for b in list_bundles(d)]
+            assert sorted(restarts) == [0, 0, 1, 1, 2, 2], restarts
+            logs = e.docker("logs", cid).stderr.decode()
+            assert logs.splitlines().count("config: missing DATABASE_URL, giving up") == 6, logs
+        finally:
+            e.docker("rm", "-f", cid)
+        # docker stop is a request, not a failure: on-failure leaves it stopped.
+        cid = e.docker("run", "-d", "--restart", "on-failure:3", "--network", "none", "--cgroupns", ns,
+                       "-v", f"{d}:/bundles",
+                       IMAGE, "/svc/cbhelper", "ignoreterm", check=True).stdout.decode().strip()
+        try:
+            assert wait_until(lambda: b"ready" in e.docker("logs", cid).stdout, timeout=30)
+            e.docker("stop", "-t", "30", cid, check=True)
+            time.sleep(1)
+            st = e.docker("inspect", "-f", "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}",
+                          cid).stdout.split()
+            assert st == [b"exited", b"0", str(128 + signal.SIGKILL).encode()], st
+        finally:
+            e.docker("rm", "-f", cid)
 
 
 def test_docker_logs_hold_relayed_stderr_byte_for_byte(tmp):
     e = engine()
-    d = bundle_dir(tmp, "b")
-    # Text a log driver keeps as it is: UTF-8, tabs, carriage returns, empty
-    # lines, a 100 KiB line (split by the json-file driver, joined by docker logs).
-    payload = ("héllo\twörld ✓\r\n\n" + "x" * (100 << 10) + "\n" +
-               "".join(f"line {i} {'ü' * (i % 37)}\n" for i in range(2000))).encode()
-    src = os.path.join(tmp, "payload")
-    with open(src, "wb") as f:
-        f.write(payload)
-    cid = e.docker("run", "-d", "--network", "none", "-v", f"{d}:/bundles", "-v", f"{src}:/payload:ro",
-                   IMAGE, "/svc/cbhelper", "spew", "/payload", "kill", check=True).stdout.decode().strip()
-    try:
-        assert e.docker("wait", cid, check=True).stdout.strip() == str(128 + signal.SIGKILL).encode()
-        logs = e.docker("logs", cid, check=True)
-        assert logs.stderr[:len(payload)] == payload, "relayed byte for byte"
-        rest = logs.stderr[len(payload):].decode().splitlines()
-        summary = [l for l in rest if l.startswith('{"crashbox":"crash"')]
-        assert len(summary) == 1, rest
-        path = only_bundle(d)
-        assert f'"bundle":"/bundles/{os.path.basename(path)}"' in summary[0], summary
-        assert member(path, "stderr.log") == payload
-    finally:
-        e.docker("rm", "-f", cid)
+    for ns in NAMESPACES:
+        d = bundle_dir(tmp, ns)
+        # Text a log driver keeps as it is: UTF-8, tabs, carriage returns, empty
+        # lines, a 100 KiB line (split by the json-file driver, joined by docker logs).
+        payload = ("héllo\twörld ✓\r\n\n" + "x" * (100 << 10) + "\n" +
+                   "".join(f"line {i} {'ü' * (i % 37)}\n" for i in range(2000))).encode()
+        src = os.path.join(tmp, "payload")
+        with open(src, "wb") as f:
+            f.write(payload)
+        cid = e.docker("run", "-d", "--network", "none", "--cgroupns", ns, "-v", f"{d}:/bundles",
+                       "-v", f"{src}:/payload:ro", IMAGE, "/svc/cbhelper", "spew", "/payload", "kill",
+                       check=True).stdout.decode().strip()
+        try:
+            assert e.docker("wait", cid, check=True).stdout.strip() == str(128 + signal.SIGKILL).encode()
+            logs = e.docker("logs", cid, check=True)
+            assert logs.stderr[:len(payload)] == payload, "relayed byte for byte"
+            rest = logs.stderr[len(payload):].decode().splitlines()
+            summary = [l for l in rest if l.startswith('{"crashbox":"crash"')]
+            assert len(summary) == 1, rest
+            path = only_bundle(d)
+            assert f'"bundle":"/bundles/{os.path.basename(path)}"' in summary[0], summary
+            assert member(path, "stderr.log") == payload
+        finally:
+            e.docker("rm", "-f", cid)
 
 
 def test_kubernetes_termination_message(tmp):
     e = engine()
-    tlog = os.path.join(tmp, "termination-log")
-    open(tlog, "w").close()
-    os.chmod(tlog, 0o666)
-    r, d = run(e, tmp, "private", "/svc/custom-panic", opts=["-v", f"{tlog}:/dev/termination-log"])
-    assert r.returncode == 2
-    text = open(tlog).read()
-    assert text.startswith("crashbox: custom-panic go-panic: reconcile batch 3: ledger out of balance"), text
-    assert "at main.reconcile (" in text
-    assert f"bundle: {os.path.basename(only_bundle(d))}" in text, text
-    assert len(text) <= 1024
+    for ns in NAMESPACES:
+        tlog = os.path.join(tmp, "termination-log")
+        open(tlog, "w").close()
+        os.chmod(tlog, 0o666)
+        r, d = run(e, tmp, ns, "/svc/custom-panic", opts=["-v", f"{tlog}:/dev/termination-log"])
+        assert r.returncode == 2
+        text = open(tlog).read()
+        assert text.startswith("crashbox: custom-panic go-panic: reconcile batch 3: ledger out of balance"), text
+        assert "at main.reconcile (" in text
+        assert f"bundle: {os.path.basename(only_bundle(d))}" in text, text
+        assert len(text) <= 1024
 
 
 DOCKER_CONTEXT = os.path.abspath(os.environ.get("DOCKER_CONTEXT", os.path.join(REPO, "build/docker-context")))
