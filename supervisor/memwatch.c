@@ -129,11 +129,13 @@ unsigned memwatch_select(const struct memwatch_caps *c, const char **why)
         by |= MW_BY_EVENTS;
     if (c->version == CGROUP_V2 && c->psi)
         by |= MW_BY_PSI;
-    if (by & (MW_BY_THRESHOLDS | MW_BY_PSI))
+    /* Only v1 thresholds fire at a usage level. memory.events fires at
+     * memory.high and the limit, PSI when reclaim stalls the service: a
+     * climb through 80% and 90% wakes neither, so v2 polls as well. */
+    if (by & MW_BY_THRESHOLDS)
         return by;
     if (c->poll_allowed)
         return by | MW_BY_POLL;
-    /* memory.events alone still sees memory.high and the limit. */
     if (by)
         return by;
     *why = memwatch_unwritable(c->register_errno) ? "cgroup not writable and polling disabled"

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Memory foresight: watching the service's memory cgroup against its limit
- * and deciding when a pre-OOM snapshot is due. Event-driven where the
- * cgroupfs lets us register: cgroup v1 threshold eventfds on
- * memory.usage_in_bytes (cgroup.event_control), a v2 PSI trigger on
- * memory.pressure; both are writes, which a container engine's read-only
- * cgroupfs refuses. v2 memory.events change notifications (POLLPRI) need no
- * write but only fire at memory.high/max. Without a registered threshold,
- * the usage file is polled from a timerfd at an interval that tightens as
- * usage nears the next armed watermark.
+ * and deciding when a pre-OOM snapshot is due. cgroup v1 threshold eventfds
+ * on memory.usage_in_bytes (cgroup.event_control) fire at each watermark;
+ * registering them is a write, which a container engine's read-only cgroupfs
+ * refuses. v2 has no usage threshold: memory.events change notifications
+ * (POLLPRI, no write needed) fire at memory.high/max, a PSI trigger on
+ * memory.pressure (a write) on reclaim stalls. Without v1 thresholds, the
+ * usage file is polled from a timerfd at an interval that tightens as usage
+ * nears the next armed watermark.
  * The decision is a pure state machine: hysteresis and a rate limit make a
  * service hovering at a watermark cost a bounded number of snapshots. */
 #pragma once
@@ -91,11 +91,11 @@ struct memwatch_caps {
     bool poll_allowed;    /* policy: [memory] poll */
 };
 
-/* Pure. The mechanisms to use: every registered one, and polling when
- * nothing registered sees a watermark below the limit (memory.events alone
- * fires only at memory.high/max). 0 when nothing can watch; *why says why. */
+/* Pure. The mechanisms to use: every registered one, and polling unless v1
+ * thresholds see the watermarks (nothing on v2 fires at a usage level).
+ * 0 when nothing can watch; *why says why. */
 unsigned memwatch_select(const struct memwatch_caps *c, const char **why);
-/* "thresholds", "events+psi", "events+poll", "poll", or "none". */
+/* "thresholds", "events+psi+poll", "events+poll", "poll", or "none". */
 void memwatch_describe(unsigned by, char *buf, size_t cap);
 /* EROFS, EACCES, EPERM: the cgroupfs lets us read but not register. */
 bool memwatch_unwritable(int err);

@@ -514,7 +514,7 @@ static void print_watch(const struct jv *v)
     }
     printf("  watched  %s", by);
     if (jv_path(w, "polls"))
-        printf(" (adaptive poll, %.0f-%.0f ms, %.0f reads)", jv_num(w, "poll_min_ms", 0),
+        printf(" (adaptive, %.0f-%.0f ms apart, %.0f reads)", jv_num(w, "poll_min_ms", 0),
                jv_num(w, "poll_max_ms", 0), jv_num(w, "polls", 0));
     if (refused)
         printf("; registration refused: %s", refused);

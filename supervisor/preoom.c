@@ -92,8 +92,8 @@ void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
     if (r == -ENODATA || r == -ENOENT || r == -ENOTSUP) {
         /* Said once, at debug level: most runs without a limit are fine. */
         if (!said)
-            log_debug("not watching memory: %s",
-                      c->mem_start.reason[0] ? c->mem_start.reason : p->w.report.why_none);
+            log_debug("not watching memory: %s%s%s%s", p->w.report.why_none, c->mem_start.reason[0] ? " (" : "",
+                      c->mem_start.reason, c->mem_start.reason[0] ? ")" : "");
         said = true;
         memwatch_close(&p->w);
         return;

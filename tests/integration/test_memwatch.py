@@ -9,8 +9,8 @@ import signal
 import subprocess
 
 from bundles import list_bundles, manifest, members
-from lib import CRASHBOX, EXAMPLES, Skip, write_policy
-from test_capture import memory_cgroup, only_bundle, remove_cgroup
+from lib import CRASHBOX, EXAMPLES, Skip, kill_quietly, wait_line, write_policy
+from test_capture import memory_cgroup, only_bundle, remove_cgroup, v2_fixture_tree
 
 
 def run_read_only(tmp, cg, args, policy=None, timeout=120):
@@ -27,6 +27,10 @@ def run_read_only(tmp, cg, args, policy=None, timeout=120):
     if b"unshare: " in r.stderr or b"mount: " in r.stderr:
         raise Skip("cannot make the cgroup read-only here: " + r.stderr.decode(errors="replace")[-300:])
     return r, d
+
+
+def ordered_subset(crossed):
+    return crossed == sorted(set(crossed)) and set(crossed) <= {80, 90, 95}
 
 
 def v1(cg):
@@ -53,10 +57,11 @@ def test_a_read_only_memory_cgroup_is_watched_by_polling(tmp):
     assert watch["registration_refused"] == "Read-only file system", watch
     assert watch["polls"] > 3 and watch["poll_min_ms"] <= 20, watch
     crossed = [w["percent"] for w in man["memory"]["watermarks_crossed"]]
-    # Each watermark has some 60 ms (three 4 MiB steps) above it before the
-    # next; polling near one runs every 10-20 ms. The 95 % one has 30 ms
-    # before the OOM kill, and a snapshot under load can take that long.
-    assert crossed[:2] == [80, 90], man["memory"]["watermarks_crossed"]
+    # 80 % has some 60 ms (three 4 MiB steps) above it before 90 %; polling
+    # near it runs every 10-20 ms. A later one may be passed over while an
+    # earlier snapshot is being taken (one rise, one snapshot, at the
+    # highest reached): on a loaded machine that can take 100 ms.
+    assert crossed[:1] == [80] and ordered_subset(crossed), man["memory"]["watermarks_crossed"]
     names = members(b)
     for pct in crossed:
         assert f"pre-oom/{pct}/proc/status" in names and f"pre-oom/{pct}/cgroup/memory.stat" in names, pct
@@ -127,4 +132,51 @@ def test_a_restarted_service_is_polled_again(tmp):
     for b in bundles:
         mem = manifest(os.path.join(d, b))["memory"]
         assert mem["watch"]["by"].endswith("poll") and mem["watch"]["polls"] > 3, mem["watch"]
-        assert [w["percent"] for w in mem["watermarks_crossed"]][:2] == [80, 90], (b, mem)
+        crossed = [w["percent"] for w in mem["watermarks_crossed"]]
+        assert crossed and ordered_subset(crossed), (b, mem)
+
+
+def test_cgroup_v2_read_only_fixture_tree_keeps_memory_events_and_polls(tmp):
+    # No v2 memory controller here (a hybrid host): a fixture tree stands in
+    # for /sys/fs/cgroup, bind-mounted read-only so the PSI trigger's write
+    # fails with EROFS, as in a container. The test plays the kernel by
+    # rewriting memory.current; crashbox must see it by polling.
+    if not shutil.which("unshare"):
+        raise Skip("no unshare(1) to make a private mount namespace")
+    root, cg = v2_fixture_tree(tmp, {
+        "memory.max": "134217728\n", "memory.current": "8388608\n",
+        "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n",
+        "memory.stat": "anon 8388608\n", "memory.pressure": "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"})
+    d = os.path.join(tmp, "b")
+    os.makedirs(d)
+    q = shlex.quote(root)
+    cmd = [CRASHBOX, "-d", d, "--", "sh", "-c", "echo ready; read x; kill -9 $$"]
+    inner = f"mount --bind {q} {q} && mount -o remount,bind,ro {q} && exec {shlex.join(cmd)}"
+    env = dict(os.environ, CRASHBOX_CGROUP_ROOT=root)
+    p = subprocess.Popen(["unshare", "-m", "sh", "-c", inner], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env)
+    try:
+        try:
+            wait_line(p.stdout, "ready")
+        except AssertionError:
+            raise Skip("cannot make the fixture read-only here: " + p.stderr.read().decode(errors="replace"))
+        with open(os.path.join(cg, "memory.current"), "w") as f:
+            f.write(f"{110 << 20}\n")  # 86% of 128 MiB
+        seen = wait_line(p.stderr, "crashbox: info: memory at 115343360 of 134217728 bytes crossed the 80% "
+                                   "watermark: pre-OOM snapshot")
+        assert any("not writable (a PSI trigger: Read-only file system): watching memory by events+poll" in l
+                   for l in seen), seen
+        with open(os.path.join(cg, "memory.events"), "w") as f:
+            f.write("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n")
+        p.stdin.write(b"go\n")
+        p.stdin.close()
+        assert p.wait(timeout=30) == 128 + signal.SIGKILL
+    finally:
+        kill_quietly(p)
+    b = only_bundle(d)
+    mem = manifest(b)["memory"]
+    assert manifest(b)["crash"]["kind"] == "oom-kill"
+    assert mem["watch"]["by"] == "events+poll" and mem["watch"]["registration_refused"] == "Read-only file system"
+    assert [w["percent"] for w in mem["watermarks_crossed"]] == [80], mem["watermarks_crossed"]
+    assert "pre-oom/80/cgroup/memory.current" in members(b)
+

@@ -166,11 +166,18 @@ Test(memwatch_select, what_the_kernel_grants_decides_the_mechanism)
     cr_assert_eq(by, MW_BY_POLL);
     memwatch_describe(by, d, sizeof d);
     cr_assert_str_eq(d, "poll");
-    /* Writable v2: memory.events and PSI, no poll. */
+    /* Writable v2: memory.events and PSI, and a poll, since neither fires
+     * at a usage level; with polling off, those two. */
     by = sel((struct memwatch_caps){.version = CGROUP_V2, .has_limit = true, .events = true, .psi = true,
                                     .poll_allowed = true}, &why);
     memwatch_describe(by, d, sizeof d);
-    cr_assert_str_eq(d, "events+psi");
+    cr_assert_str_eq(d, "events+psi+poll");
+    cr_assert_eq(sel((struct memwatch_caps){.version = CGROUP_V2, .has_limit = true, .events = true, .psi = true},
+                     &why), MW_BY_EVENTS | MW_BY_PSI);
+    /* A v1 cgroup never has v2's files counted, nor polls beside thresholds. */
+    cr_assert_eq(sel((struct memwatch_caps){.version = CGROUP_V1, .has_limit = true, .thresholds = true,
+                                            .events = true, .psi = true, .poll_allowed = true}, &why),
+                 MW_BY_THRESHOLDS);
     /* Read-only v2: memory.events opens read-only and is kept, but it only
      * fires at memory.high/max, so the watermarks are polled too. */
     by = sel((struct memwatch_caps){.version = CGROUP_V2, .has_limit = true, .events = true,
