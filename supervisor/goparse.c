@@ -508,12 +508,16 @@ static bool is_file_line(const struct line *l)
 
 /* "main.(*T).Method(0xc000010000, {0x4a0f5b?, 0x3})", "panic({...})": a
  * name with no space in it, then the arguments in parentheses (cut short
- * only by the end of a truncated capture). A log line is not. */
-static bool is_function_line(const struct line *l, bool truncated)
+ * only by the end of a truncated capture). A C function that a cgo
+ * symbolizer names may come without arguments, but always with its file
+ * line. A log line is not a function line. */
+static bool is_function_line(const struct line *l, bool file_ok)
 {
     if (l->n < 3 || l->s[0] == ' ' || l->s[0] == '\t')
         return false;
-    if (l->s[l->n - 1] != ')' && !truncated)
+    if (!memchr(l->s, '(', l->n))
+        return file_ok && !memchr(l->s, ' ', l->n);
+    if (l->s[l->n - 1] != ')' && file_ok)
         return false;
     size_t name = function_name_len(l->s, l->n);
     if (name == 0 || name == l->n)
@@ -558,7 +562,7 @@ static void parse_frames(struct go_crash *c, struct cursor *cur)
             f = &c->created_by;
             free(f->function);
             f->function = dup_n(fs, (size_t)(fe - fs));
-        } else if (is_function_line(&l, truncated)) {
+        } else if (is_function_line(&l, file_ok)) {
             if (c->nframes == GOPARSE_MAX_FRAMES) {
                 c->frames_elided = true;
             } else {
