@@ -123,11 +123,11 @@ static bool goroutine_header(const struct line *l, struct goroutine_header *h)
     /* ", 3 minutes" and the like follow the state. */
     for (const char *a = comma; a; a = find_n(a + 2, (size_t)(in_end - a - 2), ", ")) {
         const char *q = a + 2;
-        unsigned long m = 0;
+        long m = number_at(q, in_end);
         while (q < in_end && isdigit((unsigned char)*q))
-            m = m < 1000000000UL ? m * 10 + (unsigned long)(*q++ - '0') : m;
+            q++;
         if (q > a + 2 && (size_t)(in_end - q) >= 7 && memcmp(q, " minute", 7) == 0)
-            h->minutes = m;
+            h->minutes = (unsigned long)m;
     }
     static const char *const marks[] = {" (durable)", " (scan)", " (leaked)"};
     for (bool again = true; again;) {

@@ -508,6 +508,7 @@ Test(goparse, goroutine_header_variants)
         const char *labels;
     } hs[] = {
         {"goroutine 7 [chan receive, 3 minutes, locked to thread]:", 7, "chan receive", NULL},
+        {"goroutine 9 [select, 99999999999999999999 minutes]:", 9, "select", NULL},
         {"goroutine 19 [running, synctest group 18]:", 19, "running", NULL},
         {"goroutine 20 [chan receive (synctest), synctest group 18]:", 20, "chan receive (synctest)", NULL},
         {"goroutine 21 [sleep (durable), synctest bubble 1]:", 21, "sleep", NULL},
