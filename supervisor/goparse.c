@@ -236,9 +236,8 @@ static bool prev_line(const char *buf, const char **p, struct line *l)
     if (*p <= buf)
         return false;
     const char *e = *p - 1; /* the '\n' ending the previous line */
-    const char *s = e;
-    while (s > buf && s[-1] != '\n')
-        s--;
+    const char *nl = e > buf ? memrchr(buf, '\n', (size_t)(e - buf)) : NULL;
+    const char *s = nl ? nl + 1 : buf;
     l->s = s;
     l->n = (size_t)(e - s);
     if (l->n && l->s[l->n - 1] == '\r')
