@@ -457,6 +457,29 @@ static void build_manifest(const struct capture *c, const struct crash_record *r
     json_obj_end(j);
 }
 
+/* The fingerprint of a crash without a Go report (an OOM kill, a signal, an
+ * exit). Its kind alone would make every OOM kill in a shared directory one
+ * crash, so it also hashes what tells such crashes apart: the service, the
+ * executable's name, the signal or exit code, and for an exit the message
+ * with stderr's last line (crash_fingerprint strips its numbers and
+ * addresses). A Go report's fingerprint names no service: the same bug in
+ * two services is one crash, and the rate limit is per service anyway. */
+static void plain_fingerprint(const struct capture *c, struct crash_record *r)
+{
+    const char *exe = c->argv && c->argv[0] ? c->argv[0] : "";
+    const char *slash = strrchr(exe, '/');
+    char service[96], program[300], how[48];
+    snprintf(service, sizeof service, "service=%s", c->service);
+    snprintf(program, sizeof program, "exe=%s", slash ? slash + 1 : exe);
+    if (WIFSIGNALED(r->status))
+        snprintf(how, sizeof how, "signal=%s", signal_name(WTERMSIG(r->status)) ?: "?");
+    else
+        snprintf(how, sizeof how, "exit=%d", WEXITSTATUS(r->status));
+    const char *parts[] = {service, program, how};
+    crash_fingerprint(crash_kind_name(r->kind), r->kind == CRASH_EXIT ? r->message : "", parts, ARRAY_SIZE(parts),
+                      r->fingerprint);
+}
+
 /* The outcome of storing a crash in one directory. */
 enum store_result { STORE_WRITTEN, STORE_SUPPRESSED, STORE_FAILED };
 
@@ -483,7 +506,7 @@ static enum store_result store_in(struct capture *c, struct crash_record *r, con
     snprintf(e.fingerprint, sizeof e.fingerprint, "%s", r->fingerprint);
     snprintf(e.culprit, sizeof e.culprit, "%.511s", r->culprit);
     snprintf(e.message, sizeof e.message, "%.511s", r->message);
-    if (!bundledir_rate_allows(idx, nidx, r->fingerprint, r->now, c->policy, &suppressed)) {
+    if (!bundledir_rate_allows(idx, nidx, c->service, r->fingerprint, r->now, c->policy, &suppressed)) {
         e.type = 'S';
         int w = bundledir_index_append(dirfd, &e);
         if (w < 0)
@@ -636,8 +659,7 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     if (r.have_gc && r.kind != CRASH_OOM_KILL)
         snprintf(r.fingerprint, sizeof r.fingerprint, "%s", r.gc.fingerprint);
     else
-        crash_fingerprint(crash_kind_name(r.kind), r.kind == CRASH_EXIT ? r.message : "", NULL, 0,
-                          r.fingerprint);
+        plain_fingerprint(c, &r);
     if (r.have_gc && r.kind != CRASH_OOM_KILL && r.gc.culprit >= 0) {
         const struct go_frame *f = &r.gc.frames[r.gc.culprit];
         snprintf(r.culprit, sizeof r.culprit, "%s (%s:%u)", f->function, f->file ? f->file : "?", f->line);

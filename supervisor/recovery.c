@@ -17,6 +17,7 @@
 #include "bundledir.h"
 #include "bundleread.h"
 #include "cgroup.h"
+#include "goparse.h"
 #include "items.h"
 #include "json.h"
 #include "log.h"
@@ -253,8 +254,12 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
     json_key(&j, "frames");
     json_arr_begin(&j);
     json_arr_end(&j);
-    char fp[17];
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)(oom ? 0x6f6f6d2d6b696c6cULL : 0x73757065722d6b69ULL));
+    /* As for any crash without a Go report: one per service and kind, so
+     * `top` never folds one service's group OOM kills into another's. */
+    char fp[17], svc[96];
+    snprintf(svc, sizeof svc, "service=%s", service);
+    const char *parts[] = {svc};
+    crash_fingerprint(kind, "", parts, ARRAY_SIZE(parts), fp);
     json_kv_str(&j, "fingerprint", fp);
     json_obj_end(&j);
     json_key(&j, "memory");
