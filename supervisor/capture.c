@@ -27,6 +27,7 @@
 #include "procsnap.h"
 #include "sigtable.h"
 #include "termlog.h"
+#include "units.h"
 #include "util.h"
 
 const char *crash_kind_name(enum crash_kind k)
@@ -631,11 +632,11 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     const char *ll;
     size_t lln;
     if (r.kind == CRASH_OOM_KILL) {
-        if (r.mem.has_limit)
-            snprintf(r.message, sizeof r.message,
-                     "killed by the OOM killer at the memory limit of %llu bytes",
-                     (unsigned long long)r.mem.limit_bytes);
-        else
+        if (r.mem.has_limit) {
+            char lim[32];
+            format_size_human(r.mem.limit_bytes, lim, sizeof lim);
+            snprintf(r.message, sizeof r.message, "killed by the OOM killer at the memory limit of %s", lim);
+        } else
             snprintf(r.message, sizeof r.message, "killed by the OOM killer");
     } else if (r.kind == CRASH_SIGNAL) {
         snprintf(r.message, sizeof r.message, "killed by %s", signal_name(WTERMSIG(st)) ?: "a signal");
