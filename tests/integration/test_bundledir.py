@@ -261,6 +261,7 @@ def test_six_services_oom_killed_each_get_their_first_bundle(tmp):
             r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
             assert r.returncode == 128 + 9, (r.returncode, r.stderr[-1000:])
             assert b'"kind":"oom-kill"' in r.stderr and b'"rate_limited"' not in r.stderr, r.stderr[-1000:]
+            assert b"at the memory limit of 32MiB" in r.stderr, "a size for people, not a byte count"
     finally:
         remove_cgroup(cg)
     bundles = list_bundles(d)
