@@ -7,16 +7,11 @@ import subprocess
 import time
 
 from bundles import list_bundles, manifest
-from lib import CRASHBOX, Skip, kill_quietly, sanitizer_build, wait_line, write_policy
+from lib import CRASHBOX, Skip, kill_quietly, need_strace, wait_line, write_policy
 
 
 def test_slow_filesystem_does_not_hold_supervision(tmp):
-    if sanitizer_build():
-        raise Skip("LeakSanitizer cannot run under strace's ptrace")
-    if not shutil.which("strace"):
-        raise Skip("strace is not installed (.ci/install-deps installs it)")
-    if subprocess.run(["strace", "-qq", "-o", "/dev/null", "true"], capture_output=True).returncode:
-        raise Skip("ptrace is not permitted here")
+    need_strace()
     d = os.path.join(tmp, "b")
     os.makedirs(d)
     count = os.path.join(tmp, "count")
@@ -68,3 +63,19 @@ def test_service_closing_stderr_early_is_still_supervised(tmp):
         assert p.wait(timeout=10) == 4
     finally:
         kill_quietly(p)
+
+
+def test_staying_in_the_oom_killers_reach_is_said_once_with_the_reason(tmp):
+    """Without CAP_SYS_RESOURCE crashbox cannot lower its oom_score_adj: it
+    says so once, with why and what it costs, however often it restarts."""
+    if not shutil.which("capsh"):
+        raise Skip("capsh is not installed (libcap2-bin)")
+    pol = write_policy(tmp, "[restart]\nmode = on-crash\nmin_delay = 0\nburst = 3\n")
+    # A raised score can always be set; lowering it back needs the capability,
+    # which capsh drops (from the bounding set too, so root cannot regain it).
+    script = f"echo 100 > /proc/self/oom_score_adj && exec {CRASHBOX} -p {pol} -- sh -c 'exit 3'"
+    r = subprocess.run(["capsh", "--drop=cap_sys_resource", "--", "-c", script], capture_output=True, timeout=60)
+    said = [l for l in r.stderr.decode().splitlines() if "oom_score_adj" in l]
+    assert len(said) == 1, r.stderr
+    assert "info:" in said[0] and "Permission denied" in said[0] and "CAP_SYS_RESOURCE" in said[0]
+    assert "a group OOM kill will take crashbox with the service" in said[0]
