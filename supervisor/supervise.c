@@ -486,9 +486,14 @@ int supervise(const struct service_run *run)
     if (protected_self)
         log_debug("oom_score_adj set to -1000 (the service keeps %s)", orig_adj);
     else
-        log_info("cannot set my own oom_score_adj to -1000: %s%s; a group OOM kill will take crashbox with the "
-                 "service (the next start reports it from the state file)",
-                 strerror(-oom_r), oom_r == -EACCES || oom_r == -EPERM ? " (it needs CAP_SYS_RESOURCE)" : "");
+        /* Said where it costs something: with memory.oom.group set, an OOM
+         * kill takes every process of the cgroup; otherwise the OOM killer
+         * picks the largest, the service, and an info line on every start
+         * of every container would only be noise. */
+        log_msg(oom_group_kill_enabled() ? LOG_INFO : LOG_DEBUG,
+                "cannot set my own oom_score_adj to -1000: %s%s; a group OOM kill will take crashbox with the "
+                "service (the next start reports it from the state file)",
+                strerror(-oom_r), oom_r == -EACCES || oom_r == -EPERM ? " (it needs CAP_SYS_RESOURCE)" : "");
     /* Compile in the parent: every name resolved and every error reported
      * before the service exists. */
     struct sandbox sb;

@@ -65,17 +65,39 @@ def test_service_closing_stderr_early_is_still_supervised(tmp):
         kill_quietly(p)
 
 
-def test_staying_in_the_oom_killers_reach_is_said_once_with_the_reason(tmp):
-    """Without CAP_SYS_RESOURCE crashbox cannot lower its oom_score_adj: it
-    says so once, with why and what it costs, however often it restarts."""
+def test_staying_in_the_oom_killers_reach_is_said_once_where_a_group_oom_kill_can_happen(tmp):
+    """Without CAP_SYS_RESOURCE crashbox cannot lower its oom_score_adj. Where
+    memory.oom.group is set (Kubernetes 1.28+) a group OOM kill would take it
+    too: it says so once, at info, with why. Elsewhere (the OOM killer picks
+    the largest process, the service) only -v says it."""
     if not shutil.which("capsh"):
         raise Skip("capsh is not installed (libcap2-bin)")
+    own = [l for l in open("/proc/self/cgroup").read().splitlines() if l.startswith("0::")]
+    if not own:
+        raise Skip("this host has no unified (v2) cgroup line in /proc/self/cgroup")
+    # A fixture tree stands in for /sys/fs/cgroup at the path our "0::" line names.
+    root = os.path.join(tmp, "cg")
+    cg = os.path.join(root, own[0][3:].lstrip("/"))
+    os.makedirs(cg, exist_ok=True)
+    with open(os.path.join(root, "cgroup.controllers"), "w") as f:
+        f.write("cpu io memory pids\n")
     pol = write_policy(tmp, "[restart]\nmode = on-crash\nmin_delay = 0\nburst = 3\n")
-    # A raised score can always be set; lowering it back needs the capability,
-    # which capsh drops (from the bounding set too, so root cannot regain it).
-    script = f"echo 100 > /proc/self/oom_score_adj && exec {CRASHBOX} -p {pol} -- sh -c 'exit 3'"
-    r = subprocess.run(["capsh", "--drop=cap_sys_resource", "--", "-c", script], capture_output=True, timeout=60)
-    said = [l for l in r.stderr.decode().splitlines() if "oom_score_adj" in l]
-    assert len(said) == 1, r.stderr
-    assert "info:" in said[0] and "Permission denied" in said[0] and "CAP_SYS_RESOURCE" in said[0]
+
+    def run(group, *flags):
+        with open(os.path.join(cg, "memory.oom.group"), "w") as f:
+            f.write(f"{group}\n")
+        # A raised score can always be set; lowering it back needs the
+        # capability, which capsh drops (from the bounding set too).
+        script = (f"echo 100 > /proc/self/oom_score_adj && "
+                  f"exec {CRASHBOX} {' '.join(flags)} -p {pol} -- sh -c 'exit 3'")
+        r = subprocess.run(["capsh", "--drop=cap_sys_resource", "--", "-c", script], capture_output=True,
+                           timeout=60, env=dict(os.environ, CRASHBOX_CGROUP_ROOT=root))
+        return [l for l in r.stderr.decode().splitlines() if "oom_score_adj" in l]
+
+    said = run(1)
+    assert len(said) == 1, said
+    assert said[0].startswith("crashbox: info:") and "Permission denied" in said[0] and "CAP_SYS_RESOURCE" in said[0]
     assert "a group OOM kill will take crashbox with the service" in said[0]
+    assert run(0) == [], "no group OOM kill: nothing to warn about"
+    said = run(0, "-v")
+    assert len(said) == 1 and said[0].startswith("crashbox: debug:"), said
