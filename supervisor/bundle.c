@@ -112,12 +112,13 @@ int bundle_write(int dirfd, const char *name, const char *manifest, size_t manif
     if (fd < 0)
         return -errno;
     struct stat st;
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 || st.st_nlink == 0) {
-        /* Not locked, or a cleaner took it for a dead writer's between our
-         * open and our lock: this attempt is void. */
-        int r = errno ? -errno : -EAGAIN;
+    /* Not locked, or a cleaner took it for a dead writer's between our open
+     * and our lock (unlinked: no links left): this attempt is void, and the
+     * caller tries again (EAGAIN; never a stale errno). */
+    int locked = flock(fd, LOCK_EX | LOCK_NB) < 0 ? -errno : fstat(fd, &st) < 0 ? -errno : st.st_nlink == 0 ? -EAGAIN : 0;
+    if (locked < 0) {
         unlinkat(dirfd, tmp, 0);
-        return r == -EEXIST ? -EAGAIN : r;
+        return locked == -EWOULDBLOCK ? -EAGAIN : locked;
     }
     size_t bytes = 0;
     int r = write_stream(fd, manifest, manifest_len, items, mtime, &bytes);

@@ -524,7 +524,10 @@ static enum store_result store_in(struct capture *c, struct crash_record *r, con
     char name[300];
     int w = -EEXIST;
     size_t bytes = 0;
-    for (int attempt = 0; attempt < 100 && w == -EEXIST; attempt++) {
+    /* Again under another name after a same-second clash (EEXIST), or when
+     * another crashbox's start-up cleaning took our fresh temporary file
+     * for a dead writer's before we could lock it (EAGAIN). */
+    for (int attempt = 0; attempt < 100 && (w == -EEXIST || w == -EAGAIN); attempt++) {
         char pid[32];
         if (attempt)
             snprintf(pid, sizeof pid, "%d_%d", (int)c->pid, attempt);
