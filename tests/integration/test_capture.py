@@ -7,7 +7,8 @@ import subprocess
 import time
 
 from bundles import NAME_RE, extract_all_ways, list_bundles, manifest, member, members
-from lib import CRASHBOX, EXAMPLES, Skip, kill_quietly, need_root, sanitizer_build, wait_line, write_policy
+from lib import (CRASHBOX, EXAMPLES, Skip, kill_quietly, need_root, sanitizer_build, v2_fixture_tree, wait_line,
+                 write_policy)
 
 
 def crash(tmp, example, *args, policy=None, env=None, sub="b", timeout=120):
@@ -330,14 +331,7 @@ def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):
     # No v2 memory controller here (a hybrid host): a fixture tree stands in
     # for /sys/fs/cgroup, at the path our own "0::" line names, and the test
     # plays the kernel by raising memory.events' oom_kill before the SIGKILL.
-    own = [l for l in open("/proc/self/cgroup").read().splitlines() if l.startswith("0::")]
-    if not own:
-        raise Skip("this host has no unified (v2) cgroup line in /proc/self/cgroup")
-    root = os.path.join(tmp, "cg")
-    cg = os.path.join(root, own[0][3:].lstrip("/"))
-    os.makedirs(cg, exist_ok=True)
-    with open(os.path.join(root, "cgroup.controllers"), "w") as f:
-        f.write("cpu io memory pids\n")
+    root, cg = v2_fixture_tree(tmp)
     files = {"memory.max": "134217728\n", "memory.current": "134213632\n", "memory.peak": "134217728\n",
              "memory.events": "low 0\nhigh 0\nmax 9\noom 1\noom_kill 0\noom_group_kill 0\n",
              "memory.stat": "anon 130023424\nfile 4194304\n",

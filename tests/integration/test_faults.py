@@ -7,7 +7,7 @@ import subprocess
 import time
 
 from bundles import list_bundles, manifest
-from lib import CRASHBOX, Skip, kill_quietly, need_strace, wait_line, write_policy
+from lib import CRASHBOX, Skip, kill_quietly, need_strace, v2_fixture_tree, wait_line, write_policy
 
 
 def test_slow_filesystem_does_not_hold_supervision(tmp):
@@ -72,15 +72,7 @@ def test_staying_in_the_oom_killers_reach_is_said_once_where_a_group_oom_kill_ca
     the largest process, the service) only -v says it."""
     if not shutil.which("capsh"):
         raise Skip("capsh is not installed (libcap2-bin)")
-    own = [l for l in open("/proc/self/cgroup").read().splitlines() if l.startswith("0::")]
-    if not own:
-        raise Skip("this host has no unified (v2) cgroup line in /proc/self/cgroup")
-    # A fixture tree stands in for /sys/fs/cgroup at the path our "0::" line names.
-    root = os.path.join(tmp, "cg")
-    cg = os.path.join(root, own[0][3:].lstrip("/"))
-    os.makedirs(cg, exist_ok=True)
-    with open(os.path.join(root, "cgroup.controllers"), "w") as f:
-        f.write("cpu io memory pids\n")
+    root, cg = v2_fixture_tree(tmp)
     pol = write_policy(tmp, "[restart]\nmode = on-crash\nmin_delay = 0\nburst = 3\n")
 
     def run(group, *flags):
