@@ -171,6 +171,10 @@ FUZZ_SEEDS_fuzz_policy  := $(wildcard tests/fuzz/corpus-policy/*) $(wildcard pol
 FUZZ_SEEDS_fuzz_index   := $(wildcard tests/fuzz/corpus-index/*)
 FUZZ_OPTS_fuzz_goparse  := -max_len=65536
 FUZZ_OPTS_fuzz_policy   := -max_len=8192
+# cgroupfind's inputs are a mountinfo and a /proc/PID/cgroup, NUL-separated.
+FUZZ_SEED_CMD_fuzz_cgroupfind = for d in tests/fixtures/cgroupfs/*/; do { cat $$d/mountinfo; printf '\0'; \
+	  cat $$d/cgroup; } > $(BUILD)/fuzz/corpus-fuzz_cgroupfind/$$(basename $$d); done
+FUZZ_OPTS_fuzz_cgroupfind := -max_len=16384
 
 .SECONDARY: $(FUZZ_OBJS)
 $(BUILD)/fuzz/obj/%.o: supervisor/%.c $(wildcard supervisor/*.h)
@@ -185,6 +189,7 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 define run_fuzzer
 	rm -rf $(BUILD)/fuzz/corpus-$(1) && mkdir -p $(BUILD)/fuzz/corpus-$(1)
 	@for f in $(FUZZ_SEEDS_$(1)); do cp "$$f" "$(BUILD)/fuzz/corpus-$(1)/$$(echo "$$f" | tr / _)"; done
+	$(FUZZ_SEED_CMD_$(1))
 	$(BUILD)/fuzz/$(1) -max_total_time=$(2) -print_final_stats=0 $(FUZZ_OPTS_$(1)) $(BUILD)/fuzz/corpus-$(1) \
 	  2>$(BUILD)/fuzz/$(1).log || { tail -n 40 $(BUILD)/fuzz/$(1).log >&2; exit 1; }
 	@grep -h '^#[0-9]*.*DONE' $(BUILD)/fuzz/$(1).log | sed 's/^/$(1): /' || true

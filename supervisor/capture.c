@@ -62,20 +62,9 @@ enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_
     return WIFSIGNALED(wait_status) ? CRASH_SIGNAL : CRASH_EXIT;
 }
 
-static int read_proc_cgroup(pid_t pid, char **buf, size_t *len)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
-    return read_file_at(AT_FDCWD, path, 1 << 16, buf, len);
-}
-
 static void read_memory(const struct capture *c, pid_t pid, struct cgroup_memory *m)
 {
-    _cleanup_free_ char *pc = NULL;
-    size_t len;
-    *m = (struct cgroup_memory){0};
-    if (read_proc_cgroup(pid, &pc, &len) == 0)
-        (void)cgroup_memory_read(c->cgroup_root, pc, len, m);
+    (void)cgroup_memory_of(pid, c->cgroup_root, m);
 }
 
 void capture_init(struct capture *c, const struct policy *p, char *const *argv, char *const *envp)
@@ -123,7 +112,7 @@ void capture_init(struct capture *c, const struct policy *p, char *const *argv, 
     struct utsname u;
     snprintf(c->host, sizeof c->host, "%.63s", uname(&u) == 0 ? u.nodename : "unknown");
     const char *root = getenv("CRASHBOX_CGROUP_ROOT");
-    c->cgroup_root = root && *root ? root : CGROUP_ROOT_DEFAULT;
+    c->cgroup_root = root && *root ? root : NULL;
     /* The service starts in crashbox's own cgroup: its counters now are the
      * baseline an OOM kill is measured against. */
     read_memory(c, getpid(), &c->mem_start);
@@ -160,7 +149,7 @@ static bool is_service_thread(pid_t service, pid_t tid)
 static void add_cgroup_items(const struct cgroup_memory *m, struct items *out)
 {
     if (m->version == CGROUP_NONE) {
-        items_add_missing(out, "cgroup", "no memory cgroup found");
+        items_add_missing(out, "cgroup", m->reason[0] ? m->reason : "no memory cgroup found");
         return;
     }
     _cleanup_close_ int dfd = open(m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -269,6 +258,28 @@ static void exit_json(struct json *j, int st)
     json_obj_end(j);
 }
 
+/* How memory was watched: the mechanism, or why nothing watched. */
+static void memwatch_json(struct json *j, const struct memwatch_report *w)
+{
+    json_key(j, "watch");
+    if (!w->set) {
+        json_null(j);
+        return;
+    }
+    char by[48];
+    memwatch_describe(w->by, by, sizeof by);
+    json_obj_begin(j);
+    json_kv_str(j, "by", w->by ? by : NULL);
+    json_kv_str(j, "why_none", w->by ? NULL : w->why_none);
+    json_kv_str(j, "registration_refused", w->register_errno ? strerror(w->register_errno) : NULL);
+    if (w->by & MW_BY_POLL) {
+        json_kv_uint(j, "polls", w->polls);
+        json_kv_int(j, "poll_min_ms", w->poll_min_ms);
+        json_kv_int(j, "poll_max_ms", w->poll_max_ms);
+    }
+    json_obj_end(j);
+}
+
 static void memory_json(struct json *j, const struct cgroup_memory *m, const struct capture *c)
 {
     json_key(j, "memory");
@@ -305,6 +316,7 @@ static void memory_json(struct json *j, const struct cgroup_memory *m, const str
         json_obj_end(j);
     }
     json_arr_end(j);
+    memwatch_json(j, &c->watch);
     if (m->version == CGROUP_V2) {
         OPT("oom_events", m->has_oom, m->oom_events);
         OPT("oom_group_kills", m->has_group_kills, m->oom_group_kills);

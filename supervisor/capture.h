@@ -12,6 +12,7 @@
 #include "exithook.h"
 #include "goparse.h"
 #include "items.h"
+#include "memwatch.h"
 #include "policy.h"
 #include "ring.h"
 
@@ -44,7 +45,7 @@ struct capture {
     unsigned restarts;        /* how many times the service was restarted before this run */
     gid_t bundle_gid;         /* group of bundles, (gid_t)-1 to leave it */
     int exe_fd;               /* the service's executable, opened at start */
-    const char *cgroup_root;
+    const char *cgroup_root;  /* a fixture tree standing in for the cgroup mounts, or NULL */
     struct cgroup_memory mem_start; /* baseline for the OOM-kill counter */
     /* The exit-hook snapshot. */
     int notify_fd;            /* owned, -1 if none */
@@ -69,6 +70,7 @@ struct capture {
         time_t taken;     /* when (wall clock) */
     } crossed[8];
     size_t ncrossed;
+    struct memwatch_report watch; /* how memory was watched (set at the run's end) */
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
 };

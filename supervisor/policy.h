@@ -75,6 +75,7 @@ struct policy {
     uint64_t watermark_hysteresis; /* percent below a watermark that re-arms it */
     uint64_t watermark_interval_ms; /* at most one snapshot per watermark per interval */
     bool keep_memory_high;         /* keep dropped snapshots as memory-high bundles */
+    bool memory_poll;              /* poll usage where no threshold can be registered */
     /* [hooks] */
     struct strlist on_crash;  /* command run after a bundle is written */
     uint64_t hook_timeout_ms;

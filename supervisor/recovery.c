@@ -41,15 +41,13 @@ int oom_protect_self(char *orig, size_t cap)
 bool oom_group_kill_enabled(void)
 {
     const char *root = getenv("CRASHBOX_CGROUP_ROOT");
-    if (!root || !*root)
-        root = CGROUP_ROOT_DEFAULT;
-    _cleanup_free_ char *proc = NULL, *val = NULL;
-    size_t len, vlen;
-    char path[4096], file[4200];
-    if (read_file_at(AT_FDCWD, "/proc/self/cgroup", 64 << 10, &proc, &len) < 0 ||
-        cgroup_parse_proc_version(proc, len, CGROUP_V2, path, sizeof path) != CGROUP_V2)
+    _cleanup_free_ struct cgroup_memory *m = calloc(1, sizeof *m);
+    _cleanup_free_ char *val = NULL;
+    size_t vlen;
+    char file[4200];
+    if (!m || cgroup_memory_of(getpid(), root && *root ? root : NULL, m) < 0 || m->version != CGROUP_V2)
         return false;
-    snprintf(file, sizeof file, "%s/%s/memory.oom.group", root, path[0] == '/' ? path + 1 : path);
+    snprintf(file, sizeof file, "%s/memory.oom.group", m->dir);
     return read_file_at(AT_FDCWD, file, 64, &val, &vlen) == 0 && vlen > 0 && val[0] == '1';
 }
 

@@ -112,21 +112,6 @@ def sanitizer_build():
     return b"sanitizers" in subprocess.run([CRASHBOX, "--version"], capture_output=True).stdout
 
 
-def v2_fixture_tree(tmp):
-    """A fixture tree standing in for /sys/fs/cgroup (CRASHBOX_CGROUP_ROOT),
-    with our own cgroup at the path our "0::" line names: (root, cgroup dir),
-    or Skip. The test then plays the kernel by writing its files."""
-    own = [l for l in open("/proc/self/cgroup").read().splitlines() if l.startswith("0::")]
-    if not own:
-        raise Skip("this host has no unified (v2) cgroup line in /proc/self/cgroup")
-    root = os.path.join(tmp, "cg")
-    cg = os.path.join(root, own[0][3:].lstrip("/"))
-    os.makedirs(cg, exist_ok=True)
-    with open(os.path.join(root, "cgroup.controllers"), "w") as f:
-        f.write("cpu io memory pids\n")
-    return root, cg
-
-
 def need_strace():
     """Skips unless crashbox can run under strace (fault injection, delays)."""
     if sanitizer_build():

@@ -251,7 +251,7 @@ def test_one_services_crashes_never_cost_another_its_bundle(tmp):
 
 def test_six_services_oom_killed_each_get_their_first_bundle(tmp):
     from test_capture import memory_cgroup, remove_cgroup
-    cg = memory_cgroup(tmp, 32 << 20)
+    cg = memory_cgroup(tmp, 64 << 20)
     d = os.path.join(tmp, "shared")
     os.makedirs(d)
     try:
@@ -261,7 +261,7 @@ def test_six_services_oom_killed_each_get_their_first_bundle(tmp):
             r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
             assert r.returncode == 128 + 9, (r.returncode, r.stderr[-1000:])
             assert b'"kind":"oom-kill"' in r.stderr and b'"rate_limited"' not in r.stderr, r.stderr[-1000:]
-            assert b"at the memory limit of 32MiB" in r.stderr, "a size for people, not a byte count"
+            assert b"at the memory limit of 64MiB" in r.stderr, "a size for people, not a byte count"
     finally:
         remove_cgroup(cg)
     bundles = list_bundles(d)

@@ -7,8 +7,7 @@ import subprocess
 import time
 
 from bundles import NAME_RE, extract_all_ways, list_bundles, manifest, member, members
-from lib import (CRASHBOX, EXAMPLES, Skip, kill_quietly, need_root, sanitizer_build, v2_fixture_tree, wait_line,
-                 write_policy)
+from lib import CRASHBOX, EXAMPLES, Skip, kill_quietly, need_root, sanitizer_build, wait_line, write_policy
 
 
 def crash(tmp, example, *args, policy=None, env=None, sub="b", timeout=120):
@@ -318,6 +317,8 @@ def test_oom_kill_in_a_memory_cgroup(tmp):
         # The pre-OOM snapshots taken on the way up are in it.
         crossed = [w["percent"] for w in man["memory"]["watermarks_crossed"]]
         assert crossed == [80, 90, 95], man["memory"]["watermarks_crossed"]
+        assert man["memory"]["watch"]["by"] == ("thresholds" if ":memory:" in open("/proc/self/cgroup").read()
+                                                else "events+psi+poll"), man["memory"]["watch"]
         names = members(only_bundle(d))
         for pct in (80, 90, 95):
             assert f"pre-oom/{pct}/proc/status" in names and f"pre-oom/{pct}/cgroup/memory.stat" in names
@@ -327,18 +328,32 @@ def test_oom_kill_in_a_memory_cgroup(tmp):
         remove_cgroup(cg)
 
 
+def v2_fixture_tree(tmp, files):
+    """A v2 cgroup tree at tmp/cg with files in the cgroup our own "0::"
+    line names: (root, cgroup directory), or Skip."""
+    own = [l for l in open("/proc/self/cgroup").read().splitlines() if l.startswith("0::")]
+    if not own:
+        raise Skip("this host has no unified (v2) cgroup line in /proc/self/cgroup")
+    root = os.path.join(tmp, "cg")
+    cg = os.path.join(root, own[0][3:].lstrip("/"))
+    os.makedirs(cg, exist_ok=True)
+    with open(os.path.join(root, "cgroup.controllers"), "w") as f:
+        f.write("cpu io memory pids\n")
+    for name, text in files.items():
+        with open(os.path.join(cg, name), "w") as f:
+            f.write(text)
+    return root, cg
+
+
 def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):
     # No v2 memory controller here (a hybrid host): a fixture tree stands in
     # for /sys/fs/cgroup, at the path our own "0::" line names, and the test
     # plays the kernel by raising memory.events' oom_kill before the SIGKILL.
-    root, cg = v2_fixture_tree(tmp)
     files = {"memory.max": "134217728\n", "memory.current": "134213632\n", "memory.peak": "134217728\n",
              "memory.events": "low 0\nhigh 0\nmax 9\noom 1\noom_kill 0\noom_group_kill 0\n",
              "memory.stat": "anon 130023424\nfile 4194304\n",
              "memory.pressure": "some avg10=40.00 avg60=9.00 avg300=2.00 total=999\n"}
-    for name, text in files.items():
-        with open(os.path.join(cg, name), "w") as f:
-            f.write(text)
+    root, cg = v2_fixture_tree(tmp, files)
     d = os.path.join(tmp, "b")
     os.makedirs(d)
     env = dict(os.environ, CRASHBOX_CGROUP_ROOT=root)
@@ -359,6 +374,8 @@ def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):
         assert mem["limit_bytes"] == 134217728 and mem["peak_bytes"] == 134217728
         assert (mem["oom_kills_at_start"], mem["oom_kills"]) == (0, 1)
         assert mem["oom_group_kills"] == 1
+        # Neither memory.events nor PSI fires at a usage level: v2 polls too.
+        assert mem["watch"]["by"] == "events+psi+poll", mem["watch"]
         names = members(path)
         for f in ["cgroup/memory.events", "cgroup/memory.max", "cgroup/memory.pressure", "cgroup/memory.stat"]:
             assert f in names, (f, names)

@@ -7,7 +7,8 @@ import subprocess
 import time
 
 from bundles import list_bundles, manifest
-from lib import CRASHBOX, Skip, kill_quietly, need_strace, v2_fixture_tree, wait_line, write_policy
+from lib import CRASHBOX, Skip, kill_quietly, need_strace, wait_line, write_policy
+from test_capture import v2_fixture_tree
 
 
 def test_slow_filesystem_does_not_hold_supervision(tmp):
@@ -72,7 +73,7 @@ def test_staying_in_the_oom_killers_reach_is_said_once_where_a_group_oom_kill_ca
     the largest process, the service) only -v says it."""
     if not shutil.which("capsh"):
         raise Skip("capsh is not installed (libcap2-bin)")
-    root, cg = v2_fixture_tree(tmp)
+    root, cg = v2_fixture_tree(tmp, {})
     pol = write_policy(tmp, "[restart]\nmode = on-crash\nmin_delay = 0\nburst = 3\n")
 
     def run(group, *flags):

@@ -46,11 +46,20 @@ Test(cgroup, keyed_values_and_limits)
     cr_assert_lt(cgroup_parse_limit("lots", &v), 0);
 }
 
+/* A fixture tree read as CRASHBOX_CGROUP_ROOT reads it. */
+static int read_tree(const char *root, const char *pc, struct cgroup_memory *m)
+{
+    char mi[8192];
+    int n = cgroup_fixture_mountinfo(root, mi, sizeof mi);
+    cr_assert_gt(n, 0);
+    return cgroup_memory_read(mi, (size_t)n, pc, strlen(pc), m);
+}
+
 Test(cgroup, reads_a_v2_fixture_tree)
 {
     struct cgroup_memory m;
     const char *pc = "0::/kubepods.slice/pod-api/ctr\n";
-    cr_assert_eq(cgroup_memory_read("tests/fixtures/cgroup-v2", pc, strlen(pc), &m), 0);
+    cr_assert_eq(read_tree("tests/fixtures/cgroup-v2", pc, &m), 0);
     cr_assert_eq(m.version, CGROUP_V2);
     cr_assert(m.has_limit);
     cr_assert_eq(m.limit_bytes, 268435456);
@@ -65,7 +74,7 @@ Test(cgroup, reads_a_v1_fixture_tree)
 {
     struct cgroup_memory m;
     const char *pc = "4:memory:/docker/abc123\n0::/\n";
-    cr_assert_eq(cgroup_memory_read("tests/fixtures/cgroup-v1", pc, strlen(pc), &m), 0);
+    cr_assert_eq(read_tree("tests/fixtures/cgroup-v1", pc, &m), 0);
     cr_assert_eq(m.version, CGROUP_V1);
     cr_assert_eq(m.limit_bytes, 64 << 20);
     cr_assert_eq(m.peak_bytes, 67104768);
