@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "bundle.h"
 #include "cgroup.h"
 #include "exithook.h"
 #include "goparse.h"
@@ -30,10 +31,12 @@ enum crash_kind {
 const char *crash_kind_name(enum crash_kind k);
 
 /* The rules, pure: a normal exit code is clean whatever stderr says, and so
- * is a death by the stop signal crashbox forwarded (stop_signal, 0 if none);
- * an OOM kill beats everything; then the Go report; then signal or exit. */
+ * is a death by the stop signal crashbox forwarded (stop_signal, 0 if none),
+ * or by any signal that only ends a process (HUP INT PIPE TERM, from
+ * wherever it came) unless crash_signal says the policy lists it; an OOM
+ * kill beats everything else; then the Go report; then signal or exit. */
 enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_kind go_kind,
-                               bool oom_killed, int stop_signal);
+                               bool oom_killed, int stop_signal, bool crash_signal);
 
 struct capture {
     const struct policy *policy;
@@ -56,7 +59,16 @@ struct capture {
     char snapshot_trigger[64]; /* "exit_group(2)", "tgkill(SIGABRT)" */
     long long snapshot_ms;    /* how long the service was held */
     struct items snapshot;
+    /* The core ([core] dump), written while the service is held. */
+    struct bundle_core *core; /* owned, NULL if none */
+    struct {
+        uint64_t bytes;
+        unsigned threads;
+        const char *cut; /* static */
+        char why_not[160];
+    } core_info;
     int stop_signal;          /* SIGTERM/SIGINT forwarded to stop the service, or 0 */
+    const char *no_tail_reason; /* why there is no stderr tail, when not relayed; NULL */
     /* The Go shim: its control socket, and the crash report it sent. */
     int control_fd;           /* not owned, -1 if none */
     const char *shim_report;  /* not owned */

@@ -36,6 +36,7 @@ static void usage(FILE *f)
             "                   [--fingerprint F] [DIR]\n"
             "       crashbox show [--json] [-d DIR] BUNDLE|NAME-PREFIX\n"
             "       crashbox extract BUNDLE [DIR]\n"
+            "       crashbox debug BUNDLE [DIR]\n"
             "       crashbox top [--json] [filters as ls] [DIR]\n"
             "\n"
             "Runs CMD as a supervised child: forwards signals, reaps zombies, relays\n"
@@ -103,8 +104,8 @@ static int cmd_check(int argc, char **argv)
 static int cmd_parse(int argc, char **argv)
 {
     const char *path = argc > 0 ? argv[0] : "-";
-    _cleanup_close_ int fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO)
-                                                     : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    _cleanup_close_ int fd = strcmp(path, "-") == 0 ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)
+                                                    : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         fprintf(stderr, "crashbox parse: %s: %s\n", path, strerror(errno));
         return EXIT_CRASHBOX_USAGE;
@@ -239,7 +240,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } oncall[] = {{"ls", oncall_ls}, {"show", oncall_show}, {"extract", oncall_extract}, {"top", oncall_top}};
+    } oncall[] = {{"ls", oncall_ls}, {"show", oncall_show}, {"extract", oncall_extract}, {"top", oncall_top},
+                  {"debug", oncall_debug}};
     for (size_t i = 0; argc >= 2 && i < ARRAY_SIZE(oncall); i++)
         if (strcmp(argv[1], oncall[i].name) == 0)
             return oncall[i].fn(argc - 1, argv + 1);

@@ -51,6 +51,7 @@ struct policy {
     /* [stderr] */
     uint64_t tail_size;        /* bytes of stderr kept for crash capture */
     uint64_t drain_timeout_ms; /* how long to relay after the child is gone */
+    bool keep_reading_without_reader; /* reader_gone = keep: the service never sees EPIPE */
     /* [restart] */
     enum restart_mode restart_mode;
     uint64_t restart_min_delay_ms;
@@ -86,9 +87,15 @@ struct policy {
     /* [capture] */
     bool exit_hook;               /* snapshot at exit_group via seccomp notify */
     bool go_shim;                 /* give the service the shim's crash and control fds */
+    struct strlist crash_signals; /* of HUP INT PIPE TERM: deaths by these that are crashes */
     uint64_t snapshot_budget_ms;  /* the longest a dying service is held */
     struct strlist normal_exit_codes; /* exits that are not crashes */
     struct strlist redact;        /* more secret-name patterns for environ */
+    /* [core] */
+    bool core_dump;               /* write an ELF core of a crash into the bundle */
+    uint64_t core_max_size;       /* of the uncompressed core */
+    uint64_t core_budget_ms;      /* the longest the service is held for its core */
+    bool core_include_exe;        /* the executable goes in too (and its text stays out) */
     /* [environment], [watcher_environment] */
     struct env_rules env;
     struct env_rules watcher_env;
@@ -96,6 +103,11 @@ struct policy {
 
 /* True when an exit with this code is a normal end, not a crash. */
 bool policy_is_normal_exit(const struct policy *p, int code);
+/* The signals that only end a process (HUP, INT, PIPE, TERM): a death by
+ * one is a stop unless the policy lists it in crash_signals. */
+bool signal_only_ends(int sig);
+/* True when a death by sig counts as a crash under this policy. */
+bool policy_is_crash_signal(const struct policy *p, int sig);
 
 /* Fills p with the built-in defaults. Returns 0 or -ENOMEM. */
 int policy_init_defaults(struct policy *p);

@@ -465,8 +465,12 @@ def test_a_live_crashbox_state_is_never_taken_for_a_dead_one(tmp):
         kill_quietly(p)
 
 
+def shim_policy(tmp):
+    return write_policy(tmp, "[capture]\ngo_shim = yes\n", "shim.policy")
+
+
 def test_shim_report_arrives_even_with_stderr_closed(tmp):
-    r, d = crash(tmp, "shim-service", "panic")
+    r, d = crash(tmp, "shim-service", "panic", policy=shim_policy(tmp))
     assert r.returncode == 2
     man = manifest(only_bundle(d))
     assert man["crash_report_source"] == "shim"
@@ -488,7 +492,8 @@ def test_oom_kill_with_the_shim_has_a_heap_profile_pprof_reads(tmp):
     try:
         d = os.path.join(tmp, "b")
         os.makedirs(d)
-        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -- {EXAMPLES}/shim-service"
+        script = (f"echo $$ > {cg}/cgroup.procs && "
+                  f"exec {CRASHBOX} -d {d} -p {shim_policy(tmp)} -- {EXAMPLES}/shim-service")
         r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
         assert r.returncode == 128 + signal.SIGKILL, r.stderr[-1500:]
     finally:
