@@ -31,7 +31,7 @@ EXAMPLES := $(patsubst examples/%/main.go,$(BUILD)/examples/%,$(wildcard example
 # that need cgo (a C crash, the race detector) cannot be static.
 STATIC_EXAMPLES := $(filter-out %/cgo-segv %/data-race,$(EXAMPLES:$(BUILD)/examples/%=$(BUILD)/examples-static/%))
 
-.PHONY: all test unit integration containers shim-test policies asan bench demo examples static-examples docker-context helpers fuzz static install clean
+.PHONY: all test unit integration containers shim-test policies asan bench demo examples static-examples docker-context helpers fuzz fuzz-smoke static install clean deps test-all demo-run
 
 all: $(BUILD)/crashbox
 
@@ -146,7 +146,19 @@ containers: $(IT_DEPS)
 shim-test:
 	cd shim && $(GOENV) $(GO) test ./...
 
-test: unit policies shim-test integration
+# `make test` and `make demo` each work on a fresh Debian 12 machine: they
+# first install what is missing (.ci/install-deps, the script CI runs; one
+# line when nothing is), then build. SKIP_DEPS=1 skips that step.
+deps:
+ifeq ($(SKIP_DEPS),)
+	@echo "== .ci/install-deps: what this machine lacks to build crashbox (SKIP_DEPS=1 skips) =="
+	@bash .ci/install-deps
+endif
+
+test: deps
+	@$(MAKE) --no-print-directory test-all
+
+test-all: unit policies shim-test integration fuzz-smoke
 
 asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
@@ -160,7 +172,10 @@ bench: $(BUILD)/crashbox helpers examples $(STATIC_DIR)/crashbox static-examples
 # The main job on a bundled example: a Go service crashes under crashbox,
 # which relays its stderr, snapshots it at exit_group and writes a bundle.
 DEMO_DIR := $(BUILD)/demo-bundles
-demo: $(BUILD)/crashbox $(BUILD)/examples/nil-deref
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: $(BUILD)/crashbox $(BUILD)/examples/nil-deref
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
 	@echo "== crashbox -d $(DEMO_DIR) -- examples/nil-deref =="
 	@$(BUILD)/crashbox -p policies/default.policy -d $(DEMO_DIR) -- $(BUILD)/examples/nil-deref; \
@@ -172,28 +187,54 @@ demo: $(BUILD)/crashbox $(BUILD)/examples/nil-deref
 	@tar --zstd -xOf $(DEMO_DIR)/*.tar.zst manifest.json | python3 -c 'import json,sys; m=json.load(sys.stdin); \
 	  print(json.dumps({k: m[k] for k in ("service", "exit", "crash", "memory", "go", "snapshot")}, indent=2))'
 
-# libFuzzer targets (clang), each run for FUZZ_SECONDS from a seed corpus:
-# the Go crash fixtures for the parser, the shipped policies for the policy
-# parser. A crash or leak fails the target.
-FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isupervisor
-FUZZ_goparse := supervisor/goparse.c supervisor/json.c supervisor/util.c
-FUZZ_policy  := supervisor/policy.c supervisor/units.c supervisor/diag.c supervisor/util.c supervisor/sigtable.c
-FUZZ_cgroupfind := supervisor/cgroup.c supervisor/util.c
+# libFuzzer targets (clang), one per tests/fuzz/fuzz_*.c, each linked with
+# every supervisor object (so a new dependency can never leave one unlinked)
+# and run from a seed corpus: the Go crash fixtures for the parser, the
+# shipped policies for the policy parser. A crash or leak fails the target.
+# `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-smoke` (part of `make
+# test`) builds them all and runs each for FUZZ_SMOKE_SECONDS, so none rots.
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -DCRASHBOX_VERSION='"$(VERSION)"' -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined -Isupervisor $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZERS      := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_OBJS    := $(filter-out %/main.o,$(SRCS:supervisor/%.c=$(BUILD)/fuzz/obj/%.o))
+FUZZ_SEEDS_fuzz_goparse := $(wildcard tests/fixtures/go1.*/*.txt)
+FUZZ_SEEDS_fuzz_policy  := $(wildcard tests/fuzz/corpus-policy/*) $(wildcard policies/*.policy)
+FUZZ_SEEDS_fuzz_index   := $(wildcard tests/fuzz/corpus-index/*)
+FUZZ_OPTS_fuzz_goparse  := -max_len=65536
+FUZZ_OPTS_fuzz_policy   := -max_len=8192
+# cgroupfind's inputs are a mountinfo and a /proc/PID/cgroup, NUL-separated.
+FUZZ_SEED_CMD_fuzz_cgroupfind = for d in tests/fixtures/cgroupfs/*/; do { cat $$d/mountinfo; printf '\0'; \
+	  cat $$d/cgroup; } > $(BUILD)/fuzz/corpus-fuzz_cgroupfind/$$(basename $$d); done
+FUZZ_OPTS_fuzz_cgroupfind := -max_len=16384
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard supervisor/*.c supervisor/*.h)
+.SECONDARY: $(FUZZ_OBJS)
+$(BUILD)/fuzz/obj/%.o: supervisor/%.c $(wildcard supervisor/*.h)
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) $< $(FUZZ_$*) -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-fuzz: $(BUILD)/fuzz/fuzz_goparse $(BUILD)/fuzz/fuzz_policy $(BUILD)/fuzz/fuzz_cgroupfind
-	mkdir -p $(BUILD)/fuzz/corpus-goparse $(BUILD)/fuzz/corpus-policy $(BUILD)/fuzz/corpus-cgroupfind
-	cp tests/fixtures/go1.*/*.txt $(BUILD)/fuzz/corpus-goparse/ 2>/dev/null || true
-	cp tests/fuzz/corpus-policy/* $(BUILD)/fuzz/corpus-policy/
-	for d in tests/fixtures/cgroupfs/*/; do { cat $$d/mountinfo; printf '\0'; cat $$d/cgroup; } \
-	    > $(BUILD)/fuzz/corpus-cgroupfind/$$(basename $$d); done
-	$(BUILD)/fuzz/fuzz_goparse -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/fuzz/corpus-goparse
-	$(BUILD)/fuzz/fuzz_policy -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $(BUILD)/fuzz/corpus-policy
-	$(BUILD)/fuzz/fuzz_cgroupfind -max_total_time=$(FUZZ_SECONDS) -max_len=16384 $(BUILD)/fuzz/corpus-cgroupfind
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	@command -v $(FUZZ_CC) >/dev/null || { echo "no $(FUZZ_CC) for the fuzzers: run .ci/install-deps" >&2; exit 1; }
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) -o $@ $(LDLIBS)
+
+# Runs one fuzzer ($1) for $2 seconds from a fresh copy of its seeds.
+define run_fuzzer
+	rm -rf $(BUILD)/fuzz/corpus-$(1) && mkdir -p $(BUILD)/fuzz/corpus-$(1)
+	@for f in $(FUZZ_SEEDS_$(1)); do cp "$$f" "$(BUILD)/fuzz/corpus-$(1)/$$(echo "$$f" | tr / _)"; done
+	$(FUZZ_SEED_CMD_$(1))
+	$(BUILD)/fuzz/$(1) -max_total_time=$(2) -print_final_stats=0 $(FUZZ_OPTS_$(1)) $(BUILD)/fuzz/corpus-$(1) \
+	  2>$(BUILD)/fuzz/$(1).log || { tail -n 40 $(BUILD)/fuzz/$(1).log >&2; exit 1; }
+	@grep -h '^#[0-9]*.*DONE' $(BUILD)/fuzz/$(1).log | sed 's/^/$(1): /' || true
+
+endef
+
+fuzz: $(FUZZERS:%=$(BUILD)/fuzz/%)
+	$(foreach f,$(FUZZERS),$(call run_fuzzer,$(f),$(FUZZ_SECONDS)))
+
+fuzz-smoke: $(FUZZERS:%=$(BUILD)/fuzz/%)
+	$(foreach f,$(FUZZERS),$(call run_fuzzer,$(f),$(FUZZ_SMOKE_SECONDS)))
 
 clean:
 	rm -rf $(BUILD)

@@ -300,13 +300,18 @@ int bundledir_index_append(int dirfd, const struct index_entry *e)
     return write_all(fd, line, n); /* O_APPEND: one write, one line */
 }
 
-bool bundledir_rate_allows(const struct index_entry *v, size_t n, const char *fingerprint, time_t now,
-                           const struct policy *p, uint64_t *suppressed_since_last)
+static bool same_crash(const struct index_entry *e, const char *service, const char *fingerprint)
+{
+    return strcmp(e->fingerprint, fingerprint) == 0 && strcmp(e->service, service) == 0;
+}
+
+bool bundledir_rate_allows(const struct index_entry *v, size_t n, const char *service, const char *fingerprint,
+                           time_t now, const struct policy *p, uint64_t *suppressed_since_last)
 {
     time_t window = (time_t)(p->rate_limit_window_ms / 1000);
     uint64_t full_in_window = 0, suppressed = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(v[i].fingerprint, fingerprint) != 0)
+        if (!same_crash(&v[i], service, fingerprint))
             continue;
         if (v[i].type == 'B') {
             suppressed = 0; /* counted from the last full bundle on */
@@ -346,7 +351,7 @@ static void bundledir_index_compact(int dirfd, time_t now, const struct policy *
             /* still needed if no full bundle of it came since: keep the newest ones */
             bool later_full = false;
             for (size_t k = i + 1; k < n; k++)
-                if (v[k].type == 'B' && strcmp(v[k].fingerprint, v[i].fingerprint) == 0)
+                if (v[k].type == 'B' && same_crash(&v[k], v[i].service, v[i].fingerprint))
                     later_full = true;
             if (later_full)
                 continue;

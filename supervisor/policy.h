@@ -42,7 +42,7 @@ struct policy {
     uint64_t max_total_size;
     uint64_t keep_free;         /* bytes left free on the filesystem */
     uint64_t max_age_ms;
-    uint64_t rate_limit_burst;  /* full bundles per fingerprint per window */
+    uint64_t rate_limit_burst;  /* full bundles per service and fingerprint per window */
     uint64_t rate_limit_window_ms;
     /* [signals] */
     enum forward_target forward_to;
