@@ -15,6 +15,7 @@
 #include "log.h"
 #include "oncall.h"
 #include "policy.h"
+#include "shipexec.h"
 #include "supervise.h"
 #include "util.h"
 
@@ -236,6 +237,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "parse") == 0)
         return cmd_parse(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "ship") == 0)
+        return ship_exec(argc - 1, argv + 1);
     static const struct {
         const char *name;
         int (*fn)(int, char **);

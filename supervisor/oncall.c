@@ -68,38 +68,37 @@ static int row_by_time(const void *a, const void *b)
     return x->e.time < y->e.time ? -1 : x->e.time > y->e.time ? 1 : strcmp(x->e.name, y->e.name);
 }
 
-/* A row from the bundle's own manifest (no index entry). */
-static void row_from_manifest(int dirfd, const char *name, struct row *r)
+int bundle_summary_read(int dirfd, const char *name, struct index_entry *e)
 {
     struct bundle_name_parts parts;
     bundle_name_parse(name, &parts);
-    r->e = (struct index_entry){.type = 'B', .time = parts.time};
-    snprintf(r->e.name, sizeof r->e.name, "%s", name);
-    snprintf(r->e.service, sizeof r->e.service, "%s", parts.service);
-    snprintf(r->e.kind, sizeof r->e.kind, "%s", parts.kind);
+    *e = (struct index_entry){.type = 'B', .time = parts.time};
+    snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->service, sizeof e->service, "%s", parts.service);
+    snprintf(e->kind, sizeof e->kind, "%s", parts.kind);
     struct stat st;
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        r->e.size = (uint64_t)st.st_size;
+        e->size = (uint64_t)st.st_size;
     _cleanup_free_ char *m = NULL;
     size_t len;
     int rc = bundle_read_member(dirfd, name, "manifest.json", 4 << 20, &m, &len);
     struct jv *v = rc == 0 ? jv_parse(m, len) : NULL;
     if (!v) {
-        r->unreadable = true;
-        snprintf(r->e.message, sizeof r->e.message, "(unreadable bundle: %s)",
+        snprintf(e->message, sizeof e->message, "(unreadable bundle: %s)",
                  rc < 0 ? strerror(-rc) : "bad manifest");
-        return;
+        return rc < 0 ? rc : -EBADMSG;
     }
     const char *s;
     if ((s = jv_str(v, "crash.message")))
-        snprintf(r->e.message, sizeof r->e.message, "%s", s);
+        snprintf(e->message, sizeof e->message, "%s", s);
     if ((s = jv_str(v, "crash.fingerprint")))
-        snprintf(r->e.fingerprint, sizeof r->e.fingerprint, "%s", s);
+        snprintf(e->fingerprint, sizeof e->fingerprint, "%s", s);
     const char *fn = jv_str(v, "crash.culprit.function"), *file = jv_str(v, "crash.culprit.file");
     if (fn)
-        snprintf(r->e.culprit, sizeof r->e.culprit, "%s (%s:%.0f)", fn, file ? file : "?",
+        snprintf(e->culprit, sizeof e->culprit, "%s (%s:%.0f)", fn, file ? file : "?",
                  jv_num(v, "crash.culprit.line", 0));
     jv_free(v);
+    return 0;
 }
 
 /* Every bundle in dir as a row (index first, manifests for the rest), and
@@ -148,7 +147,7 @@ static int collect(const char *dir, struct row **rows, size_t *nrows, struct ind
         if (hit)
             v[n].e = *hit;
         else
-            row_from_manifest(dfd, de->d_name, &v[n]);
+            v[n].unreadable = bundle_summary_read(dfd, de->d_name, &v[n].e) < 0;
         n++;
     }
     closedir(d);
