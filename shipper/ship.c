@@ -257,6 +257,8 @@ static int put_multipart(struct shipper *sh, const char *key, int fd, uint64_t s
     }
     snprintf(what, wcap, "%s", r.what);
     s3_reply_free(&r);
+    if (rc == 0)
+        unlinkat(sh->dirfd, SHIP_PENDING, 0); /* a crash before this aborts a finished upload: a no-op */
     if (rc < 0) {
         /* Nothing of this upload is visible; abort it so its parts go too.
          * On a stop, the abort runs with the stop flag cleared for it. */
@@ -504,13 +506,13 @@ static int resolve_conf(struct s3_conf *c, const struct s3_target *t, const char
     _cleanup_free_ char *buf = NULL;
     size_t len;
     int rc = read_file_at(AT_FDCWD, path, 1 << 20, &buf, &len);
-    if (rc == 0)
-        rc = aws_credentials_parse(buf, len, profile, &c->creds);
+    const char *why = rc < 0 ? strerror(-rc) : NULL;
+    if (rc == 0 && (rc = aws_credentials_parse(buf, len, profile, &c->creds)) < 0)
+        why = rc == -ENOENT ? "it has no such profile" : "that profile lacks a key";
     if (rc < 0) {
         fprintf(stderr,
-                "crashbox ship: no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, and %s %s\n",
-                path, rc == -ENOENT ? "has no such profile" : rc == -EINVAL ? "lacks a key in that profile"
-                : "cannot be read");
+                "crashbox ship: no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, and %s: %s\n",
+                path, why);
         fprintf(stderr, "crashbox ship: (profile '%s'; AWS_PROFILE and AWS_SHARED_CREDENTIALS_FILE choose another)\n",
                 profile);
         return -EINVAL;
