@@ -2,12 +2,15 @@
 #include "s3.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <fcntl.h>
 
 #include "log.h"
 #include "util.h"
@@ -31,7 +34,10 @@ void s3_close(struct s3 *s)
 void s3_reply_free(struct s3_reply *r)
 {
     free(r->body);
-    *r = (struct s3_reply){0};
+    r->body = NULL;
+    r->len = r->meta_len = 0;
+    r->status = 0;
+    r->etag[0] = r->what[0] = r->meta[0] = '\0';
 }
 
 struct xfer {
@@ -100,6 +106,11 @@ static size_t read_header(char *data, size_t size, size_t nmemb, void *ud)
         while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
             vl--;
         snprintf(r->etag, sizeof r->etag, "%.*s", (int)vl, v);
+    }
+    if (n > 11 && strncasecmp(data, "x-amz-meta-", 11) == 0 && r->meta_len + n < sizeof r->meta) {
+        memcpy(r->meta + r->meta_len, data, n);
+        r->meta_len += n;
+        r->meta[r->meta_len] = '\0';
     }
     return n;
 }
@@ -171,35 +182,54 @@ static bool worth_retrying(CURLcode cc, long status)
     return status >= 500 || status == 429 || status == 408;
 }
 
-static int request_once(struct s3 *s, const char *method, const char *url, const struct curl_slist *headers,
-                        const struct s3_body *body, struct s3_reply *r, CURLcode *cc)
+/* One transfer's own state, so that several can run at once (HEADs). */
+struct s3_call {
+    struct xfer x;
+    struct curl_slist *hl;
+    char *userpwd;
+    char errbuf[CURL_ERROR_SIZE];
+    char url[4096];
+    const char *method;
+};
+
+static void call_free(struct s3_call *k)
 {
-    const struct s3_conf *c = s->conf;
-    CURL *h = s->h;
+    curl_slist_free_all(k->hl);
+    free(k->userpwd);
+    k->hl = NULL;
+    k->userpwd = NULL;
+}
+
+static int call_setup(CURL *h, const struct s3_conf *c, struct s3_call *k, const char *method,
+                      const struct curl_slist *headers, const struct s3_body *body, struct s3_reply *r,
+                      volatile sig_atomic_t *stop)
+{
     s3_reply_free(r);
     curl_easy_reset(h);
-    char errbuf[CURL_ERROR_SIZE] = "";
-    struct xfer x = {.body = body, .r = r, .stop = s->stop};
+    k->errbuf[0] = '\0';
+    k->method = method;
+    k->x = (struct xfer){.body = body, .r = r, .stop = stop};
     char sigv4[128];
     snprintf(sigv4, sizeof sigv4, "aws:amz:%s:s3", c->region);
-    _cleanup_free_ char *userpwd = NULL;
-    if (asprintf(&userpwd, "%s:%s", c->creds.access_key, c->creds.secret_key) < 0)
+    if (asprintf(&k->userpwd, "%s:%s", c->creds.access_key, c->creds.secret_key) < 0) {
+        k->userpwd = NULL;
         return -ENOMEM;
-    struct curl_slist *hl = NULL;
-    hl = curl_slist_append(hl, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-    char token[4200];
+    }
+    k->hl = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
     if (c->creds.session_token[0]) {
+        char token[4200];
         snprintf(token, sizeof token, "x-amz-security-token: %s", c->creds.session_token);
-        hl = curl_slist_append(hl, token);
+        k->hl = curl_slist_append(k->hl, token);
     }
     for (const struct curl_slist *e = headers; e; e = e->next)
-        hl = curl_slist_append(hl, e->data);
+        k->hl = curl_slist_append(k->hl, e->data);
 
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_URL, k->url);
     curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
-    curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_USERPWD, k->userpwd);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, k->hl);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, k->errbuf);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, k);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
     /* A store that stops answering mid-transfer is a failure to retry, not a hang. */
@@ -211,15 +241,15 @@ static int request_once(struct s3 *s, const char *method, const char *url, const
     curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &k->x);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "crashbox-ship/" CRASHBOX_VERSION);
     if (strcmp(method, "PUT") == 0 && body) {
         curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body->len);
         curl_easy_setopt(h, CURLOPT_READFUNCTION, read_body);
-        curl_easy_setopt(h, CURLOPT_READDATA, &x);
+        curl_easy_setopt(h, CURLOPT_READDATA, &k->x);
         curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_body);
-        curl_easy_setopt(h, CURLOPT_SEEKDATA, &x);
+        curl_easy_setopt(h, CURLOPT_SEEKDATA, &k->x);
     } else if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body->mem : "");
@@ -229,13 +259,18 @@ static int request_once(struct s3 *s, const char *method, const char *url, const
     } else if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     }
-    *cc = curl_easy_perform(h);
-    curl_slist_free_all(hl);
+    return 0;
+}
+
+/* Sets r->status and, for a failure, r->what. */
+static void call_finish(CURL *h, struct s3_call *k, CURLcode cc, struct s3_reply *r)
+{
     r->status = 0;
-    if (*cc == CURLE_OK)
+    if (cc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-    if (*cc != CURLE_OK) {
-        snprintf(r->what, sizeof r->what, "%s %.300s: %.180s", method, url, errbuf[0] ? errbuf : curl_easy_strerror(*cc));
+    if (cc != CURLE_OK) {
+        snprintf(r->what, sizeof r->what, "%s %.300s: %.180s", k->method, k->url,
+                 k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
     } else if (r->status < 200 || r->status > 299 || (r->body && strstr(r->body, "<Error>"))) {
         /* CompleteMultipartUpload may answer 200 and put its error in the body. */
         char code[64] = "", msg[256] = "";
@@ -243,17 +278,30 @@ static int request_once(struct s3 *s, const char *method, const char *url, const
         s3_xml_text(r->body, "Message", msg, sizeof msg);
         if (r->status >= 200 && r->status <= 299)
             r->status = 500; /* S3 documents that error as one to retry */
-        snprintf(r->what, sizeof r->what, "%s %.300s: HTTP %ld%s%.60s%s%.100s", method, url, r->status, code[0] ? " " : "",
-                 code, msg[0] ? ": " : "", msg);
+        snprintf(r->what, sizeof r->what, "%s %.300s: HTTP %ld%s%.60s%s%.100s", k->method, k->url, r->status,
+                 code[0] ? " " : "", code, msg[0] ? ": " : "", msg);
     }
+    call_free(k);
+}
+
+static int request_once(struct s3 *s, struct s3_call *k, const char *method, const struct curl_slist *headers,
+                        const struct s3_body *body, struct s3_reply *r, CURLcode *cc)
+{
+    int rc = call_setup(s->h, s->conf, k, method, headers, body, r, s->stop);
+    if (rc < 0) {
+        call_free(k);
+        return rc;
+    }
+    *cc = curl_easy_perform(s->h);
+    call_finish(s->h, k, *cc, r);
     return 0;
 }
 
 int s3_request(struct s3 *s, const char *method, const char *key, const char *query,
                const struct curl_slist *headers, const struct s3_body *body, struct s3_reply *r)
 {
-    char url[4096];
-    int rc = build_url(s->conf, key, query, url, sizeof url);
+    struct s3_call k = {0};
+    int rc = build_url(s->conf, key, query, k.url, sizeof k.url);
     if (rc < 0) {
         snprintf(r->what, sizeof r->what, "object key too long: %s", key);
         return rc;
@@ -261,7 +309,7 @@ int s3_request(struct s3 *s, const char *method, const char *key, const char *qu
     long delay_ms = 250;
     for (int attempt = 1;; attempt++) {
         CURLcode cc;
-        if ((rc = request_once(s, method, url, headers, body, r, &cc)) < 0)
+        if ((rc = request_once(s, &k, method, headers, body, r, &cc)) < 0)
             return rc;
         if (cc == CURLE_OK && r->status >= 200 && r->status <= 299)
             return 0;
@@ -281,3 +329,165 @@ int s3_request(struct s3 *s, const char *method, const char *key, const char *qu
         delay_ms = delay_ms * 2 > 8000 ? 8000 : delay_ms * 2;
     }
 }
+
+int s3_head_many(struct s3 *s, const char *const *keys, size_t n, int parallel, s3_reply_fn fn, void *ctx)
+{
+    struct slot {
+        CURL *h;
+        struct s3_call k;
+        struct s3_reply r;
+        size_t i;
+    };
+    if (parallel < 1)
+        parallel = 1;
+    CURLM *m = curl_multi_init();
+    _cleanup_free_ struct slot *slots = calloc((size_t)parallel, sizeof *slots);
+    if (!m || !slots) {
+        if (m)
+            curl_multi_cleanup(m);
+        return -ENOMEM;
+    }
+    int rc = 0;
+    for (int j = 0; j < parallel && rc == 0; j++)
+        if (!(slots[j].h = curl_easy_init()))
+            rc = -ENOMEM;
+    size_t next = 0, running = 0;
+    while (rc == 0 && (next < n || running)) {
+        for (int j = 0; j < parallel && next < n; j++) {
+            struct slot *sl = &slots[j];
+            if (sl->k.method)
+                continue; /* busy */
+            sl->i = next++;
+            if (build_url(s->conf, keys[sl->i], NULL, sl->k.url, sizeof sl->k.url) < 0 ||
+                call_setup(sl->h, s->conf, &sl->k, "HEAD", NULL, NULL, &sl->r, s->stop) < 0) {
+                call_free(&sl->k);
+                sl->k.method = NULL;
+                fn(ctx, sl->i, -ENAMETOOLONG, &sl->r);
+                continue;
+            }
+            curl_multi_add_handle(m, sl->h);
+            running++;
+        }
+        int still;
+        curl_multi_perform(m, &still);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(m, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            struct s3_call *k;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&k);
+            struct slot *sl = (struct slot *)((char *)k - offsetof(struct slot, k));
+            CURLcode cc = msg->data.result;
+            curl_multi_remove_handle(m, sl->h);
+            running--;
+            call_finish(sl->h, &sl->k, cc, &sl->r);
+            sl->k.method = NULL;
+            int one = 0;
+            if (cc != CURLE_OK || sl->r.status < 200 || sl->r.status > 299) {
+                /* the odd failure: once more, alone, with the usual retries */
+                one = s3_request(s, "HEAD", keys[sl->i], NULL, NULL, NULL, &sl->r);
+            }
+            fn(ctx, sl->i, one, &sl->r);
+            s3_reply_free(&sl->r);
+        }
+        if (s->stop && *s->stop)
+            rc = -EINTR;
+        else if (running)
+            curl_multi_poll(m, NULL, 0, 1000, NULL);
+    }
+    for (int j = 0; j < parallel; j++) {
+        if (slots[j].h) {
+            curl_multi_remove_handle(m, slots[j].h);
+            curl_easy_cleanup(slots[j].h);
+        }
+        call_free(&slots[j].k);
+        s3_reply_free(&slots[j].r);
+    }
+    curl_multi_cleanup(m);
+    return rc;
+}
+
+int s3_conf_resolve(struct s3_conf *c, const struct s3_target *t, const char *endpoint, const char *region,
+                        const char *addressing)
+{
+    *c = (struct s3_conf){0};
+    snprintf(c->bucket, sizeof c->bucket, "%s", t->bucket);
+    const char *r = region;
+    if (!r || !*r)
+        r = getenv("AWS_REGION");
+    if (!r || !*r)
+        r = getenv("AWS_DEFAULT_REGION");
+    snprintf(c->region, sizeof c->region, "%s", r && *r ? r : "us-east-1");
+    const char *ep = endpoint;
+    if (!ep || !*ep)
+        ep = getenv("AWS_ENDPOINT_URL_S3");
+    if (!ep || !*ep)
+        ep = getenv("AWS_ENDPOINT_URL");
+    bool custom = ep && *ep;
+    if (custom) {
+        if (strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0) {
+            fprintf(stderr, "crashbox: endpoint '%s' is not an http:// or https:// URL\n", ep);
+            return -EINVAL;
+        }
+        snprintf(c->endpoint, sizeof c->endpoint, "%s", ep);
+        size_t n = strlen(c->endpoint);
+        while (n && c->endpoint[n - 1] == '/')
+            c->endpoint[--n] = '\0';
+        if (strchr(strstr(c->endpoint, "://") + 3, '/')) {
+            fprintf(stderr, "crashbox: endpoint '%s' has a path; give only scheme://host[:port]\n", ep);
+            return -EINVAL;
+        }
+    } else {
+        snprintf(c->endpoint, sizeof c->endpoint, "https://s3.%s.amazonaws.com", c->region);
+    }
+    /* AWS itself: virtual-hosted (path-style is deprecated there); another
+     * store (MinIO, Ceph RGW, a test server): path-style, which every one
+     * of them serves without DNS for each bucket. */
+    c->virtual_hosted = !custom;
+    if (addressing && strcmp(addressing, "virtual") == 0)
+        c->virtual_hosted = true;
+    else if (addressing && strcmp(addressing, "path") == 0)
+        c->virtual_hosted = false;
+    else if (addressing) {
+        fprintf(stderr, "crashbox: --addressing is path or virtual, not '%s'\n", addressing);
+        return -EINVAL;
+    }
+    if (c->virtual_hosted && strchr(c->bucket, '.') && strncmp(c->endpoint, "https://", 8) == 0)
+        log_warn("ship: bucket '%s' has a '.': its virtual host will not match the store's certificate; "
+                 "use --addressing path", c->bucket);
+
+    const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+    if (ak && *ak && sk && *sk) {
+        snprintf(c->creds.access_key, sizeof c->creds.access_key, "%s", ak);
+        snprintf(c->creds.secret_key, sizeof c->creds.secret_key, "%s", sk);
+        const char *tok = getenv("AWS_SESSION_TOKEN");
+        snprintf(c->creds.session_token, sizeof c->creds.session_token, "%s", tok ? tok : "");
+        return 0;
+    }
+    const char *file = getenv("AWS_SHARED_CREDENTIALS_FILE"), *home = getenv("HOME");
+    char path[4096];
+    if (file && *file)
+        snprintf(path, sizeof path, "%s", file);
+    else
+        snprintf(path, sizeof path, "%s/.aws/credentials", home && *home ? home : "/root");
+    const char *profile = getenv("AWS_PROFILE");
+    if (!profile || !*profile)
+        profile = "default";
+    _cleanup_free_ char *buf = NULL;
+    size_t len;
+    int rc = read_file_at(AT_FDCWD, path, 1 << 20, &buf, &len);
+    const char *why = rc < 0 ? strerror(-rc) : NULL;
+    if (rc == 0 && (rc = aws_credentials_parse(buf, len, profile, &c->creds)) < 0)
+        why = rc == -ENOENT ? "it has no such profile" : "that profile lacks a key";
+    if (rc < 0) {
+        fprintf(stderr,
+                "crashbox: no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, and %s: %s\n",
+                path, why);
+        fprintf(stderr, "crashbox: (profile '%s'; AWS_PROFILE and AWS_SHARED_CREDENTIALS_FILE choose another)\n",
+                profile);
+        return -EINVAL;
+    }
+    return 0;
+}
+

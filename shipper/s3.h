@@ -34,6 +34,8 @@ struct s3_reply {
     size_t len;
     char etag[128];
     char what[512]; /* why it failed, for a person */
+    char meta[4096]; /* the x-amz-meta-* header lines, as they came */
+    size_t meta_len;
 };
 
 /* A request body: len bytes of fd from off, or of mem when fd < 0. */
@@ -43,6 +45,12 @@ struct s3_body {
     uint64_t len;
     const char *mem;
 };
+
+/* The store's address, region and credentials, from the arguments given
+ * (NULL: not given), then the standard AWS environment and shared
+ * credentials file. Returns 0, or -EINVAL after saying why on stderr. */
+int s3_conf_resolve(struct s3_conf *c, const struct s3_target *t, const char *endpoint, const char *region,
+                    const char *addressing);
 
 int s3_open(struct s3 *s, const struct s3_conf *conf);
 void s3_close(struct s3 *s);
@@ -54,6 +62,11 @@ void s3_reply_free(struct s3_reply *r);
  * -ENOENT (404) or -EIO for other refusals; -EINTR when stopped. r->what says why. */
 int s3_request(struct s3 *s, const char *method, const char *key, const char *query,
                const struct curl_slist *headers, const struct s3_body *body, struct s3_reply *r);
+
+/* HEADs of n keys, up to `parallel` at once, each retried like a request;
+ * calls fn(ctx, i, rc, reply) for each. Returns 0 or -ENOMEM. */
+typedef void (*s3_reply_fn)(void *ctx, size_t i, int rc, const struct s3_reply *r);
+int s3_head_many(struct s3 *s, const char *const *keys, size_t n, int parallel, s3_reply_fn fn, void *ctx);
 
 /* The text of the first <tag> in xml, entities decoded. Returns 0 or -ENOENT. */
 int s3_xml_text(const char *xml, const char *tag, char *out, size_t cap);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "bundledir.h"
+#include "fleet.h"
 #include "log.h"
 #include "oncall.h"
 #include "s3.h"
@@ -437,93 +438,11 @@ static int follow(struct shipper *sh)
     return 0;
 }
 
-static int resolve_conf(struct s3_conf *c, const struct s3_target *t, const char *endpoint, const char *region,
-                        const char *addressing)
-{
-    *c = (struct s3_conf){0};
-    snprintf(c->bucket, sizeof c->bucket, "%s", t->bucket);
-    const char *r = region;
-    if (!r || !*r)
-        r = getenv("AWS_REGION");
-    if (!r || !*r)
-        r = getenv("AWS_DEFAULT_REGION");
-    snprintf(c->region, sizeof c->region, "%s", r && *r ? r : "us-east-1");
-    const char *ep = endpoint;
-    if (!ep || !*ep)
-        ep = getenv("AWS_ENDPOINT_URL_S3");
-    if (!ep || !*ep)
-        ep = getenv("AWS_ENDPOINT_URL");
-    bool custom = ep && *ep;
-    if (custom) {
-        if (strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0) {
-            fprintf(stderr, "crashbox ship: endpoint '%s' is not an http:// or https:// URL\n", ep);
-            return -EINVAL;
-        }
-        snprintf(c->endpoint, sizeof c->endpoint, "%s", ep);
-        size_t n = strlen(c->endpoint);
-        while (n && c->endpoint[n - 1] == '/')
-            c->endpoint[--n] = '\0';
-        if (strchr(strstr(c->endpoint, "://") + 3, '/')) {
-            fprintf(stderr, "crashbox ship: endpoint '%s' has a path; give only scheme://host[:port]\n", ep);
-            return -EINVAL;
-        }
-    } else {
-        snprintf(c->endpoint, sizeof c->endpoint, "https://s3.%s.amazonaws.com", c->region);
-    }
-    /* AWS itself: virtual-hosted (path-style is deprecated there); another
-     * store (MinIO, Ceph RGW, a test server): path-style, which every one
-     * of them serves without DNS for each bucket. */
-    c->virtual_hosted = !custom;
-    if (addressing && strcmp(addressing, "virtual") == 0)
-        c->virtual_hosted = true;
-    else if (addressing && strcmp(addressing, "path") == 0)
-        c->virtual_hosted = false;
-    else if (addressing) {
-        fprintf(stderr, "crashbox ship: --addressing is path or virtual, not '%s'\n", addressing);
-        return -EINVAL;
-    }
-    if (c->virtual_hosted && strchr(c->bucket, '.') && strncmp(c->endpoint, "https://", 8) == 0)
-        log_warn("ship: bucket '%s' has a '.': its virtual host will not match the store's certificate; "
-                 "use --addressing path", c->bucket);
-
-    const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
-    if (ak && *ak && sk && *sk) {
-        snprintf(c->creds.access_key, sizeof c->creds.access_key, "%s", ak);
-        snprintf(c->creds.secret_key, sizeof c->creds.secret_key, "%s", sk);
-        const char *tok = getenv("AWS_SESSION_TOKEN");
-        snprintf(c->creds.session_token, sizeof c->creds.session_token, "%s", tok ? tok : "");
-        return 0;
-    }
-    const char *file = getenv("AWS_SHARED_CREDENTIALS_FILE"), *home = getenv("HOME");
-    char path[4096];
-    if (file && *file)
-        snprintf(path, sizeof path, "%s", file);
-    else
-        snprintf(path, sizeof path, "%s/.aws/credentials", home && *home ? home : "/root");
-    const char *profile = getenv("AWS_PROFILE");
-    if (!profile || !*profile)
-        profile = "default";
-    _cleanup_free_ char *buf = NULL;
-    size_t len;
-    int rc = read_file_at(AT_FDCWD, path, 1 << 20, &buf, &len);
-    const char *why = rc < 0 ? strerror(-rc) : NULL;
-    if (rc == 0 && (rc = aws_credentials_parse(buf, len, profile, &c->creds)) < 0)
-        why = rc == -ENOENT ? "it has no such profile" : "that profile lacks a key";
-    if (rc < 0) {
-        fprintf(stderr,
-                "crashbox ship: no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, and %s: %s\n",
-                path, why);
-        fprintf(stderr, "crashbox ship: (profile '%s'; AWS_PROFILE and AWS_SHARED_CREDENTIALS_FILE choose another)\n",
-                profile);
-        return -EINVAL;
-    }
-    return 0;
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: crashbox ship DIR --to s3://BUCKET[/PREFIX] [--endpoint URL] [--region R]\n"
-          "                     [--addressing path|virtual] [--part-size SIZE] [--once | --follow]\n",
+          "                     [--addressing path|virtual] [--part-size SIZE] [--once | --follow]\n"
+          "       crashbox ls|top s3://BUCKET[/PREFIX] [--endpoint URL] [--region R] [--addressing A] [filters]\n",
           f);
 }
 
@@ -568,7 +487,7 @@ static int cmd_ship(int argc, char **argv)
         fprintf(stderr, "crashbox ship: --to '%s' is not s3://BUCKET[/PREFIX] (bucket: 3-63 of a-z 0-9 . -)\n", to);
         return 2;
     }
-    if (resolve_conf(&sh.conf, &sh.target, endpoint, region, addressing) < 0)
+    if (s3_conf_resolve(&sh.conf, &sh.target, endpoint, region, addressing) < 0)
         return 2;
     const char *dir = argv[optind];
     _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -616,6 +535,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "ship") == 0)
         return cmd_ship(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "ls") == 0 || strcmp(argv[1], "top") == 0))
+        return fleet_main(argc - 1, argv + 1);
     usage(stderr);
     return 2;
 }

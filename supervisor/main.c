@@ -239,6 +239,10 @@ int main(int argc, char **argv)
         return cmd_parse(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "ship") == 0)
         return ship_exec(argc - 1, argv + 1);
+    /* ls and top of a store (s3://...) run in crashbox-ship, which has libcurl. */
+    for (int i = 2; argc >= 2 && (!strcmp(argv[1], "ls") || !strcmp(argv[1], "top")) && i < argc; i++)
+        if (strncmp(argv[i], "s3://", 5) == 0)
+            return ship_exec(argc - 1, argv + 1);
     static const struct {
         const char *name;
         int (*fn)(int, char **);

@@ -159,6 +159,28 @@ static int collect(const char *dir, struct row **rows, size_t *nrows, struct ind
     return 0;
 }
 
+int (*oncall_remote)(const char *where, struct index_entry **v, size_t *n);
+
+/* The rows of a store (s3://...), from the reader crashbox-ship sets. */
+static int collect_remote(const char *where, struct row **rows, size_t *nrows)
+{
+    struct index_entry *v = NULL;
+    size_t n = 0;
+    int r = oncall_remote(where, &v, &n);
+    if (r < 0)
+        return r;
+    *rows = calloc(n + 1, sizeof **rows);
+    for (size_t i = 0; *rows && i < n; i++)
+        (*rows)[i].e = v[i];
+    free(v);
+    if (!*rows)
+        return -ENOMEM;
+    if (n)
+        qsort(*rows, n, sizeof **rows, row_by_time);
+    *nrows = n;
+    return 0;
+}
+
 static bool row_matches(const struct index_entry *e, const struct filters *f)
 {
     if (f->service && strcmp(e->service, f->service) != 0)
@@ -285,7 +307,8 @@ static int listing_open(int argc, char **argv, const char *what, struct listing 
         fprintf(stderr, "crashbox %s: no directory (give one, or set CRASHBOX_BUNDLE_DIR)\n", what);
         return EXIT_CRASHBOX_USAGE;
     }
-    int r = collect(l->dir, &l->rows, &l->n, &l->sup, &l->nsup);
+    int r = oncall_remote && strncmp(l->dir, "s3://", 5) == 0 ? collect_remote(l->dir, &l->rows, &l->n)
+                                                              : collect(l->dir, &l->rows, &l->n, &l->sup, &l->nsup);
     if (r < 0) {
         fprintf(stderr, "crashbox %s: %s: %s\n", what, l->dir, strerror(-r));
         return EXIT_CRASHBOX_SYSTEM;
