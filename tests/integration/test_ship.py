@@ -479,3 +479,36 @@ def test_crashbox_ship_without_the_shipper_binary_says_where_it_looked(tmp):
     shutil.copy(SHIP, os.path.join(tmp, "libexec", "crashbox"))
     r = subprocess.run([os.path.join(alone, "crashbox"), "ship", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "usage: crashbox ship DIR" in r.stdout, r.stderr
+
+
+def test_ls_and_top_of_the_store_show_two_nodes_crashes_without_downloading(tmp):
+    s3, px = servers(tmp)
+    try:
+        nodes = [os.path.join(tmp, f"node{i}") for i in (1, 2)]
+        shipped = []
+        for d in nodes:
+            shipped += make_bundles(d, os.path.join(EXAMPLES, "nil-deref"), [HELPER, "segv"])
+            r = ship(tmp, d, px.port, "--once")
+            assert r.returncode == 0, r.stderr
+        gets = px.count("GET")
+        # Another machine: no bundle directory, only the store.
+        r = subprocess.run([CRASHBOX, "top", f"s3://{BUCKET}/prod", "--json", "--endpoint",
+                            f"http://127.0.0.1:{px.port}"], capture_output=True, text=True, env=ship_env(tmp))
+        assert r.returncode == 0, r.stderr
+        top = json.loads(r.stdout)
+        go = [g for g in top if g["kind"] == "go-panic"]
+        assert len(go) == 1 and go[0]["count"] == 2, top
+        assert "nil pointer dereference" in go[0]["message"] and go[0]["services"] == "nil-deref"
+        r = subprocess.run([CRASHBOX, "ls", "--service", "nil-deref", "--json", f"s3://{BUCKET}/prod",
+                            "--endpoint", f"http://127.0.0.1:{px.port}"], capture_output=True, text=True,
+                           env=ship_env(tmp))
+        assert r.returncode == 0, r.stderr
+        rows = json.loads(r.stdout)
+        want = sorted(f"s3://{BUCKET}/{key_of(n)}" for n in shipped if n.startswith("nil-deref"))
+        assert sorted(row["bundle"] for row in rows) == want, rows
+        assert all(row["culprit"].startswith("main.") and row["fingerprint"] for row in rows), rows
+        # One listing request per command, never a bundle's body.
+        assert px.count("GET") - gets == 2, px.log[-10:]
+    finally:
+        px.close()
+        s3.stop()
