@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "bundledir.h"
+#include "exitstatus.h"
 #include "fleet.h"
 #include "log.h"
 #include "oncall.h"
@@ -471,29 +472,29 @@ static int cmd_ship(int argc, char **argv)
         case 'p':
             if (parse_size(optarg, &part_size) < 0 || part_size < MIN_PART || part_size > (5ULL << 30)) {
                 fprintf(stderr, "crashbox ship: --part-size '%s': a size from 5MiB to 5GiB\n", optarg);
-                return 2;
+                return EXIT_CRASHBOX_USAGE;
             }
             break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default: usage(stderr); return EXIT_CRASHBOX_USAGE;
         }
     }
     if (optind != argc - 1 || !to) {
         usage(stderr);
-        return 2;
+        return EXIT_CRASHBOX_USAGE;
     }
     struct shipper sh = {.part_size = part_size, .dirfd = -1};
     if (s3_target_parse(to, &sh.target) < 0) {
         fprintf(stderr, "crashbox ship: --to '%s' is not s3://BUCKET[/PREFIX] (bucket: 3-63 of a-z 0-9 . -)\n", to);
-        return 2;
+        return EXIT_CRASHBOX_USAGE;
     }
     if (s3_conf_resolve(&sh.conf, &sh.target, endpoint, region, addressing) < 0)
-        return 2;
+        return EXIT_CRASHBOX_USAGE;
     const char *dir = argv[optind];
     _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
         fprintf(stderr, "crashbox ship: %s: %s\n", dir, strerror(errno));
-        return 2;
+        return EXIT_CRASHBOX_USAGE;
     }
     sh.dirfd = dfd;
     /* One shipper per directory: two would upload the same bundles and
@@ -502,7 +503,7 @@ static int cmd_ship(int argc, char **argv)
     if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0) {
         fprintf(stderr, "crashbox ship: %s: %s\n", dir,
                 lfd < 0 ? strerror(errno) : "another shipper is running on this directory");
-        return 1;
+        return EXIT_CRASHBOX_SYSTEM;
     }
     struct sigaction sa = {.sa_handler = on_stop};
     sigaction(SIGTERM, &sa, NULL);
@@ -510,7 +511,7 @@ static int cmd_ship(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || s3_open(&sh.s3, &sh.conf) < 0) {
         fprintf(stderr, "crashbox ship: libcurl failed to start\n");
-        return 1;
+        return EXIT_CRASHBOX_SYSTEM;
     }
     sh.s3.stop = &stop_requested;
     pending_abort(&sh);
@@ -538,5 +539,5 @@ int main(int argc, char **argv)
     if (argc >= 2 && (strcmp(argv[1], "ls") == 0 || strcmp(argv[1], "top") == 0))
         return fleet_main(argc - 1, argv + 1);
     usage(stderr);
-    return 2;
+    return EXIT_CRASHBOX_USAGE;
 }

@@ -459,7 +459,7 @@ def test_credentials_file_profile_and_virtual_hosted_addressing(tmp):
         env["AWS_PROFILE"] = "absent"
         r = subprocess.run([CRASHBOX, "ship", d, "--to", f"s3://{BUCKET}/x", "--endpoint",
                             f"http://127.0.0.1:{px.port}", "--once"], capture_output=True, text=True, env=env)
-        assert r.returncode == 2 and "no credentials" in r.stderr and "no such profile" in r.stderr, r.stderr
+        assert r.returncode == 121 and "no credentials" in r.stderr and "no such profile" in r.stderr, r.stderr
     finally:
         px.close()
         s3.stop()
