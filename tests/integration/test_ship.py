@@ -512,3 +512,39 @@ def test_ls_and_top_of_the_store_show_two_nodes_crashes_without_downloading(tmp)
     finally:
         px.close()
         s3.stop()
+
+
+def test_retention_keeps_unshipped_bundles_past_the_counts_but_not_past_the_space_limit(tmp):
+    s3, px = servers(tmp)
+    try:
+        d = os.path.join(tmp, "bundles")
+        first = make_bundles(d, [HELPER, "segv"])
+        assert ship(tmp, d, px.port, "--once").returncode == 0
+        assert journal(d) == first
+        # The store is out of reach now; four more crashes of one service
+        # under max_bundles = 2: only the shipped one may go.
+        pol = os.path.join(tmp, "keep2.policy")
+        with open(pol, "w") as f:
+            f.write("[retention]\nmax_bundles = 2\nrate_limit_burst = 100\n")
+        for _ in range(4):
+            subprocess.run([CRASHBOX, "-d", d, "-p", pol, "--", HELPER, "segv"], capture_output=True, timeout=60)
+            time.sleep(1.05)  # one bundle name per second
+        now = bundles_in(d)
+        assert len(now) == 4 and first[0] not in now, now
+        # Shipped, they are ordinary again: the next crash trims to two.
+        assert ship(tmp, d, px.port, "--once").returncode == 0
+        subprocess.run([CRASHBOX, "-d", d, "-p", pol, "--", HELPER, "segv"], capture_output=True, timeout=60)
+        assert len(bundles_in(d)) == 2, bundles_in(d)
+        # A space limit is hard: it deletes what it must, and says so. Two
+        # older unshipped bundles of 700 KiB put the directory past 1 MiB.
+        for t in ("20200101T000000Z", "20200101T000001Z"):
+            with open(os.path.join(d, f"cbhelper-{t}-h-1-signal.tar.zst"), "wb") as f:
+                f.write(os.urandom(700 << 10))
+        with open(pol, "w") as f:
+            f.write("[retention]\nmax_bundles = 100\nmax_total_size = 1MiB\nrate_limit_burst = 100\n")
+        r = subprocess.run([CRASHBOX, "-d", d, "-p", pol, "--", HELPER, "segv"], capture_output=True, timeout=60)
+        assert b"1 of them not yet shipped: max_total_size or keep_free forced it" in r.stderr, r.stderr
+        assert not os.path.exists(os.path.join(d, "cbhelper-20200101T000000Z-h-1-signal.tar.zst"))
+    finally:
+        px.close()
+        s3.stop()
