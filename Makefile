@@ -162,7 +162,7 @@ demo: $(BUILD)/crashbox $(BUILD)/examples/nil-deref
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isupervisor
 FUZZ_goparse := supervisor/goparse.c supervisor/json.c supervisor/util.c
-FUZZ_policy  := supervisor/policy.c supervisor/units.c supervisor/diag.c supervisor/util.c
+FUZZ_policy  := supervisor/policy.c supervisor/units.c supervisor/diag.c supervisor/util.c supervisor/shipconf.c
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard supervisor/*.c supervisor/*.h)
 	@mkdir -p $(@D)

@@ -50,6 +50,7 @@ struct shipper {
     struct s3_target target;
     int dirfd;
     uint64_t part_size;
+    bool delete_after; /* once journalled, the local copy goes */
 };
 
 static void curl_slist_freep(struct curl_slist **l)
@@ -326,6 +327,10 @@ static int ship_bundle(struct shipper *sh, const char *name, const struct index_
     }
     log_info("ship: %s -> s3://%s/%s (%lld bytes, %lld ms)", name, sh->conf.bucket, key, (long long)st.st_size,
              now_ms() - t0);
+    /* Only now: the journal says it is stored, so a crash before the unlink
+     * leaves a bundle that is not shipped again, and one after loses nothing. */
+    if (sh->delete_after && unlinkat(sh->dirfd, name, 0) < 0 && errno != ENOENT)
+        log_warn("ship: %s shipped but not deleted: %s", name, strerror(errno));
     return 0;
 }
 
@@ -443,6 +448,7 @@ static void usage(FILE *f)
 {
     fputs("usage: crashbox ship DIR --to s3://BUCKET[/PREFIX] [--endpoint URL] [--region R]\n"
           "                     [--addressing path|virtual] [--part-size SIZE] [--once | --follow]\n"
+          "                     [--delete-after]\n"
           "       crashbox ls|top s3://BUCKET[/PREFIX] [--endpoint URL] [--region R] [--addressing A] [filters]\n",
           f);
 }
@@ -454,10 +460,11 @@ static int cmd_ship(int argc, char **argv)
         {"region", required_argument, NULL, 'r'},    {"addressing", required_argument, NULL, 'a'},
         {"part-size", required_argument, NULL, 'p'}, {"once", no_argument, NULL, 'o'},
         {"follow", no_argument, NULL, 'f'},          {"help", no_argument, NULL, 'h'},
+        {"delete-after", no_argument, NULL, 'D'},
         {0},
     };
     const char *to = NULL, *endpoint = NULL, *region = NULL, *addressing = NULL;
-    bool follow_mode = false;
+    bool follow_mode = false, delete_after = false;
     uint64_t part_size = 16ULL << 20;
     int c;
     optind = 1;
@@ -469,6 +476,7 @@ static int cmd_ship(int argc, char **argv)
         case 'a': addressing = optarg; break;
         case 'o': follow_mode = false; break;
         case 'f': follow_mode = true; break;
+        case 'D': delete_after = true; break;
         case 'p':
             if (parse_size(optarg, &part_size) < 0 || part_size < MIN_PART || part_size > (5ULL << 30)) {
                 fprintf(stderr, "crashbox ship: --part-size '%s': a size from 5MiB to 5GiB\n", optarg);
@@ -483,7 +491,7 @@ static int cmd_ship(int argc, char **argv)
         usage(stderr);
         return EXIT_CRASHBOX_USAGE;
     }
-    struct shipper sh = {.part_size = part_size, .dirfd = -1};
+    struct shipper sh = {.part_size = part_size, .dirfd = -1, .delete_after = delete_after};
     if (s3_target_parse(to, &sh.target) < 0) {
         fprintf(stderr, "crashbox ship: --to '%s' is not s3://BUCKET[/PREFIX] (bucket: 3-63 of a-z 0-9 . -)\n", to);
         return EXIT_CRASHBOX_USAGE;

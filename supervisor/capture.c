@@ -21,6 +21,7 @@
 #include "envbuild.h"
 #include "exithook.h"
 #include "hooks.h"
+#include "shipexec.h"
 #include "json.h"
 #include "passwd.h"
 #include "log.h"
@@ -734,6 +735,7 @@ void capture_job_run(struct capture_job *job)
         struct hook_event ev = {.bundle = path, .service = c->service, .kind = crash_kind_name(rp->kind),
                                 .fingerprint = rp->fingerprint};
         hooks_on_crash(c->policy, &ev);
+        ship_after_bundle(c->policy, path);
     } else if (res == STORE_SUPPRESSED) {
         log_info("crash %s rate-limited: counted in the index, no bundle", rp->fingerprint);
     }

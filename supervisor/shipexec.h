@@ -4,6 +4,13 @@
  * library. */
 #pragma once
 
+#include "policy.h"
+
 /* Execs crashbox-ship with argv (argv[0] is the subcommand); returns only
  * on failure, with the exit status to use. */
 int ship_exec(int argc, char **argv);
+
+/* [ship] to: runs `crashbox-ship ship DIR --to ... --once` for the directory
+ * of the bundle just written, as a watcher child (hooks_run_watcher). A
+ * failure is logged; what it left is shipped by the next run. */
+void ship_after_bundle(const struct policy *p, const char *bundle_path);

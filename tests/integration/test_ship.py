@@ -2,6 +2,7 @@
 server (s3rver, on Node.js) on loopback, a small proxy in front of it that
 checks every request's SigV4 signature the way AWS does and injects faults,
 and rclone as an independent client that checks what arrived."""
+import contextlib
 import datetime
 import hashlib
 import hmac
@@ -17,12 +18,13 @@ import threading
 import time
 import urllib.parse
 
-from lib import CRASHBOX, EXAMPLES, HELPER, Skip
+from lib import CRASHBOX, EXAMPLES, Skip
 
 SHIP = os.path.join(os.path.dirname(CRASHBOX), "crashbox-ship")
 S3RVER = os.environ.get("S3RVER", "/opt/crashbox-test/s3rver/node_modules/.bin/s3rver")
 AK, SK = "S3RVER", "S3RVER"  # s3rver's built-in account
 BUCKET = "fleet-bundles"
+SEGV = ["sh", "-c", "kill -SEGV $$"]  # a service that dies of a signal
 
 
 def need_tools():
@@ -285,19 +287,25 @@ def check_same(tmp, port, d, names):
         assert r.returncode == 0 and "0 differences found" in r.stderr, (n, r.stderr)
 
 
-def servers(tmp, secret=SK):
+@contextlib.contextmanager
+def store(tmp, secret=SK):
+    """s3rver, and the checking proxy in front of it, for one test."""
     need_tools()
     s3 = S3rver(tmp).start()
-    return s3, Proxy(s3.port, secret)
+    px = Proxy(s3.port, secret)
+    try:
+        yield s3, px
+    finally:
+        px.close()
+        s3.stop()
 
 
 # ---- the tests
 
 def test_ship_once_stores_real_bundles_signed_with_their_summary_and_only_once(tmp):
-    s3, px = servers(tmp)
-    try:
+    with store(tmp) as (s3, px):
         d = os.path.join(tmp, "bundles")
-        names = make_bundles(d, os.path.join(EXAMPLES, "nil-deref"), [HELPER, "segv"])
+        names = make_bundles(d, os.path.join(EXAMPLES, "nil-deref"), SEGV)
         assert len(names) == 2, names
         r = ship(tmp, d, px.port, "--once")
         assert r.returncode == 0, r.stderr
@@ -317,14 +325,10 @@ def test_ship_once_stores_real_bundles_signed_with_their_summary_and_only_once(t
         assert px.count("PUT") == puts
         # The bundles stay where they were: shipping copies, it does not move.
         assert bundles_in(d) == names
-    finally:
-        px.close()
-        s3.stop()
 
 
 def test_multipart_killed_midway_leaves_no_visible_object_and_the_next_run_completes_it(tmp):
-    s3, px = servers(tmp)
-    try:
+    with store(tmp) as (s3, px):
         d = os.path.join(tmp, "bundles")
         os.makedirs(d)
         big = big_bundle(d, 12)  # three parts of 5 MiB
@@ -352,16 +356,12 @@ def test_multipart_killed_midway_leaves_no_visible_object_and_the_next_run_compl
         assert list(stored(tmp, s3.port)) == [key_of(big)]
         check_same(tmp, s3.port, d, [big])
         assert journal(d) == [big]
-    finally:
-        px.close()
-        s3.stop()
 
 
 def test_503_and_500_answers_are_retried_nothing_lost_nothing_duplicated(tmp):
-    s3, px = servers(tmp)
-    try:
+    with store(tmp) as (s3, px):
         d = os.path.join(tmp, "bundles")
-        names = make_bundles(d, os.path.join(EXAMPLES, "nil-deref"), [HELPER, "segv"],
+        names = make_bundles(d, os.path.join(EXAMPLES, "nil-deref"), SEGV,
                              os.path.join(EXAMPLES, "custom-panic"))
         names.append(big_bundle(d, 11))
         px.fail(3, 503)
@@ -373,15 +373,12 @@ def test_503_and_500_answers_are_retried_nothing_lost_nothing_duplicated(tmp):
         check_same(tmp, s3.port, d, names)
         j = journal(d)
         assert sorted(j) == sorted(names) and len(j) == len(set(j)), j
-    finally:
-        px.close()
-        s3.stop()
 
 
 def test_a_store_that_never_answers_keeps_every_bundle_for_the_next_run(tmp):
     need_tools()
     d = os.path.join(tmp, "bundles")
-    names = make_bundles(d, [HELPER, "segv"])
+    names = make_bundles(d, SEGV)
     r = ship(tmp, d, free_port(), "--once")
     assert r.returncode == 1
     assert "1 bundle(s) not shipped" in r.stderr and "did not answer" in r.stderr, r.stderr
@@ -389,10 +386,9 @@ def test_a_store_that_never_answers_keeps_every_bundle_for_the_next_run(tmp):
 
 
 def test_wrong_credentials_are_a_clear_error_and_nothing_is_deleted(tmp):
-    s3, px = servers(tmp)
-    try:
+    with store(tmp) as (s3, px):
         d = os.path.join(tmp, "bundles")
-        names = make_bundles(d, [HELPER, "segv"], os.path.join(EXAMPLES, "nil-deref"))
+        names = make_bundles(d, SEGV, os.path.join(EXAMPLES, "nil-deref"))
         r = ship(tmp, d, px.port, "--once", env=ship_env(tmp, sk="not-the-secret"))
         assert r.returncode == 1
         assert "SignatureDoesNotMatch" in r.stderr and "AWS_SECRET_ACCESS_KEY" in r.stderr, r.stderr
@@ -401,15 +397,12 @@ def test_wrong_credentials_are_a_clear_error_and_nothing_is_deleted(tmp):
         assert r.returncode == 1 and "InvalidAccessKeyId" in r.stderr, r.stderr
         assert bundles_in(d) == names and journal(d) == []
         assert stored(tmp, s3.port) == {}
-    finally:
-        px.close()
-        s3.stop()
 
 
 def test_follow_waits_for_a_store_that_comes_up_later_and_ships_new_bundles_as_they_land(tmp):
     need_tools()
     d = os.path.join(tmp, "bundles")
-    first = make_bundles(d, [HELPER, "segv"])
+    first = make_bundles(d, SEGV)
     s3 = S3rver(tmp)  # its port is chosen, nothing listens there yet
     p = subprocess.Popen([CRASHBOX, "ship", d, "--to", f"s3://{BUCKET}/prod", "--endpoint",
                           f"http://127.0.0.1:{s3.port}", "--follow"],
@@ -439,10 +432,9 @@ def test_follow_waits_for_a_store_that_comes_up_later_and_ships_new_bundles_as_t
 
 
 def test_credentials_file_profile_and_virtual_hosted_addressing(tmp):
-    s3, px = servers(tmp)
-    try:
+    with store(tmp) as (s3, px):
         d = os.path.join(tmp, "bundles")
-        names = make_bundles(d, [HELPER, "segv"])
+        names = make_bundles(d, SEGV)
         creds = os.path.join(tmp, "creds")
         with open(creds, "w") as f:
             f.write(f"[default]\naws_access_key_id = WRONG\naws_secret_access_key = WRONG\n\n"
@@ -460,9 +452,6 @@ def test_credentials_file_profile_and_virtual_hosted_addressing(tmp):
         r = subprocess.run([CRASHBOX, "ship", d, "--to", f"s3://{BUCKET}/x", "--endpoint",
                             f"http://127.0.0.1:{px.port}", "--once"], capture_output=True, text=True, env=env)
         assert r.returncode == 121 and "no credentials" in r.stderr and "no such profile" in r.stderr, r.stderr
-    finally:
-        px.close()
-        s3.stop()
 
 
 def test_crashbox_ship_without_the_shipper_binary_says_where_it_looked(tmp):
@@ -482,12 +471,11 @@ def test_crashbox_ship_without_the_shipper_binary_says_where_it_looked(tmp):
 
 
 def test_ls_and_top_of_the_store_show_two_nodes_crashes_without_downloading(tmp):
-    s3, px = servers(tmp)
-    try:
+    with store(tmp) as (s3, px):
         nodes = [os.path.join(tmp, f"node{i}") for i in (1, 2)]
         shipped = []
         for d in nodes:
-            shipped += make_bundles(d, os.path.join(EXAMPLES, "nil-deref"), [HELPER, "segv"])
+            shipped += make_bundles(d, os.path.join(EXAMPLES, "nil-deref"), SEGV)
             r = ship(tmp, d, px.port, "--once")
             assert r.returncode == 0, r.stderr
         gets = px.count("GET")
@@ -509,16 +497,12 @@ def test_ls_and_top_of_the_store_show_two_nodes_crashes_without_downloading(tmp)
         assert all(row["culprit"].startswith("main.") and row["fingerprint"] for row in rows), rows
         # One listing request per command, never a bundle's body.
         assert px.count("GET") - gets == 2, px.log[-10:]
-    finally:
-        px.close()
-        s3.stop()
 
 
 def test_retention_keeps_unshipped_bundles_past_the_counts_but_not_past_the_space_limit(tmp):
-    s3, px = servers(tmp)
-    try:
+    with store(tmp) as (s3, px):
         d = os.path.join(tmp, "bundles")
-        first = make_bundles(d, [HELPER, "segv"])
+        first = make_bundles(d, SEGV)
         assert ship(tmp, d, px.port, "--once").returncode == 0
         assert journal(d) == first
         # The store is out of reach now; four more crashes of one service
@@ -527,24 +511,54 @@ def test_retention_keeps_unshipped_bundles_past_the_counts_but_not_past_the_spac
         with open(pol, "w") as f:
             f.write("[retention]\nmax_bundles = 2\nrate_limit_burst = 100\n")
         for _ in range(4):
-            subprocess.run([CRASHBOX, "-d", d, "-p", pol, "--", HELPER, "segv"], capture_output=True, timeout=60)
+            subprocess.run([CRASHBOX, "-d", d, "-p", pol, "--", *SEGV], capture_output=True, timeout=60)
             time.sleep(1.05)  # one bundle name per second
         now = bundles_in(d)
         assert len(now) == 4 and first[0] not in now, now
         # Shipped, they are ordinary again: the next crash trims to two.
         assert ship(tmp, d, px.port, "--once").returncode == 0
-        subprocess.run([CRASHBOX, "-d", d, "-p", pol, "--", HELPER, "segv"], capture_output=True, timeout=60)
+        subprocess.run([CRASHBOX, "-d", d, "-p", pol, "--", *SEGV], capture_output=True, timeout=60)
         assert len(bundles_in(d)) == 2, bundles_in(d)
         # A space limit is hard: it deletes what it must, and says so. Two
         # older unshipped bundles of 700 KiB put the directory past 1 MiB.
         for t in ("20200101T000000Z", "20200101T000001Z"):
-            with open(os.path.join(d, f"cbhelper-{t}-h-1-signal.tar.zst"), "wb") as f:
+            with open(os.path.join(d, f"sh-{t}-h-1-signal.tar.zst"), "wb") as f:
                 f.write(os.urandom(700 << 10))
         with open(pol, "w") as f:
             f.write("[retention]\nmax_bundles = 100\nmax_total_size = 1MiB\nrate_limit_burst = 100\n")
-        r = subprocess.run([CRASHBOX, "-d", d, "-p", pol, "--", HELPER, "segv"], capture_output=True, timeout=60)
+        r = subprocess.run([CRASHBOX, "-d", d, "-p", pol, "--", *SEGV], capture_output=True, timeout=60)
         assert b"1 of them not yet shipped: max_total_size or keep_free forced it" in r.stderr, r.stderr
-        assert not os.path.exists(os.path.join(d, "cbhelper-20200101T000000Z-h-1-signal.tar.zst"))
-    finally:
-        px.close()
-        s3.stop()
+        assert not os.path.exists(os.path.join(d, "sh-20200101T000000Z-h-1-signal.tar.zst"))
+
+
+def test_a_ship_policy_uploads_after_each_bundle_as_a_watcher_child(tmp):
+    with store(tmp) as (s3, px):
+        d = os.path.join(tmp, "bundles")
+        down = free_port()
+        pol = os.path.join(tmp, "ship.policy")
+        with open(pol, "w") as f:
+            f.write(f"[ship]\nto = s3://{BUCKET}/prod\nendpoint = http://127.0.0.1:{down}\n"
+                    "[hooks]\ntimeout = 20s\n[retention]\nrate_limit_burst = 100\n")
+        env = ship_env(tmp, extra={"GOGC": "off"})
+        # The store is unreachable: the service's status is untouched and the
+        # bundle stays for the next run.
+        r = subprocess.run([CRASHBOX, "-p", pol, "-d", d, "--", *SEGV], capture_output=True,
+                           text=True, env=env, timeout=60)
+        assert r.returncode == 128 + signal.SIGSEGV, r.stderr
+        assert "1 bundle(s) not shipped" in r.stderr and "failed with exit status 1" in r.stderr, r.stderr
+        first = bundles_in(d)
+        assert len(first) == 1 and journal(d) == []
+        # Reachable, with delete_after: this crash's bundle and the one left
+        # go up, and leave the directory only once the store has them.
+        with open(pol, "w") as f:
+            f.write(f"[ship]\nto = s3://{BUCKET}/prod\nendpoint = http://127.0.0.1:{px.port}\n"
+                    "delete_after = yes\n[retention]\nrate_limit_burst = 100\n")
+        time.sleep(1.05)
+        r = subprocess.run([CRASHBOX, "-p", pol, "-d", d, "--", os.path.join(EXAMPLES, "nil-deref")],
+                           capture_output=True, text=True, env=env, timeout=60)
+        assert r.returncode == 2, r.stderr
+        assert "crashbox-ship: done" in r.stderr, r.stderr
+        shipped = journal(d)
+        assert len(shipped) == 2 and shipped[0] == first[0], shipped
+        assert bundles_in(d) == [], "delete_after freed the directory"
+        assert sorted(stored(tmp, s3.port)) == sorted(key_of(n) for n in shipped)
