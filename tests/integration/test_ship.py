@@ -10,6 +10,7 @@ import http.client
 import http.server
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -63,11 +64,18 @@ class S3rver:
         os.makedirs(self.data, exist_ok=True)
         self.proc = None
 
+    @staticmethod
+    def _nofile():
+        # s3rver opens every object's metadata at once to list a bucket
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
     def start(self):
+        self.log = open(os.path.join(os.path.dirname(self.data), "s3rver.log"), "ab")
         self.proc = subprocess.Popen(
             [S3RVER, "-d", self.data, "-a", "127.0.0.1", "-p", str(self.port), "--silent",
              "--service-endpoint", "localhost", "--configure-bucket", BUCKET],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=self.log, preexec_fn=self._nofile)
         wait_port(self.port)
         return self
 
@@ -75,6 +83,8 @@ class S3rver:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+        if self.proc:
+            self.log.close()
 
 
 # ---- SigV4 as AWS checks it: the canonical request rebuilt from what arrived.
