@@ -2,12 +2,15 @@
 #include "fleet.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "bundledir.h"
+#include "exitstatus.h"
 #include "log.h"
 #include "oncall.h"
 #include "s3.h"
@@ -158,6 +161,68 @@ static int fleet_collect(const char *where, struct index_entry **v, size_t *n)
     return 0;
 }
 
+/* Fetches s3://BUCKET/KEY into dir/BASENAME (so show names the bundle by
+ * its own name). Returns 0 or <0, having said why. */
+static int fetch_bundle(const char *url, const char *dir, char *path, size_t cap)
+{
+    struct s3_target t;
+    const char *base = strrchr(url, '/');
+    if (s3_target_parse(url, &t) < 0 || !t.prefix[0] || !base || !base[1]) {
+        fprintf(stderr, "crashbox show: '%s' is not s3://BUCKET/KEY of a bundle\n", url);
+        return -EINVAL;
+    }
+    snprintf(path, cap, "%s/%s", dir, base + 1);
+    struct s3_conf conf;
+    if (s3_conf_resolve(&conf, &t, opt_endpoint, opt_region, opt_addressing) < 0)
+        return -EINVAL;
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return -errno;
+    struct s3 s;
+    if (s3_open(&s, &conf) < 0)
+        return -ENOMEM;
+    struct s3_reply r = {.to_sink = true, .sink_fd = fd};
+    int rc = s3_request(&s, "GET", t.prefix, NULL, NULL, NULL, &r);
+    if (rc < 0)
+        fprintf(stderr, "crashbox show: cannot fetch %s: %s\n", url, r.what);
+    s3_reply_free(&r);
+    s3_close(&s);
+    curl_global_cleanup();
+    return rc;
+}
+
+/* show s3://BUCKET/KEY: the bundle fetched to a private temporary
+ * directory, shown as a local one, then removed. */
+static int fleet_show(int argc, char **argv)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char dirbuf[4096];
+    snprintf(dirbuf, sizeof dirbuf, "%s/crashbox-show-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    char *dir = mkdtemp(dirbuf);
+    if (!dir) {
+        fprintf(stderr, "crashbox show: cannot make a temporary directory: %s\n", strerror(errno));
+        return EXIT_CRASHBOX_SYSTEM;
+    }
+    char path[4400] = "";
+    int code = EXIT_CRASHBOX_USAGE;
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "s3://", 5) != 0)
+            continue;
+        int rc = fetch_bundle(argv[i], dir, path, sizeof path);
+        if (rc < 0) {
+            code = rc == -EINVAL ? EXIT_CRASHBOX_USAGE : 1;
+            break;
+        }
+        argv[i] = path;
+        code = oncall_show(argc, argv);
+        break;
+    }
+    if (path[0])
+        unlink(path);
+    rmdir(dir);
+    return code;
+}
+
 int fleet_main(int argc, char **argv)
 {
     /* The store's own options come out here; the rest are ls's and top's. */
@@ -175,6 +240,8 @@ int fleet_main(int argc, char **argv)
         }
         rest[k++] = argv[i];
     }
+    if (strcmp(argv[0], "show") == 0)
+        return fleet_show(k, rest);
     oncall_remote = fleet_collect;
     return strcmp(argv[0], "top") == 0 ? oncall_top(k, rest) : oncall_ls(k, rest);
 }

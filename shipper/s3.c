@@ -83,6 +83,8 @@ static int seek_body(void *ud, curl_off_t offset, int origin)
 static size_t write_reply(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct s3_reply *r = ud;
+    if (r->to_sink && r->status >= 200 && r->status <= 299)
+        return write_all(r->sink_fd, data, size * nmemb) == 0 ? size * nmemb : 0;
     size_t n = size * nmemb, keep = r->len + n > REPLY_CAP ? REPLY_CAP - r->len : n;
     char *nb = realloc(r->body, r->len + keep + 1);
     if (!nb)
@@ -98,6 +100,12 @@ static size_t read_header(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct s3_reply *r = ud;
     size_t n = size * nmemb;
+    /* the status line of each answer (a 100 Continue, then the final one) */
+    if (n > 9 && strncmp(data, "HTTP/", 5) == 0) {
+        const char *sp = memchr(data, ' ', n);
+        if (sp)
+            r->status = strtol(sp + 1, NULL, 10);
+    }
     if (n > 5 && strncasecmp(data, "etag:", 5) == 0) {
         const char *v = data + 5;
         size_t vl = n - 5;
@@ -205,6 +213,9 @@ static int call_setup(CURL *h, const struct s3_conf *c, struct s3_call *k, const
                       volatile sig_atomic_t *stop)
 {
     s3_reply_free(r);
+    /* each try writes the body from its start */
+    if (r->to_sink && (ftruncate(r->sink_fd, 0) < 0 || lseek(r->sink_fd, 0, SEEK_SET) < 0))
+        return -errno;
     curl_easy_reset(h);
     k->errbuf[0] = '\0';
     k->method = method;

@@ -36,6 +36,8 @@ struct s3_reply {
     char what[512]; /* why it failed, for a person */
     char meta[4096]; /* the x-amz-meta-* header lines, as they came */
     size_t meta_len;
+    bool to_sink; /* a 2xx body goes to sink_fd (rewound for each try), not to body */
+    int sink_fd;
 };
 
 /* A request body: len bytes of fd from off, or of mem when fd < 0. */

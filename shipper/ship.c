@@ -449,7 +449,8 @@ static void usage(FILE *f)
     fputs("usage: crashbox ship DIR --to s3://BUCKET[/PREFIX] [--endpoint URL] [--region R]\n"
           "                     [--addressing path|virtual] [--part-size SIZE] [--once | --follow]\n"
           "                     [--delete-after]\n"
-          "       crashbox ls|top s3://BUCKET[/PREFIX] [--endpoint URL] [--region R] [--addressing A] [filters]\n",
+          "       crashbox ls|top s3://BUCKET[/PREFIX] [--endpoint URL] [--region R] [--addressing A] [filters]\n"
+          "       crashbox show s3://BUCKET/KEY [--endpoint URL] [--json]\n",
           f);
 }
 
@@ -544,7 +545,7 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "ship") == 0)
         return cmd_ship(argc - 1, argv + 1);
-    if (argc >= 2 && (strcmp(argv[1], "ls") == 0 || strcmp(argv[1], "top") == 0))
+    if (argc >= 2 && (!strcmp(argv[1], "ls") || !strcmp(argv[1], "top") || !strcmp(argv[1], "show")))
         return fleet_main(argc - 1, argv + 1);
     usage(stderr);
     return EXIT_CRASHBOX_USAGE;

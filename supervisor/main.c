@@ -239,8 +239,9 @@ int main(int argc, char **argv)
         return cmd_parse(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "ship") == 0)
         return ship_exec(argc - 1, argv + 1);
-    /* ls and top of a store (s3://...) run in crashbox-ship, which has libcurl. */
-    for (int i = 2; argc >= 2 && (!strcmp(argv[1], "ls") || !strcmp(argv[1], "top")) && i < argc; i++)
+    /* ls, top and show of a store (s3://...) run in crashbox-ship, which has libcurl. */
+    bool remote = argc >= 2 && (!strcmp(argv[1], "ls") || !strcmp(argv[1], "top") || !strcmp(argv[1], "show"));
+    for (int i = 2; remote && i < argc; i++)
         if (strncmp(argv[i], "s3://", 5) == 0)
             return ship_exec(argc - 1, argv + 1);
     static const struct {

@@ -572,3 +572,26 @@ def test_a_ship_policy_uploads_after_each_bundle_as_a_watcher_child(tmp):
         assert len(shipped) == 2 and shipped[0] == first[0], shipped
         assert bundles_in(d) == [], "delete_after freed the directory"
         assert sorted(stored(tmp, s3.port)) == sorted(key_of(n) for n in shipped)
+
+
+def test_show_of_a_shipped_bundle_fetches_it_and_reads_it_as_a_local_one(tmp):
+    with store(tmp) as (s3, px):
+        d = os.path.join(tmp, "bundles")
+        names = make_bundles(d, os.path.join(EXAMPLES, "nil-deref"))
+        assert ship(tmp, d, px.port, "--once").returncode == 0
+        local = subprocess.run([CRASHBOX, "show", "--json", os.path.join(d, names[0])], capture_output=True,
+                               text=True)
+        assert local.returncode == 0, local.stderr
+        url = f"s3://{BUCKET}/{key_of(names[0])}"
+        env = ship_env(tmp, extra={"TMPDIR": tmp})
+        r = subprocess.run([CRASHBOX, "show", "--json", url, "--endpoint", f"http://127.0.0.1:{px.port}"],
+                           capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        # The same summary as the local copy, the fetched copy gone afterwards.
+        a, b = json.loads(local.stdout), json.loads(r.stdout)
+        a.pop("bundle", None), b.pop("bundle", None)
+        assert a == b
+        assert not [f for f in os.listdir(tmp) if f.startswith("crashbox-show-")]
+        r = subprocess.run([CRASHBOX, "show", url + "x", "--endpoint", f"http://127.0.0.1:{px.port}"],
+                           capture_output=True, text=True, env=env)
+        assert r.returncode == 1 and "NoSuchKey" in r.stderr, r.stderr
