@@ -162,18 +162,23 @@ demo: $(BUILD)/crashbox $(BUILD)/examples/nil-deref
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Isupervisor
 FUZZ_goparse := supervisor/goparse.c supervisor/json.c supervisor/util.c
-FUZZ_policy  := supervisor/policy.c supervisor/units.c supervisor/diag.c supervisor/util.c supervisor/shipconf.c
+FUZZ_policy  := supervisor/policy.c supervisor/units.c supervisor/diag.c supervisor/util.c supervisor/sigtable.c \
+                supervisor/shipconf.c
+FUZZ_cgroupfind := supervisor/cgroup.c supervisor/util.c
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard supervisor/*.c supervisor/*.h)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) $< $(FUZZ_$*) -o $@
 
-fuzz: $(BUILD)/fuzz/fuzz_goparse $(BUILD)/fuzz/fuzz_policy
-	mkdir -p $(BUILD)/fuzz/corpus-goparse $(BUILD)/fuzz/corpus-policy
+fuzz: $(BUILD)/fuzz/fuzz_goparse $(BUILD)/fuzz/fuzz_policy $(BUILD)/fuzz/fuzz_cgroupfind
+	mkdir -p $(BUILD)/fuzz/corpus-goparse $(BUILD)/fuzz/corpus-policy $(BUILD)/fuzz/corpus-cgroupfind
 	cp tests/fixtures/go1.*/*.txt $(BUILD)/fuzz/corpus-goparse/ 2>/dev/null || true
 	cp tests/fuzz/corpus-policy/* $(BUILD)/fuzz/corpus-policy/
+	for d in tests/fixtures/cgroupfs/*/; do { cat $$d/mountinfo; printf '\0'; cat $$d/cgroup; } \
+	    > $(BUILD)/fuzz/corpus-cgroupfind/$$(basename $$d); done
 	$(BUILD)/fuzz/fuzz_goparse -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/fuzz/corpus-goparse
 	$(BUILD)/fuzz/fuzz_policy -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $(BUILD)/fuzz/corpus-policy
+	$(BUILD)/fuzz/fuzz_cgroupfind -max_total_time=$(FUZZ_SECONDS) -max_len=16384 $(BUILD)/fuzz/corpus-cgroupfind
 
 clean:
 	rm -rf $(BUILD)

@@ -40,15 +40,21 @@ func init() { Start() }
 
 // Start connects to crashbox. It is called by the package's init; calling it
 // again does nothing. It reports whether crashbox was found.
+//
+// It takes an fd only when it is what crashbox gives there (a pipe for the
+// crash report, a unix socket for control): a variable inherited from
+// elsewhere cannot make it take an fd the program owns. Either way it unsets
+// both variables and marks the fds close-on-exec, so a process the service
+// starts (or a copy of itself it re-executes, passing its own fds) is not
+// taken for the service.
 func Start() bool {
 	found := false
 	startOnce.Do(func() {
-		if fd, ok := envFD(CrashFDEnv); ok {
-			setCrashOutput(os.NewFile(uintptr(fd), "crashbox-crash"))
+		if f := takeFD(CrashFDEnv, isPipe); f != nil {
+			setCrashOutput(f)
 			found = true
 		}
-		if fd, ok := envFD(ControlFDEnv); ok {
-			f := os.NewFile(uintptr(fd), "crashbox-control")
+		if f := takeFD(ControlFDEnv, isUnixSocket); f != nil {
 			conn, err := net.FileConn(f)
 			f.Close() // FileConn holds its own copy
 			if err == nil {
@@ -60,16 +66,20 @@ func Start() bool {
 	return found
 }
 
-func envFD(name string) (int, bool) {
-	v := os.Getenv(name)
-	if v == "" {
-		return 0, false
+// takeFD unsets the variable name and returns the fd it named if that fd
+// passes check. An fd that fails is left alone: it belongs to the program.
+func takeFD(name string, check func(fd int) bool) *os.File {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return nil
 	}
+	os.Unsetenv(name)
 	fd, err := strconv.Atoi(v)
-	if err != nil || fd < 3 {
-		return 0, false
+	if err != nil || fd < 3 || !check(fd) {
+		return nil
 	}
-	return fd, true
+	closeOnExec(fd)
+	return os.NewFile(uintptr(fd), name)
 }
 
 // serve answers requests, one line each ("heap", "memstats", "goroutines"),

@@ -83,11 +83,86 @@ func TestNotUnderCrashboxDoesNothing(t *testing.T) {
 	if os.Getenv(CrashFDEnv) != "" || os.Getenv(ControlFDEnv) != "" {
 		t.Skip("running under crashbox")
 	}
-	if envOK := func() bool { _, ok := envFD(CrashFDEnv); return ok }(); envOK {
+	if f := takeFD(CrashFDEnv, isPipe); f != nil {
 		t.Fatal("found a crash fd without crashbox")
 	}
 	t.Setenv(CrashFDEnv, "1") // stdout: below 3 is never taken
-	if _, ok := envFD(CrashFDEnv); ok {
+	if f := takeFD(CrashFDEnv, func(int) bool { return true }); f != nil {
 		t.Fatal("took fd 1")
+	}
+}
+
+// fdOpen: the fd is still open (the shim left it to its owner).
+func fdOpen(fd int) bool {
+	var st syscall.Stat_t
+	return syscall.Fstat(fd, &st) == nil
+}
+
+func cloexec(t *testing.T, fd int) bool {
+	flags, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFD, 0)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	return flags&syscall.FD_CLOEXEC != 0
+}
+
+func TestTakesOnlyWhatCrashboxGivesAndUnsetsTheVariables(t *testing.T) {
+	// What the program owns: a regular file, and a pipe, neither close-on-exec
+	// (as fds inherited from a parent are).
+	file, err := os.CreateTemp(t.TempDir(), "own")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	var p [2]int
+	if err := syscall.Pipe(p[:]); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(p[0])
+	pair, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(pair[1])
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	tcp, _ := ln.(*net.TCPListener).File()
+	defer tcp.Close()
+
+	cases := []struct {
+		name  string
+		env   string
+		fd    int
+		check func(int) bool
+		take  bool
+	}{
+		{"a regular file as the crash fd", CrashFDEnv, int(file.Fd()), isPipe, false},
+		{"a unix socket as the crash fd", CrashFDEnv, pair[0], isPipe, false},
+		{"a pipe as the control fd", ControlFDEnv, p[1], isUnixSocket, false},
+		{"a TCP socket as the control fd", ControlFDEnv, int(tcp.Fd()), isUnixSocket, false},
+		{"a closed fd", CrashFDEnv, 999, isPipe, false},
+		{"the pipe as the crash fd", CrashFDEnv, p[1], isPipe, true},
+		{"the unix socket as the control fd", ControlFDEnv, pair[0], isUnixSocket, true},
+	}
+	for _, c := range cases {
+		t.Setenv(c.env, strconv.Itoa(c.fd))
+		f := takeFD(c.env, c.check)
+		if _, set := os.LookupEnv(c.env); set {
+			t.Errorf("%s: %s still set: a child would inherit it", c.name, c.env)
+		}
+		if (f != nil) != c.take {
+			t.Errorf("%s: taken %v, want %v", c.name, f != nil, c.take)
+		}
+		if f != nil {
+			if !cloexec(t, c.fd) {
+				t.Errorf("%s: taken but not close-on-exec", c.name)
+			}
+			f.Close()
+		} else if c.fd != 999 && !fdOpen(c.fd) {
+			t.Errorf("%s: the program's own fd was closed", c.name)
+		}
 	}
 }

@@ -41,12 +41,14 @@ const char *crash_kind_name(enum crash_kind k)
 }
 
 enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_kind go_kind,
-                               bool oom_killed, int stop_signal)
+                               bool oom_killed, int stop_signal, bool crash_signal)
 {
     if (WIFEXITED(wait_status) && normal_exit)
         return CRASH_NONE; /* a forged report in a clean exit stays clean */
     if (WIFSIGNALED(wait_status) && stop_signal && WTERMSIG(wait_status) == stop_signal)
         return CRASH_NONE; /* asked to stop, and it did */
+    if (WIFSIGNALED(wait_status) && signal_only_ends(WTERMSIG(wait_status)) && !crash_signal)
+        return CRASH_NONE; /* Ctrl-C, kill, a closed pipe: told to end, and it did */
     if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL && oom_killed)
         return CRASH_OOM_KILL;
     switch (go_kind) {
@@ -62,20 +64,9 @@ enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_
     return WIFSIGNALED(wait_status) ? CRASH_SIGNAL : CRASH_EXIT;
 }
 
-static int read_proc_cgroup(pid_t pid, char **buf, size_t *len)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
-    return read_file_at(AT_FDCWD, path, 1 << 16, buf, len);
-}
-
 static void read_memory(const struct capture *c, pid_t pid, struct cgroup_memory *m)
 {
-    _cleanup_free_ char *pc = NULL;
-    size_t len;
-    *m = (struct cgroup_memory){0};
-    if (read_proc_cgroup(pid, &pc, &len) == 0)
-        (void)cgroup_memory_read(c->cgroup_root, pc, len, m);
+    (void)cgroup_memory_of(pid, c->cgroup_root, m);
 }
 
 void capture_init(struct capture *c, const struct policy *p, char *const *argv, char *const *envp)
@@ -123,7 +114,7 @@ void capture_init(struct capture *c, const struct policy *p, char *const *argv, 
     struct utsname u;
     snprintf(c->host, sizeof c->host, "%.63s", uname(&u) == 0 ? u.nodename : "unknown");
     const char *root = getenv("CRASHBOX_CGROUP_ROOT");
-    c->cgroup_root = root && *root ? root : CGROUP_ROOT_DEFAULT;
+    c->cgroup_root = root && *root ? root : NULL;
     /* The service starts in crashbox's own cgroup: its counters now are the
      * baseline an OOM kill is measured against. */
     read_memory(c, getpid(), &c->mem_start);
@@ -160,7 +151,7 @@ static bool is_service_thread(pid_t service, pid_t tid)
 static void add_cgroup_items(const struct cgroup_memory *m, struct items *out)
 {
     if (m->version == CGROUP_NONE) {
-        items_add_missing(out, "cgroup", "no memory cgroup found");
+        items_add_missing(out, "cgroup", m->reason[0] ? m->reason : "no memory cgroup found");
         return;
     }
     _cleanup_close_ int dfd = open(m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -269,6 +260,28 @@ static void exit_json(struct json *j, int st)
     json_obj_end(j);
 }
 
+/* How memory was watched: the mechanism, or why nothing watched. */
+static void memwatch_json(struct json *j, const struct memwatch_report *w)
+{
+    json_key(j, "watch");
+    if (!w->set) {
+        json_null(j);
+        return;
+    }
+    char by[48];
+    memwatch_describe(w->by, by, sizeof by);
+    json_obj_begin(j);
+    json_kv_str(j, "by", w->by ? by : NULL);
+    json_kv_str(j, "why_none", w->by ? NULL : w->why_none);
+    json_kv_str(j, "registration_refused", w->register_errno ? strerror(w->register_errno) : NULL);
+    if (w->by & MW_BY_POLL) {
+        json_kv_uint(j, "polls", w->polls);
+        json_kv_int(j, "poll_min_ms", w->poll_min_ms);
+        json_kv_int(j, "poll_max_ms", w->poll_max_ms);
+    }
+    json_obj_end(j);
+}
+
 static void memory_json(struct json *j, const struct cgroup_memory *m, const struct capture *c)
 {
     json_key(j, "memory");
@@ -305,6 +318,7 @@ static void memory_json(struct json *j, const struct cgroup_memory *m, const str
         json_obj_end(j);
     }
     json_arr_end(j);
+    memwatch_json(j, &c->watch);
     if (m->version == CGROUP_V2) {
         OPT("oom_events", m->has_oom, m->oom_events);
         OPT("oom_group_kills", m->has_group_kills, m->oom_group_kills);
@@ -603,7 +617,9 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     bool oom_killed = r.mem.has_oom_kills && c->mem_start.has_oom_kills &&
                       r.mem.oom_kills > c->mem_start.oom_kills;
     bool normal = WIFEXITED(st) && policy_is_normal_exit(c->policy, WEXITSTATUS(st));
-    r.kind = crash_classify(st, normal, r.have_gc ? r.gc.kind : GO_CRASH_NONE, oom_killed, c->stop_signal);
+    bool crash_sig = WIFSIGNALED(st) && policy_is_crash_signal(c->policy, WTERMSIG(st));
+    r.kind = crash_classify(st, normal, r.have_gc ? r.gc.kind : GO_CRASH_NONE, oom_killed, c->stop_signal,
+                            crash_sig);
     if (r.kind == CRASH_NONE) {
         record_free(&r);
         return CRASH_NONE;
@@ -652,7 +668,7 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     if (tail_len)
         items_add_copy(it, "stderr.log", tailbuf, tail_len);
     else
-        items_add_missing(it, "stderr.log", "the service wrote nothing to stderr");
+        items_add_missing(it, "stderr.log", c->no_tail_reason ?: "the service wrote nothing to stderr");
     if (r.have_gc)
         items_add_copy(it, "crash.txt", report + r.gc.report_offset, report_len - r.gc.report_offset);
     if (c->snapshot_taken)

@@ -12,6 +12,7 @@
 #include "exithook.h"
 #include "goparse.h"
 #include "items.h"
+#include "memwatch.h"
 #include "policy.h"
 #include "ring.h"
 
@@ -29,10 +30,12 @@ enum crash_kind {
 const char *crash_kind_name(enum crash_kind k);
 
 /* The rules, pure: a normal exit code is clean whatever stderr says, and so
- * is a death by the stop signal crashbox forwarded (stop_signal, 0 if none);
- * an OOM kill beats everything; then the Go report; then signal or exit. */
+ * is a death by the stop signal crashbox forwarded (stop_signal, 0 if none),
+ * or by any signal that only ends a process (HUP INT PIPE TERM, from
+ * wherever it came) unless crash_signal says the policy lists it; an OOM
+ * kill beats everything else; then the Go report; then signal or exit. */
 enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_kind go_kind,
-                               bool oom_killed, int stop_signal);
+                               bool oom_killed, int stop_signal, bool crash_signal);
 
 struct capture {
     const struct policy *policy;
@@ -44,7 +47,7 @@ struct capture {
     unsigned restarts;        /* how many times the service was restarted before this run */
     gid_t bundle_gid;         /* group of bundles, (gid_t)-1 to leave it */
     int exe_fd;               /* the service's executable, opened at start */
-    const char *cgroup_root;
+    const char *cgroup_root;  /* a fixture tree standing in for the cgroup mounts, or NULL */
     struct cgroup_memory mem_start; /* baseline for the OOM-kill counter */
     /* The exit-hook snapshot. */
     int notify_fd;            /* owned, -1 if none */
@@ -56,6 +59,7 @@ struct capture {
     long long snapshot_ms;    /* how long the service was held */
     struct items snapshot;
     int stop_signal;          /* SIGTERM/SIGINT forwarded to stop the service, or 0 */
+    const char *no_tail_reason; /* why there is no stderr tail, when not relayed; NULL */
     /* The Go shim: its control socket, and the crash report it sent. */
     int control_fd;           /* not owned, -1 if none */
     const char *shim_report;  /* not owned */
@@ -69,6 +73,7 @@ struct capture {
         time_t taken;     /* when (wall clock) */
     } crossed[8];
     size_t ncrossed;
+    struct memwatch_report watch; /* how memory was watched (set at the run's end) */
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
 };

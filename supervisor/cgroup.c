@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,37 +139,296 @@ static bool read_keyed(int dirfd, const char *name, const char *key, uint64_t *o
     return cgroup_keyed_value(b, len, key, out) == 0;
 }
 
-int cgroup_memory_read(const char *root, const char *proc_cgroup, size_t len, struct cgroup_memory *m)
+/* A mountinfo field up to the next space. */
+static const char *next_field(const char **p, const char *le, size_t *n)
+{
+    while (*p < le && **p == ' ')
+        (*p)++;
+    if (*p >= le)
+        return NULL;
+    const char *f = *p;
+    while (*p < le && **p != ' ')
+        (*p)++;
+    *n = (size_t)(*p - f);
+    return f;
+}
+
+static bool is_octal(char c)
+{
+    return c >= '0' && c <= '7';
+}
+
+/* The kernel escapes space, tab, newline and backslash as \ooo. */
+static bool unescape(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\\' && i + 3 < n && is_octal(s[i + 1]) && is_octal(s[i + 2]) && is_octal(s[i + 3])) {
+            c = (char)((s[i + 1] - '0') << 6 | (s[i + 2] - '0') << 3 | (s[i + 3] - '0'));
+            i += 3;
+        }
+        if (k + 1 >= cap)
+            return false;
+        out[k++] = c;
+    }
+    out[k] = '\0';
+    return true;
+}
+
+/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER" */
+static bool parse_mount_line(const char *p, const char *le, struct cgroup_mount *m)
+{
+    const char *f[6];
+    size_t n[6];
+    for (int i = 0; i < 6; i++)
+        if (!(f[i] = next_field(&p, le, &n[i])))
+            return false;
+    const char *t;
+    size_t tn;
+    do {
+        if (!(t = next_field(&p, le, &tn)))
+            return false;
+    } while (tn != 1 || *t != '-');
+    const char *fs = next_field(&p, le, &tn);
+    if (!fs)
+        return false;
+    /* The super options are the last field: an empty source would shift
+     * a count of fields. */
+    const char *sup = le;
+    while (sup > p && sup[-1] != ' ')
+        sup--;
+    if (sup == le || sup <= fs + tn)
+        return false;
+    char *e;
+    m->id = (int)strtol(f[0], &e, 10);
+    if (e != f[0] + n[0])
+        return false;
+    m->parent = (int)strtol(f[1], &e, 10);
+    if (e != f[1] + n[1])
+        return false;
+    if (!unescape(f[3], n[3], m->root, sizeof m->root) ||
+        !unescape(f[4], n[4], m->mountpoint, sizeof m->mountpoint))
+        return false;
+    m->version = tn == 7 && !memcmp(fs, "cgroup2", 7) ? CGROUP_V2
+                 : tn == 6 && !memcmp(fs, "cgroup", 6) ? CGROUP_V1
+                                                        : CGROUP_NONE;
+    m->memory = m->version == CGROUP_V1 && has_controller(sup, (size_t)(le - sup), "memory");
+    return true;
+}
+
+bool cgroup_mountinfo_next(const char **p, const char *end, struct cgroup_mount *m)
+{
+    while (*p < end) {
+        const char *line = *p;
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        const char *le = nl ? nl : end;
+        *p = nl ? nl + 1 : end;
+        if (parse_mount_line(line, le, m))
+            return true;
+    }
+    return false;
+}
+
+static bool serves(const struct cgroup_mount *m, enum cgroup_version want)
+{
+    return want == CGROUP_V1 ? m->memory : m->version == CGROUP_V2;
+}
+
+/* Another mount at the same mountpoint hides this one: mounted on top of it
+ * (its parent), or listed after it. */
+static bool hidden(const char *mi, const char *end, const struct cgroup_mount *m, size_t index)
+{
+    struct cgroup_mount *o = malloc(sizeof *o);
+    if (!o)
+        return false;
+    bool h = false;
+    size_t i = 0;
+    for (const char *p = mi; !h && cgroup_mountinfo_next(&p, end, o); i++)
+        h = i != index && !strcmp(o->mountpoint, m->mountpoint) && (o->parent == m->id || i > index);
+    free(o);
+    return h;
+}
+
+/* The part of path below root, or NULL if path is not inside it. A ".."
+ * left after the root leads out of the mount (a path from a nested cgroup
+ * namespace that the mount does not show). */
+static const char *below_root(const char *root, const char *path)
+{
+    size_t n = strcmp(root, "/") ? strlen(root) : 0;
+    if (strncmp(path, root, n) || (path[n] && path[n] != '/'))
+        return NULL;
+    const char *rest = path + n;
+    for (const char *d = rest; (d = strstr(d, "/..")); d += 3)
+        if (d[3] == '\0' || d[3] == '/')
+            return NULL;
+    return rest;
+}
+
+__attribute__((format(printf, 2, 3))) static void say(struct cgroup_place *pl, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pl->reason, sizeof pl->reason, fmt, ap);
+    va_end(ap);
+}
+
+static int place_in(const char *mi, size_t mlen, enum cgroup_version want, const char *path,
+                    struct cgroup_place *out)
+{
+    const char *end = mi + mlen;
+    _cleanup_free_ struct cgroup_mount *m = malloc(sizeof *m);
+    _cleanup_free_ char *first_root = NULL, *first_at = NULL;
+    if (!m)
+        return -ENOMEM;
+    size_t i = 0;
+    for (const char *p = mi; cgroup_mountinfo_next(&p, end, m); i++) {
+        if (!serves(m, want) || hidden(mi, end, m, i))
+            continue;
+        const char *rest = below_root(m->root, path);
+        if (!rest) {
+            if (!first_root) {
+                first_root = strdup(m->root);
+                first_at = strdup(m->mountpoint);
+            }
+            continue;
+        }
+        size_t rl = strlen(rest);
+        while (rl && rest[rl - 1] == '/')
+            rl--;
+        const char *mp = strcmp(m->mountpoint, "/") || !rl ? m->mountpoint : "";
+        int n = snprintf(out->dir, sizeof out->dir, "%s%.*s", mp, (int)rl, rest);
+        if (n < 0 || (size_t)n >= sizeof out->dir) {
+            say(out, "the memory cgroup's path is too long");
+            return -ENOENT;
+        }
+        snprintf(out->mountpoint, sizeof out->mountpoint, "%s", m->mountpoint);
+        out->version = want;
+        return 0;
+    }
+    if (first_root)
+        say(out, "the service's cgroup %.200s is outside the mounted hierarchy %.120s (at %.120s)", path,
+            first_root, first_at ? first_at : "?");
+    else
+        say(out, "no memory controller is mounted");
+    return -ENOENT;
+}
+
+int cgroup_locate(const char *mountinfo, size_t mlen, const char *proc_cgroup, size_t clen,
+                  struct cgroup_place *out)
+{
+    *out = (struct cgroup_place){0};
+    _cleanup_free_ struct cgroup_mount *m = malloc(sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    bool any = false, v1 = false, v2 = false;
+    for (const char *p = mountinfo; cgroup_mountinfo_next(&p, mountinfo + mlen, m);) {
+        any |= m->version != CGROUP_NONE;
+        v1 |= m->memory;
+        v2 |= m->version == CGROUP_V2;
+    }
+    if (!any) {
+        say(out, "no cgroup filesystem is mounted");
+        return -ENOENT;
+    }
+    if (!v1 && !v2) {
+        say(out, "no memory controller is mounted");
+        return -ENOENT;
+    }
+    char path[4096];
+    if (v1 && cgroup_parse_proc_version(proc_cgroup, clen, CGROUP_V1, path, sizeof path))
+        return place_in(mountinfo, mlen, CGROUP_V1, path, out);
+    if (v2 && cgroup_parse_proc_version(proc_cgroup, clen, CGROUP_V2, path, sizeof path))
+        return place_in(mountinfo, mlen, CGROUP_V2, path, out);
+    say(out, "the service's /proc/PID/cgroup names no %s cgroup", v1 ? "memory" : "unified");
+    return -ENOENT;
+}
+
+int cgroup_v2_check_memory(struct cgroup_place *pl, const char *controllers, size_t len)
+{
+    /* Space-separated names: memory is a word of its own. */
+    for (size_t i = 0; i + 6 <= len; i++)
+        if ((i == 0 || isspace((unsigned char)controllers[i - 1])) && !memcmp(controllers + i, "memory", 6) &&
+            (i + 6 == len || isspace((unsigned char)controllers[i + 6])))
+            return 0;
+    say(pl, "no memory controller is mounted (the unified hierarchy at %.300s has none)", pl->mountpoint);
+    pl->version = CGROUP_NONE;
+    return -ENOENT;
+}
+
+/* A path as mountinfo writes it. */
+static bool escape(const char *s, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (; *s; s++) {
+        bool esc = *s == ' ' || *s == '\t' || *s == '\n' || *s == '\\';
+        if (k + (esc ? 4 : 1) >= cap)
+            return false;
+        if (esc)
+            k += (size_t)sprintf(out + k, "\\%03o", (unsigned char)*s);
+        else
+            out[k++] = *s;
+    }
+    out[k] = '\0';
+    return true;
+}
+
+int cgroup_fixture_mountinfo(const char *root, char *buf, size_t cap)
+{
+    char esc[4096 * 4], path[4096];
+    struct stat st;
+    if (!escape(root, esc, sizeof esc))
+        return -ENAMETOOLONG;
+    size_t k = 0;
+    buf[0] = '\0';
+    snprintf(path, sizeof path, "%s/memory", root);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        int n = snprintf(buf, cap, "1 0 0:1 / %s/memory rw - cgroup cgroup rw,memory\n", esc);
+        if (n < 0 || (size_t)n >= cap)
+            return -ENAMETOOLONG;
+        k = (size_t)n;
+    }
+    snprintf(path, sizeof path, "%s/cgroup.controllers", root);
+    if (stat(path, &st) == 0) {
+        int n = snprintf(buf + k, cap - k, "2 0 0:2 / %s rw - cgroup2 cgroup2 rw\n", esc);
+        if (n < 0 || (size_t)n >= cap - k)
+            return -ENAMETOOLONG;
+        k += (size_t)n;
+    }
+    return (int)k;
+}
+
+int cgroup_memory_read(const char *mountinfo, size_t mlen, const char *proc_cgroup, size_t clen,
+                       struct cgroup_memory *m)
 {
     *m = (struct cgroup_memory){0};
-    char path[4096], base[4096];
-    struct stat st;
-    enum cgroup_version v = CGROUP_NONE;
-    snprintf(base, sizeof base, "%s/memory", root);
-    if (stat(base, &st) == 0 &&
-        cgroup_parse_proc_version(proc_cgroup, len, CGROUP_V1, path, sizeof path) == CGROUP_V1) {
-        v = CGROUP_V1;
-    } else {
-        snprintf(base, sizeof base, "%s/cgroup.controllers", root);
-        if (stat(base, &st) == 0 &&
-            cgroup_parse_proc_version(proc_cgroup, len, CGROUP_V2, path, sizeof path) == CGROUP_V2) {
-            v = CGROUP_V2;
-            snprintf(base, sizeof base, "%s", root);
-        }
+    _cleanup_free_ struct cgroup_place *pl = malloc(sizeof *pl);
+    if (!pl) {
+        snprintf(m->reason, sizeof m->reason, "out of memory");
+        return -ENOMEM;
     }
-    if (!v)
-        return -ENOENT;
-    if (v == CGROUP_V1)
-        snprintf(base, sizeof base, "%s/memory", root);
-    int n = snprintf(m->dir, sizeof m->dir, "%s%s", base, path);
-    if (n < 0 || (size_t)n >= sizeof m->dir)
-        return -ENAMETOOLONG;
-    /* Strip a trailing "/" of the root cgroup. */
-    if (n > 1 && m->dir[n - 1] == '/')
-        m->dir[n - 1] = '\0';
+    int r = cgroup_locate(mountinfo, mlen, proc_cgroup, clen, pl);
+    if (r == 0 && pl->version == CGROUP_V2) {
+        _cleanup_free_ char *ctl = NULL;
+        size_t len = 0;
+        char path[4096 + 32];
+        snprintf(path, sizeof path, "%s/cgroup.controllers", pl->mountpoint);
+        if (read_file_at(AT_FDCWD, path, 1 << 16, &ctl, &len) < 0)
+            len = 0;
+        r = cgroup_v2_check_memory(pl, ctl ? ctl : "", len);
+    }
+    if (r < 0) {
+        snprintf(m->reason, sizeof m->reason, "%s", pl->reason);
+        return r;
+    }
+    snprintf(m->dir, sizeof m->dir, "%s", pl->dir);
     _cleanup_close_ int dfd = open(m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return -errno;
+    if (dfd < 0) {
+        r = -errno;
+        snprintf(m->reason, sizeof m->reason, "cannot open %.400s: %s", m->dir, strerror(-r));
+        return r;
+    }
+    enum cgroup_version v = pl->version;
     m->version = v;
     _cleanup_free_ char *lim = NULL;
     if (v == CGROUP_V1) {
@@ -187,4 +447,32 @@ int cgroup_memory_read(const char *root, const char *proc_cgroup, size_t len, st
         m->has_group_kills = read_keyed(dfd, "memory.events", "oom_group_kill", &m->oom_group_kills);
     }
     return 0;
+}
+
+int cgroup_memory_of(pid_t pid, const char *fixture_root, struct cgroup_memory *m)
+{
+    *m = (struct cgroup_memory){0};
+    char path[64];
+    _cleanup_free_ char *pc = NULL, *mi = NULL;
+    size_t plen, mlen;
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    int r = read_file_at(AT_FDCWD, path, 1 << 16, &pc, &plen);
+    if (r < 0) {
+        snprintf(m->reason, sizeof m->reason, "cannot read %s: %s", path, strerror(-r));
+        return r;
+    }
+    if (fixture_root) {
+        size_t cap = 3 * sizeof m->dir;
+        mi = malloc(cap);
+        r = mi ? cgroup_fixture_mountinfo(fixture_root, mi, cap) : -ENOMEM;
+        mlen = r > 0 ? (size_t)r : 0;
+    } else {
+        /* A node with many containers has a long mount table. */
+        r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", 16 << 20, &mi, &mlen);
+    }
+    if (r < 0) {
+        snprintf(m->reason, sizeof m->reason, "cannot read the mount table: %s", strerror(-r));
+        return r;
+    }
+    return cgroup_memory_read(mi, mlen, pc, plen, m);
 }

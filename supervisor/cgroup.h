@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* The service's memory cgroup, v1 and v2 alike. Parsers are pure; readers
- * take the cgroup root as a parameter so tests point them at fixture trees. */
+/* The service's memory cgroup, v1 and v2 alike. Parsers are pure; the
+ * reader takes the mount table as text so tests feed it fixtures, and a
+ * fixture tree stands in for /sys/fs/cgroup through a synthesized one. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define CGROUP_ROOT_DEFAULT "/sys/fs/cgroup"
+#include <sys/types.h>
 
 enum cgroup_version { CGROUP_NONE = 0, CGROUP_V1 = 1, CGROUP_V2 = 2 };
 
 struct cgroup_memory {
-    enum cgroup_version version;
+    enum cgroup_version version; /* CGROUP_NONE: none found, see reason */
     char dir[4096]; /* the memory cgroup's directory */
+    char reason[512]; /* why there is none, for the manifest and `show` */
     bool has_limit; uint64_t limit_bytes;
     bool has_usage; uint64_t usage_bytes;
     bool has_peak;  uint64_t peak_bytes;
@@ -39,12 +40,55 @@ int cgroup_keyed_value(const char *buf, size_t len, const char *key, uint64_t *o
  * <0 malformed. */
 int cgroup_parse_limit(const char *buf, uint64_t *out);
 
-/* Locates the memory cgroup under root from /proc/PID/cgroup's text and
- * reads its figures: v1 when root/memory exists and the process has a v1
- * memory line (a hybrid host), else v2 when root/cgroup.controllers lists
- * memory... or exists at all (fixture trees). Returns 0 or -errno. */
-int cgroup_memory_read(const char *root, const char *proc_cgroup, size_t len,
+/* One mount of /proc/PID/mountinfo, its paths unescaped (\040 and kin). */
+struct cgroup_mount {
+    int id, parent;              /* fields 1 and 2 */
+    enum cgroup_version version; /* CGROUP_NONE: not a cgroup filesystem */
+    bool memory;                 /* v1: its super options name the memory controller */
+    char root[4096];             /* field 4: the cgroup shown at the mountpoint */
+    char mountpoint[4096];       /* field 5 */
+};
+
+/* The next well-formed line of mountinfo text from *p (malformed ones are
+ * skipped), advancing *p past it. False at the end. */
+bool cgroup_mountinfo_next(const char **p, const char *end, struct cgroup_mount *m);
+
+/* Where a memory cgroup is, or why there is none. */
+struct cgroup_place {
+    enum cgroup_version version; /* CGROUP_NONE: see reason */
+    char dir[4096];
+    char mountpoint[4096];       /* of the hierarchy it was found in */
+    char reason[512];
+};
+
+/* Where the service's memory cgroup is, from crashbox's mount table and the
+ * service's /proc/PID/cgroup (both as seen from crashbox's namespaces): the
+ * v1 memory hierarchy if mounted and named, else the unified one. A mount
+ * shows the cgroup at its root (field 4) at its mountpoint, so the service's
+ * path has that root stripped, as runc does; a mount hidden by another at
+ * the same mountpoint is skipped. Returns 0 or -ENOENT with out->reason
+ * set. Pure. */
+int cgroup_locate(const char *mountinfo, size_t mlen, const char *proc_cgroup, size_t clen,
+                  struct cgroup_place *out);
+/* A unified hierarchy serves memory only if the cgroup.controllers at its
+ * mountpoint lists it (a hybrid host mounts one without controllers). Sets
+ * the reason and returns -ENOENT when it does not. Pure. */
+int cgroup_v2_check_memory(struct cgroup_place *pl, const char *controllers, size_t len);
+
+/* Mount table text for a fixture tree standing in for /sys/fs/cgroup:
+ * root/memory as the v1 memory hierarchy if it is a directory, root as the
+ * unified one if it has cgroup.controllers, both with the root "/".
+ * Returns the length, or -ENAMETOOLONG. */
+int cgroup_fixture_mountinfo(const char *root, char *buf, size_t cap);
+
+/* Locates the memory cgroup (cgroup_locate and the v2 check on the real
+ * cgroup.controllers) and reads its figures. Returns 0, or -errno with
+ * m->reason set. */
+int cgroup_memory_read(const char *mountinfo, size_t mlen, const char *proc_cgroup, size_t clen,
                        struct cgroup_memory *m);
+/* The same for a process, reading /proc/PID/cgroup and /proc/self/mountinfo,
+ * or the tree under fixture_root instead of the real mounts if it is set. */
+int cgroup_memory_of(pid_t pid, const char *fixture_root, struct cgroup_memory *m);
 
 /* The kernel file names worth keeping in a bundle for a version. */
 extern const char *const cgroup_v1_files[];

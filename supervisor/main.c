@@ -104,8 +104,8 @@ static int cmd_check(int argc, char **argv)
 static int cmd_parse(int argc, char **argv)
 {
     const char *path = argc > 0 ? argv[0] : "-";
-    _cleanup_close_ int fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO)
-                                                     : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    _cleanup_close_ int fd = strcmp(path, "-") == 0 ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)
+                                                    : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         fprintf(stderr, "crashbox parse: %s: %s\n", path, strerror(errno));
         return EXIT_CRASHBOX_USAGE;

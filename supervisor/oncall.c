@@ -497,6 +497,52 @@ static int resolve_bundle(const char *arg, const char *dir, char *out, size_t ca
     return 0;
 }
 
+/* A bundle without a memory cgroup says why in snapshot.missing. */
+static void print_memory(const struct jv *v)
+{
+    const struct jv *version = jv_path(v, "memory.cgroup_version");
+    if (!version || version->type != JV_NUMBER) {
+        const char *why = NULL;
+        const struct jv *missing = jv_path(v, "snapshot.missing");
+        for (const struct jv *e = missing ? missing->child : NULL; e && !why; e = e->next)
+            if (jv_str(e, "item") && !strcmp(jv_str(e, "item"), "cgroup"))
+                why = jv_str(e, "reason");
+        printf("  memory   no memory cgroup (%s)\n", why ? why : "the bundle does not say why");
+        return;
+    }
+    char lim[32] = "no limit", peak[32] = "?", use[32] = "?", kills[24] = "?";
+    if (jv_path(v, "memory.limit_bytes") && jv_path(v, "memory.limit_bytes")->type == JV_NUMBER)
+        human_size((uint64_t)jv_num(v, "memory.limit_bytes", 0), lim, sizeof lim);
+    if (jv_path(v, "memory.peak_bytes") && jv_path(v, "memory.peak_bytes")->type == JV_NUMBER)
+        human_size((uint64_t)jv_num(v, "memory.peak_bytes", 0), peak, sizeof peak);
+    if (jv_path(v, "memory.usage_bytes") && jv_path(v, "memory.usage_bytes")->type == JV_NUMBER)
+        human_size((uint64_t)jv_num(v, "memory.usage_bytes", 0), use, sizeof use);
+    if (jv_path(v, "memory.oom_kills") && jv_path(v, "memory.oom_kills")->type == JV_NUMBER)
+        snprintf(kills, sizeof kills, "%.0f", jv_num(v, "memory.oom_kills", 0));
+    printf("  memory   limit: %s, peak %s, usage %s, cgroup v%.0f, OOM kills %s\n", lim, peak, use,
+           version->num, kills);
+}
+
+/* How memory was watched during the run (bundles before it have no line). */
+static void print_watch(const struct jv *v)
+{
+    const struct jv *w = jv_path(v, "memory.watch");
+    if (!w || w->type != JV_OBJECT)
+        return;
+    const char *by = jv_str(w, "by"), *refused = jv_str(w, "registration_refused");
+    if (!by) {
+        printf("  watched  nothing: %s\n", jv_str(w, "why_none") ?: "?");
+        return;
+    }
+    printf("  watched  %s", by);
+    if (jv_path(w, "polls"))
+        printf(" (adaptive, %.0f-%.0f ms apart, %.0f reads)", jv_num(w, "poll_min_ms", 0),
+               jv_num(w, "poll_max_ms", 0), jv_num(w, "polls", 0));
+    if (refused)
+        printf("; registration refused: %s", refused);
+    printf("\n");
+}
+
 static void print_top_maps(const char *smaps, size_t len)
 {
     /* Per mapping: a header line "start-end perms offset dev inode path",
@@ -609,15 +655,8 @@ int oncall_show(int argc, char **argv)
         printf("  exit     code %.0f\n", code->num);
     else
         printf("  exit     killed by %s\n", jv_str(v, "exit.signal") ?: "?");
-    char lim[32] = "none", peak[32] = "?", use[32] = "?";
-    if (jv_path(v, "memory.limit_bytes") && jv_path(v, "memory.limit_bytes")->type == JV_NUMBER)
-        human_size((uint64_t)jv_num(v, "memory.limit_bytes", 0), lim, sizeof lim);
-    if (jv_path(v, "memory.peak_bytes") && jv_path(v, "memory.peak_bytes")->type == JV_NUMBER)
-        human_size((uint64_t)jv_num(v, "memory.peak_bytes", 0), peak, sizeof peak);
-    if (jv_path(v, "memory.usage_bytes") && jv_path(v, "memory.usage_bytes")->type == JV_NUMBER)
-        human_size((uint64_t)jv_num(v, "memory.usage_bytes", 0), use, sizeof use);
-    printf("  memory   limit %s, peak %s, usage %s, cgroup v%.0f, OOM kills %.0f\n", lim, peak, use,
-           jv_num(v, "memory.cgroup_version", 0), jv_num(v, "memory.oom_kills", 0));
+    print_memory(v);
+    print_watch(v);
     _cleanup_free_ char *smaps = NULL;
     size_t slen;
     if (bundle_read_member(AT_FDCWD, path, "proc/smaps", 8 << 20, &smaps, &slen) == 0) {

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,13 @@
 
 #include "sandbox.h"
 #include "shipconf.h"
+#include "sigtable.h"
 #include "util.h"
 
 enum value_type {
     V_STRING, V_PATH, V_NAME, V_S3URL, V_URL, V_SIZE, V_DURATION, V_BOOL, V_FORWARD, V_PATTERNS, V_ASSIGNMENTS,
     V_EXIT_CODES, V_MODE, V_COUNT, V_RESTART, V_IDNAME, V_GROUPS, V_CAPS, V_SYSCALLS, V_RLIMIT,
-    V_DENY_ACTION, V_COMMAND, V_PERCENTS,
+    V_DENY_ACTION, V_READER_GONE, V_COMMAND, V_PERCENTS, V_SIGNALS,
 };
 
 struct key_def {
@@ -50,6 +52,7 @@ static const struct key_def keys[] = {
     {"signals", "descendant_grace", V_DURATION, FIELD(descendant_grace_ms), 0, 3600ULL * 1000, 0},
     {"stderr", "tail_size", V_SIZE, FIELD(tail_size), 64ULL << 10, 1ULL << 30, 0},
     {"stderr", "drain_timeout", V_DURATION, FIELD(drain_timeout_ms), 0, 3600ULL * 1000, 0},
+    {"stderr", "reader_gone", V_READER_GONE, FIELD(keep_reading_without_reader), 0, 0, 0},
     {"restart", "mode", V_RESTART, FIELD(restart_mode), 0, 0, 0},
     {"restart", "min_delay", V_DURATION, FIELD(restart_min_delay_ms), 0, 3600000, 0},
     {"restart", "max_delay", V_DURATION, FIELD(restart_max_delay_ms), 0, 86400000, 0},
@@ -73,6 +76,7 @@ static const struct key_def keys[] = {
     {"memory", "hysteresis", V_COUNT, FIELD(watermark_hysteresis), 0, 50, 0},
     {"memory", "snapshot_interval", V_DURATION, FIELD(watermark_interval_ms), 0, 3600000, 0},
     {"memory", "keep_memory_high", V_BOOL, FIELD(keep_memory_high), 0, 0, 0},
+    {"memory", "poll", V_BOOL, FIELD(memory_poll), 0, 0, 0},
     {"hooks", "on_crash", V_COMMAND, FIELD(on_crash), 0, 0, 0},
     {"hooks", "timeout", V_DURATION, FIELD(hook_timeout_ms), 100, 3600000, 0},
     {"ship", "to", V_S3URL, FIELD(ship_to), 0, 0, 0},
@@ -82,6 +86,7 @@ static const struct key_def keys[] = {
     {"metrics", "textfile", V_PATH, FIELD(metrics_textfile), 0, 0, 0},
     {"capture", "exit_hook", V_BOOL, FIELD(exit_hook), 0, 0, 0},
     {"capture", "go_shim", V_BOOL, FIELD(go_shim), 0, 0, 0},
+    {"capture", "crash_signals", V_SIGNALS, FIELD(crash_signals), 0, 0, 0},
     {"capture", "snapshot_budget", V_DURATION, FIELD(snapshot_budget_ms), 10, 60000, 0},
     {"capture", "normal_exit_codes", V_EXIT_CODES, FIELD(normal_exit_codes), 0, 0, 0},
     {"capture", "redact", V_PATTERNS, FIELD(redact), 0, 0, 0},
@@ -108,11 +113,11 @@ int policy_init_defaults(struct policy *p)
         .tail_size = 8ULL << 20,
         .drain_timeout_ms = 2000,
         .exit_hook = true,
-        .go_shim = true,
         .self_sandbox = true,
         .hook_timeout_ms = 30000,
         .watermark_hysteresis = 5,
         .watermark_interval_ms = 10000,
+        .memory_poll = true,
         .rlimit_core = POLICY_UNSET,
         .rlimit_nofile = POLICY_UNSET,
         .rlimit_nproc = POLICY_UNSET,
@@ -182,6 +187,7 @@ void policy_free(struct policy *p)
     free(p->fallback_dir);
     free(p->bundle_group);
     strlist_free(&p->normal_exit_codes);
+    strlist_free(&p->crash_signals);
     strlist_free(&p->redact);
     env_rules_free(&p->env);
     env_rules_free(&p->watcher_env);
@@ -219,6 +225,29 @@ bool policy_is_normal_exit(const struct policy *p, int code)
         if (atoi(p->normal_exit_codes.items[i]) == code)
             return true;
     return false;
+}
+
+bool signal_only_ends(int sig)
+{
+    return sig == SIGHUP || sig == SIGINT || sig == SIGPIPE || sig == SIGTERM;
+}
+
+bool policy_is_crash_signal(const struct policy *p, int sig)
+{
+    if (!signal_only_ends(sig))
+        return true;
+    const char *name = signal_name(sig);
+    for (size_t i = 0; i < p->crash_signals.n; i++)
+        if (strcmp(p->crash_signals.items[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* The keys whose value is one of two words: false, true. */
+static const char *const *two_words(enum value_type t)
+{
+    static const char *const deny[] = {"eperm", "kill"}, *const reader[] = {"pass", "keep"};
+    return t == V_READER_GONE ? reader : deny;
 }
 
 /* Checks a value and stores it into the policy. Returns NULL on success, or
@@ -311,13 +340,37 @@ static const char *set_value(struct policy *p, const struct key_def *k, const ch
         return NULL;
     }
     case V_DENY_ACTION:
-        if (strcmp(v, "eperm") == 0)
-            *(bool *)dst = false;
-        else if (strcmp(v, "kill") == 0)
-            *(bool *)dst = true;
-        else
-            return "must be 'eperm' or 'kill'";
+    case V_READER_GONE: {
+        const char *const *w = two_words(k->type);
+        if (strcmp(v, w[0]) != 0 && strcmp(v, w[1]) != 0) {
+            snprintf(detail, dlen, "must be '%s' or '%s'", w[0], w[1]);
+            return detail;
+        }
+        *(bool *)dst = strcmp(v, w[1]) == 0;
         return NULL;
+    }
+    case V_SIGNALS: {
+        struct strlist l;
+        r = strlist_parse(v, &l);
+        if (r < 0)
+            return r == -ENOMEM ? "out of memory" : "unterminated quote";
+        for (size_t i = 0; i < l.n; i++) {
+            int sig = signal_from_name(l.items[i]);
+            char *name = sig > 0 && signal_only_ends(sig) ? strdup(signal_name(sig)) : NULL;
+            if (!name) {
+                snprintf(detail, dlen, "'%s' is not one of the signals that only end a process "
+                         "(HUP INT PIPE TERM); any other death by a signal is a crash already",
+                         l.items[i]);
+                strlist_free(&l);
+                return detail;
+            }
+            free(l.items[i]); /* stored by its canonical name, for the dump */
+            l.items[i] = name;
+        }
+        strlist_free((struct strlist *)dst);
+        *(struct strlist *)dst = l;
+        return NULL;
+    }
     case V_GROUPS:
     case V_CAPS:
     case V_SYSCALLS: {
@@ -663,7 +716,8 @@ static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
         break;
     }
     case V_DENY_ACTION:
-        snprintf(buf, sizeof buf, "%s", *(const bool *)v ? "kill" : "eperm");
+    case V_READER_GONE:
+        snprintf(buf, sizeof buf, "%s", two_words(k->type)[*(const bool *)v]);
         break;
     case V_COUNT:
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)v);
@@ -681,6 +735,7 @@ static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
     case V_EXIT_CODES:
     case V_COMMAND:
     case V_PERCENTS:
+    case V_SIGNALS:
     case V_GROUPS:
     case V_CAPS:
     case V_SYSCALLS: {

@@ -51,6 +51,7 @@ struct policy {
     /* [stderr] */
     uint64_t tail_size;        /* bytes of stderr kept for crash capture */
     uint64_t drain_timeout_ms; /* how long to relay after the child is gone */
+    bool keep_reading_without_reader; /* reader_gone = keep: the service never sees EPIPE */
     /* [restart] */
     enum restart_mode restart_mode;
     uint64_t restart_min_delay_ms;
@@ -75,6 +76,7 @@ struct policy {
     uint64_t watermark_hysteresis; /* percent below a watermark that re-arms it */
     uint64_t watermark_interval_ms; /* at most one snapshot per watermark per interval */
     bool keep_memory_high;         /* keep dropped snapshots as memory-high bundles */
+    bool memory_poll;              /* poll usage where no threshold can be registered */
     /* [hooks] */
     struct strlist on_crash;  /* command run after a bundle is written */
     uint64_t hook_timeout_ms;
@@ -89,6 +91,7 @@ struct policy {
     /* [capture] */
     bool exit_hook;               /* snapshot at exit_group via seccomp notify */
     bool go_shim;                 /* give the service the shim's crash and control fds */
+    struct strlist crash_signals; /* of HUP INT PIPE TERM: deaths by these that are crashes */
     uint64_t snapshot_budget_ms;  /* the longest a dying service is held */
     struct strlist normal_exit_codes; /* exits that are not crashes */
     struct strlist redact;        /* more secret-name patterns for environ */
@@ -99,6 +102,11 @@ struct policy {
 
 /* True when an exit with this code is a normal end, not a crash. */
 bool policy_is_normal_exit(const struct policy *p, int code);
+/* The signals that only end a process (HUP, INT, PIPE, TERM): a death by
+ * one is a stop unless the policy lists it in crash_signals. */
+bool signal_only_ends(int sig);
+/* True when a death by sig counts as a crash under this policy. */
+bool policy_is_crash_signal(const struct policy *p, int sig);
 
 /* Fills p with the built-in defaults. Returns 0 or -ENOMEM. */
 int policy_init_defaults(struct policy *p);

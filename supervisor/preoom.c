@@ -53,25 +53,47 @@ void state_end(struct preoom *p, const struct capture *c)
     closep(&p->state_dirfd);
 }
 
+/* A registration the cgroupfs refused is the normal case in a container
+ * (read-only cgroupfs): said once at info, with what watches instead. */
+static void say_mechanism(const struct memwatch *w)
+{
+    static bool said;
+    if (said || !w->report.register_errno)
+        return;
+    said = true;
+    char desc[48];
+    memwatch_describe(w->report.by, desc, sizeof desc);
+    const char *verb = w->report.by ? "watching memory by" : "not watching memory:";
+    const char *how = w->report.by ? desc : w->report.why_none;
+    const char *what = w->version == CGROUP_V1 ? "memory thresholds" : "a PSI trigger";
+    if (memwatch_unwritable(w->report.register_errno))
+        log_info("the memory cgroup is not writable (%s: %s): %s %s", what, strerror(w->report.register_errno),
+                 verb, how);
+    else
+        log_warn("cannot register %s: %s; %s %s", what, strerror(w->report.register_errno), verb, how);
+}
+
 void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
 {
     *p = (struct preoom){.policy = pol, .capture = c, .dirfd = -1, .state_dirfd = -1, .state_fd = -1};
-    for (size_t i = 0; i < ARRAY_SIZE(p->w.fds); i++)
-        p->w.fds[i] = -1;
-    p->w.dirfd = -1;
-    if (!pol->watermarks.n)
+    memwatch_init(&p->w);
+    if (!pol->watermarks.n) {
+        p->w.report = (struct memwatch_report){.set = true, .why_none = "no watermarks"};
         return;
+    }
     unsigned pct[MEMWATCH_MAX];
     size_t n = 0;
     for (size_t i = 0; i < pol->watermarks.n && n < MEMWATCH_MAX; i++)
         pct[n++] = (unsigned)atoi(pol->watermarks.items[i]);
     int r = memwatch_open(&p->w, &c->mem_start, pct, n, (unsigned)pol->watermark_hysteresis,
-                          (long long)pol->watermark_interval_ms);
+                          (long long)pol->watermark_interval_ms, pol->memory_poll);
+    say_mechanism(&p->w);
     static bool said;
-    if (r == -ENODATA || r == -ENOENT) {
+    if (r == -ENODATA || r == -ENOENT || r == -ENOTSUP) {
         /* Said once, at debug level: most runs without a limit are fine. */
         if (!said)
-            log_debug("%s: not watching memory", r == -ENODATA ? "no memory limit" : "no memory cgroup");
+            log_debug("not watching memory: %s%s%s%s", p->w.report.why_none, c->mem_start.reason[0] ? " (" : "",
+                      c->mem_start.reason, c->mem_start.reason[0] ? ")" : "");
         said = true;
         memwatch_close(&p->w);
         return;
@@ -79,6 +101,9 @@ void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
     if (r < 0) {
         log_warn("cannot watch the memory cgroup: %s", strerror(-r));
         memwatch_close(&p->w);
+        p->w.report.by = 0;
+        if (!p->w.report.why_none)
+            p->w.report.why_none = "the memory cgroup cannot be watched";
         return;
     }
     if (pol->bundle_dir)
@@ -114,8 +139,16 @@ static void drop_pending(struct preoom *p, size_t i, bool keep_as_bundle)
     p->pending[i][0] = '\0';
 }
 
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void take(struct preoom *p, size_t i, uint64_t usage)
 {
+    long long seen_ms = wall_ms(); /* the crossing was seen now; collecting takes a while */
     struct watermark *wm = &p->w.st.wm[i];
     if (wm->percent > p->state_watermark)
         p->state_watermark = wm->percent;
@@ -152,7 +185,7 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
     json_obj_begin(&j);
     json_kv_str(&j, "schema", "crashbox.pre-oom/1");
     json_kv_uint(&j, "watermark_percent", wm->percent);
-    json_kv_int(&j, "time_unix_ms", (long long)time(NULL) * 1000);
+    json_kv_int(&j, "time_unix_ms", seen_ms);
     json_kv_uint(&j, "usage_bytes", usage);
     json_kv_uint(&j, "limit_bytes", p->w.st.limit);
     json_obj_end(&j);
@@ -187,8 +220,12 @@ static bool oom_killed_since_start(const struct preoom *p)
 void preoom_on_event(struct preoom *p, int fd)
 {
     uint64_t usage;
-    if (!p->active || memwatch_read(&p->w, fd, &usage) < 0)
+    if (!p->active)
         return;
+    if (memwatch_read(&p->w, fd, &usage) < 0) {
+        memwatch_schedule(&p->w, p->w.last_usage); /* a failed read must not end polling */
+        return;
+    }
     size_t which = 0;
     switch (memwatch_observe(&p->w.st, usage, now_ms(), &which)) {
     case MW_SNAPSHOT:
@@ -207,11 +244,12 @@ void preoom_on_event(struct preoom *p, int fd)
     case MW_NONE:
         break;
     }
+    memwatch_schedule(&p->w, usage);
 }
-
 
 void preoom_finish(struct preoom *p)
 {
+    p->capture->watch = p->w.report;
     if (!p->active || p->dirfd < 0)
         return;
     struct capture *c = p->capture;

@@ -18,6 +18,17 @@
 #define RELAY_CHUNK (1 << 20)
 #define RELAY_TEE_MIN (64 << 10) /* below this, read/write: see relay_step() */
 
+/* The output failed: from now on only the tail gets the bytes, unless the
+ * reader went away and that is to be passed on (see relay_thread). */
+static void output_failed(struct relay *r, int err)
+{
+    if (!r->out_error)
+        r->out_error = err;
+    r->mode = RELAY_CAPTURE_ONLY;
+    if (err == EPIPE && r->pass_reader_gone)
+        r->reader_gone = true;
+}
+
 /* Reads exactly len bytes (already known to be in the pipe) into the tail,
  * and, in copy mode, writes them out. Returns 0, or -errno of the read. */
 static int take_into_tail(struct relay *r, size_t len, bool write_out)
@@ -37,9 +48,8 @@ static int take_into_tail(struct relay *r, size_t len, bool write_out)
             return 0;
         if (write_out) {
             int w = write_all(r->out_fd, dst, (size_t)n);
-            if (w < 0 && !r->out_error) {
-                r->out_error = -w;
-                r->mode = RELAY_CAPTURE_ONLY;
+            if (w < 0) {
+                output_failed(r, -w);
                 write_out = false;
             }
         }
@@ -97,12 +107,10 @@ static ssize_t relay_step(struct relay *r)
                     return -ECANCELED;
                 continue;
             }
-            if (errno == EINVAL) {
+            if (errno == EINVAL)
                 r->mode = RELAY_COPY; /* not a pipe after all */
-            } else {
-                r->out_error = errno;
-                r->mode = RELAY_CAPTURE_ONLY;
-            }
+            else
+                output_failed(r, errno);
             break;
         }
     }
@@ -123,10 +131,8 @@ static ssize_t relay_step(struct relay *r)
         r->mode = RELAY_CAPTURE_ONLY; /* asked to finish with the output full */
     if (r->mode != RELAY_CAPTURE_ONLY) {
         int w = write_all(r->out_fd, dst, (size_t)n);
-        if (w < 0) {
-            r->out_error = -w;
-            r->mode = RELAY_CAPTURE_ONLY;
-        }
+        if (w < 0)
+            output_failed(r, -w);
     }
     ring_commit(&r->tail, (size_t)n);
     r->relayed += (uint64_t)n;
@@ -173,6 +179,27 @@ static void *relay_thread(void *arg)
     unsigned busy = 0;  /* ...or now and then, to hear a stop request */
     uint64_t stop_at = 0;
     for (;;) {
+        if (r->reader_gone && r->in_fd >= 0) {
+            /* What a pipe does when its reader goes: the writer's next
+             * write fails. Whatever was in the pipe is in the tail. */
+            closep(&r->in_fd);
+            r->in_fd = -1;
+        }
+        if (r->in_fd < 0) {
+            /* Nothing to relay: only the crash channel, until its writers
+             * are gone (or stop is asked). */
+            if (r->crash_fd < 0)
+                break;
+            p[0].fd = -1;
+            p[2].fd = r->crash_fd;
+            if (poll(p, 3, -1) < 0 && errno != EINTR)
+                break;
+            if (p[2].revents)
+                take_crash_output(r);
+            if (p[1].revents & POLLIN)
+                break;
+            continue;
+        }
         if (!stopping && (idle || ++busy % 16 == 0)) {
             p[2].fd = r->crash_fd;
             int n = poll(p, 3, idle ? -1 : 0);
@@ -225,16 +252,17 @@ static void *relay_thread(void *arg)
     return NULL;
 }
 
-int relay_start(struct relay *r, int in_fd, int out_fd, size_t tail_size, int crash_fd)
+int relay_start(struct relay *r, int in_fd, int out_fd, size_t tail_size, int crash_fd, bool pass_reader_gone)
 {
-    *r = (struct relay){.in_fd = in_fd, .out_fd = out_fd, .stop_fd = -1, .crash_fd = crash_fd};
+    *r = (struct relay){.in_fd = in_fd, .out_fd = out_fd, .stop_fd = -1, .crash_fd = crash_fd,
+                        .pass_reader_gone = pass_reader_gone};
     if (crash_fd >= 0) {
         int cf = fcntl(crash_fd, F_GETFL);
         if (cf >= 0)
             (void)fcntl(crash_fd, F_SETFL, cf | O_NONBLOCK);
     }
-    int flags = fcntl(in_fd, F_GETFL);
-    if (flags < 0 || fcntl(in_fd, F_SETFL, flags | O_NONBLOCK) < 0)
+    int flags = in_fd >= 0 ? fcntl(in_fd, F_GETFL) : 0;
+    if (flags < 0 || (in_fd >= 0 && fcntl(in_fd, F_SETFL, flags | O_NONBLOCK) < 0))
         return -errno;
     struct stat st;
     r->mode = fstat(out_fd, &st) == 0 && S_ISFIFO(st.st_mode) ? RELAY_TEE : RELAY_COPY;
@@ -278,7 +306,9 @@ void relay_finish(struct relay *r, uint64_t timeout_ms)
     r->running = false;
     if (r->crash_fd >= 0)
         take_crash_output(r); /* whatever the runtime wrote there last */
-    if (r->out_error)
+    if (r->reader_gone)
+        log_debug("the reader of crashbox's stderr went away: the service's stderr was closed too");
+    else if (r->out_error)
         log_warn("could not relay the service's stderr: %s (its tail was kept)",
                  strerror(r->out_error));
 }

@@ -24,6 +24,8 @@ struct relay {
     struct ring tail; /* owned; read it only after relay_finish() */
     enum relay_mode mode;
     int out_error;    /* errno of the output's first failure, 0 if none */
+    bool pass_reader_gone; /* the output's EPIPE closes in_fd: the service gets EPIPE too */
+    bool reader_gone;      /* it did */
     uint64_t relayed; /* bytes taken from the service */
     bool eof;         /* the service side was closed by every writer */
     int crash_fd;      /* owned, -1 if none: the shim's crash-output pipe */
@@ -33,8 +35,12 @@ struct relay {
     bool running;
 };
 
-/* Takes ownership of in_fd and crash_fd (also on failure). */
-int relay_start(struct relay *r, int in_fd, int out_fd, size_t tail_size, int crash_fd);
+/* Takes ownership of in_fd and crash_fd (also on failure). in_fd -1: no
+ * stderr to relay (the service writes to a terminal), only the crash
+ * channel. pass_reader_gone: when the output's reader goes away, close
+ * in_fd, so the service's next write fails as it would without crashbox
+ * (EPIPE, SIGPIPE); otherwise keep reading into the tail. */
+int relay_start(struct relay *r, int in_fd, int out_fd, size_t tail_size, int crash_fd, bool pass_reader_gone);
 /* Waits up to timeout_ms for every writer to close the pipe, then stops the
  * thread, keeping whatever is already in the pipe in the tail. */
 void relay_finish(struct relay *r, uint64_t timeout_ms);

@@ -17,7 +17,7 @@ static const char *const allowed_syscalls[] = {
     "read", "write", "readv", "writev", "pread64", "pwrite64", "openat", "open", "close", "close_range",
     "fstat", "newfstatat", "stat", "lstat", "statx", "fstatfs", "statfs", "lseek", "getdents64",
     "readlink", "readlinkat", "access", "faccessat", "faccessat2", "fcntl", "flock", "dup", "dup2",
-    "dup3", "pipe2", "eventfd2", "signalfd4", "poll", "ppoll", "select", "pselect6", "epoll_wait",
+    "dup3", "pipe2", "eventfd2", "signalfd4", "timerfd_create", "timerfd_settime", "poll", "ppoll", "select", "pselect6", "epoll_wait",
     "ioctl", "wait4", "waitid", "kill", "tgkill", "tkill", "rt_sigaction", "rt_sigprocmask",
     "rt_sigreturn", "rt_sigtimedwait", "sigaltstack", "tee", "splice", "mkdir", "mkdirat", "unlink", "unlinkat",
     "rename", "renameat", "renameat2", "fsync", "fdatasync", "ftruncate", "fchmod", "fchown", "fchownat",

@@ -53,6 +53,23 @@ void signals_reset_for_exec(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* LISTEN_PID=<pid>, with no library call: it runs in the forked child. */
+static void format_listen_pid(char *buf, pid_t pid)
+{
+    static const char prefix[] = "LISTEN_PID=";
+    char digits[16];
+    size_t n = 0;
+    unsigned long v = (unsigned long)pid;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < sizeof digits);
+    size_t at = sizeof prefix - 1;
+    memcpy(buf, prefix, at);
+    while (n && at < SPAWN_LISTEN_PID_SIZE - 1)
+        buf[at++] = digits[--n];
+    buf[at] = '\0';
+}
+
 /* Runs in the child: only async-signal-safe calls. Never returns. */
 static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent, int err_fd,
                                   int hook_sock)
@@ -67,22 +84,13 @@ static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent,
     /* SIGTTOU is still blocked here, so a background caller may do this. */
     if (req->terminal_fd >= 0)
         (void)tcsetpgrp(req->terminal_fd, getpid());
-    if (req->stderr_fd != STDERR_FILENO && dup2(req->stderr_fd, STDERR_FILENO) < 0)
+    if (req->stderr_fd >= 0 && req->stderr_fd != STDERR_FILENO && dup2(req->stderr_fd, STDERR_FILENO) < 0)
         goto fail;
-    /* The shim's fds go to 3 and 4: first everything we keep moves out of
-     * the way (to 10 and up), then into place. */
-    int keep_from = 3;
-    if (req->shim_fds[0] >= 0 && req->shim_fds[1] >= 0) {
-        int hi_err = fcntl(err_fd, F_DUPFD_CLOEXEC, 10);
-        int hi_sock = hook_sock >= 0 ? fcntl(hook_sock, F_DUPFD_CLOEXEC, 10) : -1;
-        int hi_crash = fcntl(req->shim_fds[0], F_DUPFD, 10);
-        int hi_ctl = fcntl(req->shim_fds[1], F_DUPFD, 10);
-        if (hi_err < 0 || hi_crash < 0 || hi_ctl < 0 || dup2(hi_crash, 3) < 0 || dup2(hi_ctl, 4) < 0)
+    for (int i = 0; i < 2; i++)
+        if (req->shim_fds[i] >= 0 && fcntl(req->shim_fds[i], F_SETFD, 0) < 0)
             goto fail;
-        err_fd = hi_err;
-        hook_sock = hi_sock;
-        keep_from = 5;
-    }
+    if (req->listen_pid)
+        format_listen_pid(req->listen_pid, getpid());
     signals_reset_for_exec();
     /* crashbox protects itself from the OOM killer; the service must not
      * inherit that: it gets the value crashbox started with. */
@@ -109,7 +117,9 @@ static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent,
         (void)write(err_fd, msg, sizeof msg);
         _exit(127);
     }
-    close_fds_from(keep_from, err_fd);
+    /* No fd is closed here: crashbox's own are all close-on-exec, and what
+     * crashbox inherited (a caller's fd 3, socket activation's listeners)
+     * belongs to the service, as under any init. */
     execvpe(req->argv[0], req->argv, req->envp);
 fail:
     err = errno;

@@ -110,8 +110,13 @@ static void handle_signal(struct supervisor *s, int sig)
             s->reaped.main_stopped = false;
             int stop = s->reaped.main_stop_signal;
             /* Stop with the service when a job-control stop halted it, so
-             * the shell sees the whole job stopped. An init never stops. */
-            if (getpid() != 1 && signal_handling(stop) == SIGH_JOB_CONTROL) {
+             * the shell sees the whole job stopped and takes its terminal
+             * back. SIGSTOP too (nano, mutt on Ctrl-Z stop themselves so),
+             * but only on a terminal: elsewhere it is someone freezing the
+             * service, who would resume it and not us. An init never stops. */
+            bool job_stop = signal_handling(stop) == SIGH_JOB_CONTROL ||
+                            (stop == SIGSTOP && s->terminal_fd >= 0);
+            if (getpid() != 1 && job_stop) {
                 log_debug("service stopped by %s; stopping too", signal_name(stop));
                 raise(SIGSTOP);
             }
@@ -139,8 +144,12 @@ static void handle_signal(struct supervisor *s, int sig)
 static void drain_signalfd(struct supervisor *s, int sfd)
 {
     struct signalfd_siginfo si;
-    while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+    while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        /* Our own write to a stderr whose reader is gone: not for the service. */
+        if (si.ssi_signo == SIGPIPE && si.ssi_pid == (uint32_t)getpid())
+            continue;
         handle_signal(s, (int)si.ssi_signo);
+    }
 }
 
 static void drain_fault_pipe(struct supervisor *s)
@@ -286,21 +295,69 @@ static void metrics_update(const struct policy *pol, struct metrics *m)
         log_warn("cannot write metrics to %s: %s", pol->metrics_textfile, strerror(-r));
 }
 
+/* The service's environment for one run: the built one, plus the shim's
+ * fd numbers, with LISTEN_PID in a buffer the child rewrites to its own pid
+ * when it named crashbox (socket activation was meant for the service). */
+struct run_env {
+    char **envp; /* owned array; the strings are borrowed or below */
+    char shim[2][48];
+    char listen_pid[SPAWN_LISTEN_PID_SIZE];
+    bool rewrite_listen_pid;
+};
+
+static int run_env_build(struct run_env *e, char *const *base, const int shim_fds[2])
+{
+    size_t n = 0;
+    while (base[n])
+        n++;
+    e->rewrite_listen_pid = false;
+    e->envp = calloc(n + 3, sizeof *e->envp);
+    if (!e->envp)
+        return -ENOMEM;
+    char own[32];
+    snprintf(own, sizeof own, "LISTEN_PID=%d", (int)getpid());
+    for (size_t i = 0; i < n; i++) {
+        e->envp[i] = base[i];
+        if (strcmp(base[i], own) == 0) {
+            e->envp[i] = e->listen_pid;
+            e->rewrite_listen_pid = true;
+        }
+    }
+    if (shim_fds[0] >= 0 && shim_fds[1] >= 0) {
+        snprintf(e->shim[0], sizeof e->shim[0], "CRASHBOX_CRASH_FD=%d", shim_fds[0]);
+        snprintf(e->shim[1], sizeof e->shim[1], "CRASHBOX_CONTROL_FD=%d", shim_fds[1]);
+        e->envp[n++] = e->shim[0];
+        e->envp[n++] = e->shim[1];
+    }
+    return 0;
+}
+
+static void run_env_free(struct run_env *e)
+{
+    free(e->envp);
+    e->envp = NULL;
+}
+
 static int run_once(const struct service_run *run, const struct exithook_prog *hook,
                     const struct sandbox *sb, const char *oom_adj, unsigned restarts, struct writers *writers,
                     struct metrics *metrics, enum crash_kind *kind, bool *stop)
 {
     const struct policy *pol = run->policy;
     *kind = CRASH_NONE;
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+    /* An interactive session (a shell on a terminal) needs the terminal as
+     * its fd 2, as under any init: bash takes its prompt and job control
+     * from it. The cost, said in the bundle: no stderr tail. */
+    bool interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
+    int pipefd[2] = {-1, -1};
+    if (!interactive && pipe2(pipefd, O_CLOEXEC) < 0) {
         log_error("cannot create the stderr pipe: %s", strerror(errno));
         return EXIT_CRASHBOX_SYSTEM;
     }
     _cleanup_close_ int err_rd = pipefd[0];
     _cleanup_close_ int err_wr = pipefd[1];
     /* A larger pipe lets bursts through without the service waiting on us. */
-    (void)fcntl(err_wr, F_SETPIPE_SZ, 1 << 20);
+    if (err_wr >= 0)
+        (void)fcntl(err_wr, F_SETPIPE_SZ, 1 << 20);
 
     /* The Go shim's channels: crash output (a pipe) and control (a socket). */
     __attribute__((cleanup(close_pairp))) int shim_crash[2] = {-1, -1};
@@ -312,9 +369,17 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
         closep(&shim_crash[1]);
         shim_crash[0] = shim_crash[1] = -1;
     }
+    __attribute__((cleanup(run_env_free))) struct run_env env = {0};
+    if (run_env_build(&env, run->envp, (int[2]){shim_crash[1], shim_ctl[1]}) < 0) {
+        log_error("cannot build the service's environment: %s", strerror(ENOMEM));
+        return EXIT_CRASHBOX_SYSTEM;
+    }
     struct capture cap;
+    /* The built environment, not env: a bundle writer may outlive this run. */
     capture_init(&cap, pol, run->argv, run->envp);
     cap.restarts = restarts;
+    if (interactive)
+        cap.no_tail_reason = "stderr not captured: a terminal (an interactive session keeps it)";
     if (!metrics->service[0]) {
         snprintf(metrics->service, sizeof metrics->service, "%s", cap.service);
         metrics_update(pol, metrics); /* zeros, so the series exist before a crash */
@@ -323,13 +388,14 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     struct supervisor s = {.policy = pol, .capture = &cap, .preoom = &pre, .terminal_fd = foreground_terminal()};
     struct spawn_request req = {
         .argv = run->argv,
-        .envp = run->envp,
+        .envp = env.envp,
         .stderr_fd = err_wr,
         .terminal_fd = s.terminal_fd,
         .exit_hook = hook->filter ? hook : NULL,
         .sandbox = sb,
         .oom_score_adj = oom_adj,
         .shim_fds = {shim_crash[1], shim_ctl[1]},
+        .listen_pid = env.rewrite_listen_pid ? env.listen_pid : NULL,
     };
     if (restarts == 0)
         (void)recovery_run(pol, cap.service, cap.host); /* a previous run killed with us? */
@@ -375,7 +441,8 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     shim_crash[1] = shim_ctl[1] = -1;
     cap.control_fd = shim_ctl[0];
     struct relay relay;
-    r = relay_start(&relay, steal_fd(&err_rd), STDERR_FILENO, pol->tail_size, steal_fd(&shim_crash[0]));
+    r = relay_start(&relay, steal_fd(&err_rd), STDERR_FILENO, pol->tail_size, steal_fd(&shim_crash[0]),
+                    !pol->keep_reading_without_reader);
     if (r < 0)
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
     if (pol->self_sandbox && restarts == 0) {
@@ -504,22 +571,6 @@ int supervise(const struct service_run *run)
             log_warn("cannot build the exit hook's seccomp filter: %s; capture will be post-mortem",
                      strerror(-r));
     }
-    /* With the Go shim's channels, the service learns their fds. */
-    char **shim_env = NULL;
-    struct service_run with_shim = *run;
-    if (pol->go_shim) {
-        size_t n = 0;
-        while (run->envp[n])
-            n++;
-        shim_env = calloc(n + 3, sizeof *shim_env);
-        if (shim_env) {
-            memcpy(shim_env, run->envp, n * sizeof *shim_env);
-            shim_env[n] = "CRASHBOX_CRASH_FD=3";
-            shim_env[n + 1] = "CRASHBOX_CONTROL_FD=4";
-            with_shim.envp = shim_env;
-            run = &with_shim;
-        }
-    }
     /* Restart times inside the window, for the start limit. */
     long long starts[64];
     size_t nstarts = 0;
@@ -562,7 +613,6 @@ int supervise(const struct service_run *run)
     }
     /* Every bundle is on disk (or given up on) before crashbox exits. */
     writers_join(&writers);
-    free(shim_env);
     exithook_prog_free(&hook);
     return code;
 }

@@ -317,6 +317,8 @@ def test_oom_kill_in_a_memory_cgroup(tmp):
         # The pre-OOM snapshots taken on the way up are in it.
         crossed = [w["percent"] for w in man["memory"]["watermarks_crossed"]]
         assert crossed == [80, 90, 95], man["memory"]["watermarks_crossed"]
+        assert man["memory"]["watch"]["by"] == ("thresholds" if ":memory:" in open("/proc/self/cgroup").read()
+                                                else "events+psi+poll"), man["memory"]["watch"]
         names = members(only_bundle(d))
         for pct in (80, 90, 95):
             assert f"pre-oom/{pct}/proc/status" in names and f"pre-oom/{pct}/cgroup/memory.stat" in names
@@ -326,10 +328,9 @@ def test_oom_kill_in_a_memory_cgroup(tmp):
         remove_cgroup(cg)
 
 
-def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):
-    # No v2 memory controller here (a hybrid host): a fixture tree stands in
-    # for /sys/fs/cgroup, at the path our own "0::" line names, and the test
-    # plays the kernel by raising memory.events' oom_kill before the SIGKILL.
+def v2_fixture_tree(tmp, files):
+    """A v2 cgroup tree at tmp/cg with files in the cgroup our own "0::"
+    line names: (root, cgroup directory), or Skip."""
     own = [l for l in open("/proc/self/cgroup").read().splitlines() if l.startswith("0::")]
     if not own:
         raise Skip("this host has no unified (v2) cgroup line in /proc/self/cgroup")
@@ -338,13 +339,21 @@ def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):
     os.makedirs(cg, exist_ok=True)
     with open(os.path.join(root, "cgroup.controllers"), "w") as f:
         f.write("cpu io memory pids\n")
+    for name, text in files.items():
+        with open(os.path.join(cg, name), "w") as f:
+            f.write(text)
+    return root, cg
+
+
+def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):
+    # No v2 memory controller here (a hybrid host): a fixture tree stands in
+    # for /sys/fs/cgroup, at the path our own "0::" line names, and the test
+    # plays the kernel by raising memory.events' oom_kill before the SIGKILL.
     files = {"memory.max": "134217728\n", "memory.current": "134213632\n", "memory.peak": "134217728\n",
              "memory.events": "low 0\nhigh 0\nmax 9\noom 1\noom_kill 0\noom_group_kill 0\n",
              "memory.stat": "anon 130023424\nfile 4194304\n",
              "memory.pressure": "some avg10=40.00 avg60=9.00 avg300=2.00 total=999\n"}
-    for name, text in files.items():
-        with open(os.path.join(cg, name), "w") as f:
-            f.write(text)
+    root, cg = v2_fixture_tree(tmp, files)
     d = os.path.join(tmp, "b")
     os.makedirs(d)
     env = dict(os.environ, CRASHBOX_CGROUP_ROOT=root)
@@ -365,6 +374,8 @@ def test_cgroup_v2_oom_kill_from_a_fixture_tree(tmp):
         assert mem["limit_bytes"] == 134217728 and mem["peak_bytes"] == 134217728
         assert (mem["oom_kills_at_start"], mem["oom_kills"]) == (0, 1)
         assert mem["oom_group_kills"] == 1
+        # Neither memory.events nor PSI fires at a usage level: v2 polls too.
+        assert mem["watch"]["by"] == "events+psi+poll", mem["watch"]
         names = members(path)
         for f in ["cgroup/memory.events", "cgroup/memory.max", "cgroup/memory.pressure", "cgroup/memory.stat"]:
             assert f in names, (f, names)
@@ -454,8 +465,12 @@ def test_a_live_crashbox_state_is_never_taken_for_a_dead_one(tmp):
         kill_quietly(p)
 
 
+def shim_policy(tmp):
+    return write_policy(tmp, "[capture]\ngo_shim = yes\n", "shim.policy")
+
+
 def test_shim_report_arrives_even_with_stderr_closed(tmp):
-    r, d = crash(tmp, "shim-service", "panic")
+    r, d = crash(tmp, "shim-service", "panic", policy=shim_policy(tmp))
     assert r.returncode == 2
     man = manifest(only_bundle(d))
     assert man["crash_report_source"] == "shim"
@@ -477,7 +492,8 @@ def test_oom_kill_with_the_shim_has_a_heap_profile_pprof_reads(tmp):
     try:
         d = os.path.join(tmp, "b")
         os.makedirs(d)
-        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -- {EXAMPLES}/shim-service"
+        script = (f"echo $$ > {cg}/cgroup.procs && "
+                  f"exec {CRASHBOX} -d {d} -p {shim_policy(tmp)} -- {EXAMPLES}/shim-service")
         r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
         assert r.returncode == 128 + signal.SIGKILL, r.stderr[-1500:]
     finally:

@@ -4,7 +4,7 @@ import signal
 import subprocess
 import time
 
-from lib import (CRASHBOX, HELPER, Skip, alive, children_of, kill_quietly, need_root, run,
+from lib import (CRASHBOX, EXAMPLES, HELPER, Skip, alive, children_of, kill_quietly, need_root, run,
                  start, wait_line, wait_until, write_policy)
 
 
@@ -88,22 +88,159 @@ def test_child_gets_clean_mask_fds_cwd_and_own_group(tmp):
     out = dict(l.split(":", 1) for l in r.stdout.decode().splitlines())
     assert out["SigBlk"].strip() == "0000000000000000"
     assert out["SigIgn"].strip() == "0000000000000000", out
-    # 0, 1, the stderr pipe, and the Go shim's two channels (named in the env).
-    assert out["fds"].split() == ["0", "1", "2", "3", "4"], out["fds"]
+    # 0, 1, the stderr pipe, and what crashbox inherited: none of its own.
+    assert out["fds"].split() == ["0", "1", "2", "3", "7"], out["fds"]
     assert out["stderr"].strip().startswith("pipe:")
     assert out["cwd"].strip() == tmp
     assert out["pid"] == out["pgrp"], "the service leads its own process group"
 
 
 def test_without_the_go_shim_the_child_has_only_0_1_2(tmp):
-    pol = write_policy(tmp, "[capture]\ngo_shim = no\n")
-    r = run([HELPER, "info"], policy=pol)
+    # The default: an init hands out no fds (tini and dumb-init give none).
+    r = run([HELPER, "info"])
     out = dict(l.split(":", 1) for l in r.stdout.decode().splitlines())
     assert out["fds"].split() == ["0", "1", "2"], out["fds"]
-    r = run(["env"], policy=pol)
-    assert b"CRASHBOX_" not in r.stdout
     r = run(["env"])
-    assert b"CRASHBOX_CRASH_FD=3\n" in r.stdout and b"CRASHBOX_CONTROL_FD=4\n" in r.stdout
+    assert b"CRASHBOX_" not in r.stdout
+    pol = write_policy(tmp, "[capture]\ngo_shim = yes\n")
+    r = run(["env"], policy=pol)
+    env = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if "=" in l)
+    assert "CRASHBOX_CRASH_FD" in env and "CRASHBOX_CONTROL_FD" in env, r.stdout
+
+
+def fd_targets(stdout):
+    """The service's fds, as `ls -l /proc/self/fd` shows them: {fd: target}."""
+    out = {}
+    for line in stdout.decode().splitlines():
+        if " -> " in line:
+            left, target = line.split(" -> ", 1)
+            out[int(left.split()[-1])] = target
+    return out
+
+
+def test_inherited_fds_pass_through_and_the_shim_takes_none_of_them(tmp):
+    # exec 3</etc/hostname; crashbox -- ls -l /proc/self/fd: the caller's 3.
+    script = f"exec 3</etc/hostname 4</etc/passwd 5</dev/null; exec {CRASHBOX} -- ls -l /proc/self/fd"
+    r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    fds = fd_targets(r.stdout)
+    assert (fds[3], fds[4], fds[5]) == ("/etc/hostname", "/etc/passwd", "/dev/null"), fds
+    assert sorted(fds)[:6] == [0, 1, 2, 3, 4, 5] and len(fds) == 7, f"only ls's own dir fd besides: {fds}"
+    # With the shim's channel asked for, it lands where nothing inherited is.
+    pol = write_policy(tmp, "[capture]\ngo_shim = yes\n")
+    script = (f"exec 3</etc/hostname 4</etc/passwd; exec {CRASHBOX} -p {pol} -- "
+              f"sh -c 'ls -l /proc/self/fd; env | grep ^CRASHBOX_'")
+    r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    fds = fd_targets(r.stdout)
+    env = dict(l.split("=", 1) for l in r.stdout.decode().splitlines() if l.startswith("CRASHBOX_"))
+    crash_fd, control_fd = int(env["CRASHBOX_CRASH_FD"]), int(env["CRASHBOX_CONTROL_FD"])
+    assert (fds[3], fds[4]) == ("/etc/hostname", "/etc/passwd"), fds
+    assert fds[crash_fd].startswith("pipe:") and fds[control_fd].startswith("socket:"), (env, fds)
+
+
+def test_no_fd_of_crashbox_reaches_a_restarted_service(tmp):
+    # Every feature that opens fds on: bundles, the exit hook, watermarks,
+    # metrics, a crash hook; the second run starts after a bundle was written.
+    d = os.path.join(tmp, "b")
+    marker = os.path.join(tmp, "crashed-once")
+    pol = write_policy(tmp, f"[bundle]\ndirectory = {d}\n[restart]\nmode = on-crash\nmin_delay = 0s\n"
+                            f"[metrics]\ntextfile = {tmp}/m.prom\n[hooks]\non_crash = true\n")
+    script = f"if [ -e {marker} ]; then exec {HELPER} info; fi; touch {marker}; exit 3"
+    r = subprocess.run(["sh", "-c", f"exec {CRASHBOX} -p {pol} -- sh -c '{script}' 3</dev/null"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = dict(l.split(":", 1) for l in r.stdout.decode().splitlines())
+    assert out["fds"].split() == ["0", "1", "2", "3"], out["fds"]
+
+
+LISTENER = """
+import os, socket
+s = socket.socket(fileno=3)
+c, _ = s.accept()
+c.sendall(("pid=%d LISTEN_PID=%s LISTEN_FDS=%s" % (os.getpid(), os.environ.get("LISTEN_PID"),
+                                                    os.environ.get("LISTEN_FDS"))).encode())
+c.close()
+"""
+
+
+def test_socket_activation_listener_reaches_the_service(tmp):
+    import socket
+    for named in ["$$", "1"]:  # LISTEN_PID naming crashbox, and naming someone else
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        fd = srv.fileno()
+        script = f"exec 3<&{fd}; LISTEN_FDS=1 LISTEN_PID={named} exec {CRASHBOX} -- python3 -c '{LISTENER}'"
+        p = subprocess.Popen(["sh", "-c", script], pass_fds=(fd,), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            c = socket.create_connection(srv.getsockname(), timeout=20)
+            c.settimeout(20)
+            srv.close()
+            got = c.recv(200).decode()
+            c.close()
+            assert p.wait(timeout=30) == 0, p.stderr.read()
+        finally:
+            kill_quietly(p)
+        f = dict(kv.split("=") for kv in got.split())
+        assert f["LISTEN_FDS"] == "1", got
+        if named == "$$":
+            assert f["LISTEN_PID"] == f["pid"], f"rewritten to the service's pid: {got}"
+        else:
+            assert f["LISTEN_PID"] == "1", f"someone else's: left alone: {got}"
+
+
+def test_a_death_by_a_signal_that_only_ends_is_no_crash(tmp):
+    d = os.path.join(tmp, "b")
+    for sig in ["INT", "TERM", "HUP", "PIPE"]:
+        # Sent to the service directly, never through crashbox.
+        r = subprocess.run([CRASHBOX, "-d", d, "--", "sh", "-c", f"kill -{sig} $$"],
+                           capture_output=True, timeout=30)
+        assert r.returncode == 128 + signal.Signals["SIG" + sig], (sig, r.returncode)
+        assert not os.path.exists(d) or os.listdir(d) == [], (sig, os.listdir(d), r.stderr)
+    pol = write_policy(tmp, "[capture]\ncrash_signals = INT\n")
+    r = subprocess.run([CRASHBOX, "-d", d, "-p", pol, "--", "sh", "-c", "kill -INT $$"],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 130
+    bundles = [f for f in os.listdir(d) if f.endswith(".tar.zst")]
+    assert len(bundles) == 1 and bundles[0].endswith("-signal.tar.zst"), bundles
+    bad = write_policy(tmp, "[capture]\ncrash_signals = INT SEGV\n", "bad.policy")
+    r = run(["true"], policy=bad)
+    assert r.returncode == 122 and b"'SEGV' is not one of the signals that only end a process" in r.stderr
+
+
+def proc_state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    return stat[stat.rfind(")") + 2]
+
+
+def test_a_sigstop_off_a_terminal_does_not_stop_crashbox(tmp):
+    # Someone freezing the service (kill -STOP) resumes it, not crashbox:
+    # crashbox must keep running to see it end.
+    p = start(["sh", "-c", "echo up; kill -STOP $$; echo resumed"])
+    try:
+        wait_line(p.stdout, "up")
+        child = [pid for pid, _ in children_of(p.pid)][0]
+        assert wait_until(lambda: proc_state(child) == "T")
+        time.sleep(0.2)
+        assert proc_state(p.pid) != "T", "crashbox stopped with a service it holds no terminal for"
+        os.kill(child, signal.SIGCONT)
+        wait_line(p.stdout, "resumed")
+        assert p.wait(timeout=10) == 0
+    finally:
+        kill_quietly(p)
+
+
+def test_a_program_reexecuting_itself_with_its_fd_3_keeps_it(tmp):
+    pol = write_policy(tmp, "[capture]\ngo_shim = yes\n")
+    for how in [[], ["forge"]]:
+        r = run([os.path.join(EXAMPLES, "fd-reexec")] + how, policy=pol, timeout=60)
+        assert r.returncode == 0, (how, r.stdout, r.stderr)
+        out = r.stdout.decode()
+        assert "fd3: handed over by the parent\n" in out, (how, out)
+        assert "CRASHBOX_CRASH_FD: false" in out and "CRASHBOX_CONTROL_FD: false" in out, (how, out)
 
 
 def test_environment_rules_apply(tmp):

@@ -141,11 +141,32 @@ def test_closed_crashbox_stderr_does_not_hurt_the_service(tmp):
     assert r.stdout == b"done\n"
 
 
+def test_a_reader_that_goes_away_reaches_the_service(tmp):
+    # crashbox -- sh -c 'while :; do echo x >&2; ...; done' 2>&1 | head -2
+    # ends at once with 141, as it would without crashbox (and under tini).
+    d = os.path.join(tmp, "b")
+    p = subprocess.Popen([CRASHBOX, "-d", d, "--", "sh", "-c", "while :; do echo x >&2; sleep 0.01; done"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert p.stderr.readline() == b"x\n" and p.stderr.readline() == b"x\n"
+        p.stderr.close()
+        assert p.wait(timeout=10) == 128 + 13, "SIGPIPE reached the service"
+    finally:
+        kill_quietly(p)
+    assert not os.path.exists(d) or [f for f in os.listdir(d) if f.endswith(".tar.zst")] == [], \
+        "a closed pipe is a stop, not a crash"
+    # And through a real pipeline, with head(1).
+    r = subprocess.run(["bash", "-c", f"{CRASHBOX} -- sh -c 'while :; do echo x >&2; sleep 0.01; done' 2>&1 "
+                        "| head -2; echo ${PIPESTATUS[0]}"], capture_output=True, timeout=30)
+    assert r.stdout == b"x\nx\n141\n", r
+
+
 def test_broken_stderr_pipe_keeps_the_service_running(tmp):
-    # Whoever reads crashbox's stderr goes away: the service must keep
-    # running and exit normally.
+    # Whoever reads crashbox's stderr goes away: with reader_gone = keep the
+    # service must keep running and exit normally.
+    pol = write_policy(tmp, "[stderr]\nreader_gone = keep\n")
     rd, wr = os.pipe()
-    p = subprocess.Popen([CRASHBOX, "--", "sh", "-c",
+    p = subprocess.Popen([CRASHBOX, "-p", pol, "--", "sh", "-c",
                           "for i in $(seq 2000); do echo line-$i >&2; done; echo survived"],
                          stdout=subprocess.PIPE, stderr=wr)
     os.close(wr)
@@ -153,6 +174,18 @@ def test_broken_stderr_pipe_keeps_the_service_running(tmp):
     out, _ = p.communicate(timeout=30)
     assert p.returncode == 0
     assert out == b"survived\n"
+    # The endless writer too: it runs on until asked to stop.
+    p = subprocess.Popen([CRASHBOX, "-p", pol, "--", "sh", "-c", "while :; do echo x >&2; sleep 0.01; done"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        p.stderr.readline()
+        p.stderr.close()
+        time.sleep(0.5)
+        assert p.poll() is None, "reader_gone = keep: the service outlives its log reader"
+        p.terminate()
+        assert p.wait(timeout=20) == 128 + 15
+    finally:
+        kill_quietly(p)
 
 
 def test_line_by_line_output_does_not_fill_a_slow_readers_pipe(tmp):

@@ -46,11 +46,20 @@ Test(cgroup, keyed_values_and_limits)
     cr_assert_lt(cgroup_parse_limit("lots", &v), 0);
 }
 
+/* A fixture tree read as CRASHBOX_CGROUP_ROOT reads it. */
+static int read_tree(const char *root, const char *pc, struct cgroup_memory *m)
+{
+    char mi[8192];
+    int n = cgroup_fixture_mountinfo(root, mi, sizeof mi);
+    cr_assert_gt(n, 0);
+    return cgroup_memory_read(mi, (size_t)n, pc, strlen(pc), m);
+}
+
 Test(cgroup, reads_a_v2_fixture_tree)
 {
     struct cgroup_memory m;
     const char *pc = "0::/kubepods.slice/pod-api/ctr\n";
-    cr_assert_eq(cgroup_memory_read("tests/fixtures/cgroup-v2", pc, strlen(pc), &m), 0);
+    cr_assert_eq(read_tree("tests/fixtures/cgroup-v2", pc, &m), 0);
     cr_assert_eq(m.version, CGROUP_V2);
     cr_assert(m.has_limit);
     cr_assert_eq(m.limit_bytes, 268435456);
@@ -65,7 +74,7 @@ Test(cgroup, reads_a_v1_fixture_tree)
 {
     struct cgroup_memory m;
     const char *pc = "4:memory:/docker/abc123\n0::/\n";
-    cr_assert_eq(cgroup_memory_read("tests/fixtures/cgroup-v1", pc, strlen(pc), &m), 0);
+    cr_assert_eq(read_tree("tests/fixtures/cgroup-v1", pc, &m), 0);
     cr_assert_eq(m.version, CGROUP_V1);
     cr_assert_eq(m.limit_bytes, 64 << 20);
     cr_assert_eq(m.peak_bytes, 67104768);
@@ -135,23 +144,32 @@ Test(capture, crash_classification_rules)
 {
     int exit2 = W_EXITCODE(2, 0), exit0 = W_EXITCODE(0, 0), killed = W_EXITCODE(0, SIGKILL),
         segv = W_EXITCODE(0, SIGSEGV), abrt = W_EXITCODE(0, SIGABRT);
-    cr_assert_eq(crash_classify(exit0, true, GO_CRASH_PANIC, false, 0), CRASH_NONE, "forged report");
-    cr_assert_eq(crash_classify(exit2, false, GO_CRASH_PANIC, false, 0), CRASH_GO_PANIC);
-    cr_assert_eq(crash_classify(exit2, false, GO_CRASH_FATAL, true, 0), CRASH_GO_FATAL,
+    cr_assert_eq(crash_classify(exit0, true, GO_CRASH_PANIC, false, 0, false), CRASH_NONE, "forged report");
+    cr_assert_eq(crash_classify(exit2, false, GO_CRASH_PANIC, false, 0, false), CRASH_GO_PANIC);
+    cr_assert_eq(crash_classify(exit2, false, GO_CRASH_FATAL, true, 0, false), CRASH_GO_FATAL,
                  "an exit is no OOM kill");
-    cr_assert_eq(crash_classify(killed, false, GO_CRASH_NONE, true, 0), CRASH_OOM_KILL);
-    cr_assert_eq(crash_classify(killed, false, GO_CRASH_NONE, false, 0), CRASH_SIGNAL);
-    cr_assert_eq(crash_classify(segv, false, GO_CRASH_NONE, false, 0), CRASH_SIGNAL);
-    cr_assert_eq(crash_classify(abrt, false, GO_CRASH_PANIC, false, 0), CRASH_GO_PANIC,
+    cr_assert_eq(crash_classify(killed, false, GO_CRASH_NONE, true, 0, false), CRASH_OOM_KILL);
+    cr_assert_eq(crash_classify(killed, false, GO_CRASH_NONE, false, 0, false), CRASH_SIGNAL);
+    cr_assert_eq(crash_classify(segv, false, GO_CRASH_NONE, false, 0, false), CRASH_SIGNAL);
+    cr_assert_eq(crash_classify(abrt, false, GO_CRASH_PANIC, false, 0, false), CRASH_GO_PANIC,
                  "GOTRACEBACK=crash: the report names it");
-    cr_assert_eq(crash_classify(W_EXITCODE(1, 0), false, GO_CRASH_NONE, false, 0), CRASH_EXIT);
-    cr_assert_eq(crash_classify(W_EXITCODE(66, 0), false, GO_CRASH_RACE, false, 0), CRASH_RACE);
+    cr_assert_eq(crash_classify(W_EXITCODE(1, 0), false, GO_CRASH_NONE, false, 0, false), CRASH_EXIT);
+    cr_assert_eq(crash_classify(W_EXITCODE(66, 0), false, GO_CRASH_RACE, false, 0, false), CRASH_RACE);
     int term = W_EXITCODE(0, SIGTERM);
-    cr_assert_eq(crash_classify(term, false, GO_CRASH_NONE, false, SIGTERM), CRASH_NONE,
+    cr_assert_eq(crash_classify(term, false, GO_CRASH_NONE, false, SIGTERM, false), CRASH_NONE,
                  "stopped by the SIGTERM crashbox forwarded");
-    cr_assert_eq(crash_classify(term, false, GO_CRASH_NONE, false, 0), CRASH_SIGNAL,
-                 "a SIGTERM from elsewhere is a death by signal");
-    cr_assert_eq(crash_classify(killed, false, GO_CRASH_NONE, false, SIGTERM), CRASH_SIGNAL,
+    cr_assert_eq(crash_classify(term, false, GO_CRASH_NONE, false, 0, false), CRASH_NONE,
+                 "a SIGTERM from elsewhere only ends the service: a stop");
+    cr_assert_eq(crash_classify(term, false, GO_CRASH_NONE, false, 0, true), CRASH_SIGNAL,
+                 "unless the policy lists it in crash_signals");
+    int pipe_death = W_EXITCODE(0, SIGPIPE), hup = W_EXITCODE(0, SIGHUP), intr = W_EXITCODE(0, SIGINT);
+    cr_assert_eq(crash_classify(pipe_death, false, GO_CRASH_NONE, false, 0, false), CRASH_NONE);
+    cr_assert_eq(crash_classify(hup, false, GO_CRASH_NONE, false, 0, false), CRASH_NONE);
+    cr_assert_eq(crash_classify(intr, false, GO_CRASH_PANIC, false, 0, false), CRASH_NONE,
+                 "Ctrl-C after a recovered panic's report is still Ctrl-C");
+    cr_assert(signal_only_ends(SIGINT) && signal_only_ends(SIGPIPE) && !signal_only_ends(SIGSEGV) &&
+              !signal_only_ends(SIGABRT) && !signal_only_ends(SIGKILL) && !signal_only_ends(SIGUSR1));
+    cr_assert_eq(crash_classify(killed, false, GO_CRASH_NONE, false, SIGTERM, false), CRASH_SIGNAL,
                  "SIGKILL after the grace period is worth a bundle");
 }
 

@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <errno.h>
 
 #include "memwatch.h"
 
@@ -65,6 +66,148 @@ Test(memwatch, falling_back_drops_pending)
     cr_assert_eq(memwatch_observe(&s, 840 * MiB, 1, &w), MW_FELL_BACK, "below 90%% - 5%%");
     cr_assert_not(s.wm[1].pending);
     cr_assert_eq(memwatch_observe(&s, 500 * MiB, 2, &w), MW_NONE);
+}
+
+static struct memwatch_state armed_128m(void)
+{
+    struct memwatch_state s;
+    unsigned p[] = {80, 90, 95};
+    memwatch_state_init(&s, 128 * MiB, p, 3, 5, 10000);
+    return s;
+}
+
+Test(memwatch_poll, idle_far_below_is_cheap_and_near_a_watermark_is_tight)
+{
+    struct memwatch_state s = armed_128m();
+    /* An idle service at 8 MiB of 128: a few reads a second at most. */
+    long long far = memwatch_poll_interval_ms(&s, 8 * MiB, 0, 0);
+    cr_assert_geq(far, 150, "%lld", far);
+    cr_assert_leq(far, MEMWATCH_POLL_MAX_MS);
+    /* Closer is shorter, monotonically. */
+    long long prev = far;
+    for (uint64_t u = 16 * MiB; u < s.wm[0].bytes; u += 8 * MiB) {
+        long long ms = memwatch_poll_interval_ms(&s, u, 0, 0);
+        cr_assert_leq(ms, prev, "at %llu MiB: %lld > %lld", (unsigned long long)(u / MiB), ms, prev);
+        prev = ms;
+    }
+    /* Within a 4 MiB burst of 80%: tens of ms, never below the floor. */
+    long long near = memwatch_poll_interval_ms(&s, s.wm[0].bytes - 4 * MiB, 0, 0);
+    cr_assert_leq(near, 20, "%lld", near);
+    cr_assert_eq(memwatch_poll_interval_ms(&s, s.wm[0].bytes - 1, 0, 0), MEMWATCH_POLL_MIN_MS);
+    /* A huge limit far away waits at most the ceiling. */
+    struct memwatch_state big;
+    unsigned p[] = {80};
+    memwatch_state_init(&big, 64ULL << 30, p, 1, 5, 10000);
+    cr_assert_eq(memwatch_poll_interval_ms(&big, 1 * MiB, 0, 0), MEMWATCH_POLL_MAX_MS);
+}
+
+Test(memwatch_poll, the_anchor_climb_is_seen_at_each_watermark)
+{
+    /* 4 MiB every 20 ms (200 MiB/s) from 8 MiB of 128: crosses 80->95% in
+     * about 100 ms. Simulate the poller against it: every watermark is seen
+     * within one 4 MiB step of its crossing. */
+    struct memwatch_state s = armed_128m();
+    long long t = 0, last_t = 0;
+    uint64_t last_u = 8 * MiB;
+    unsigned seen = 0;
+    while (t < 2000) {
+        uint64_t u = 8 * MiB + (uint64_t)(t / 20) * 4 * MiB;
+        if (u >= 128 * MiB)
+            break;
+        uint64_t rate = t > last_t && u > last_u ? (u - last_u) * 1000 / (uint64_t)(t - last_t) : 0;
+        size_t w;
+        if (memwatch_observe(&s, u, t, &w) == MW_SNAPSHOT) {
+            cr_assert_lt(u - s.wm[w].bytes, 8 * MiB, "%u%% seen %llu MiB late", s.wm[w].percent,
+                         (unsigned long long)((u - s.wm[w].bytes) / MiB));
+            seen++;
+        }
+        last_t = t;
+        last_u = u;
+        t += memwatch_poll_interval_ms(&s, u, rate, t);
+    }
+    cr_assert_eq(seen, 3, "80, 90 and 95 each: %u", seen);
+}
+
+Test(memwatch_poll, a_fast_climb_tightens_the_interval)
+{
+    struct memwatch_state s = armed_128m();
+    long long idle = memwatch_poll_interval_ms(&s, 40 * MiB, 0, 0);
+    long long climbing = memwatch_poll_interval_ms(&s, 40 * MiB, 2ULL << 30, 0);
+    cr_assert_lt(climbing, idle / 4, "%lld vs %lld", climbing, idle);
+}
+
+Test(memwatch_poll, held_back_by_the_rate_limit_and_nothing_armed)
+{
+    struct memwatch_state s = armed_128m();
+    size_t w;
+    cr_assert_eq(memwatch_observe(&s, 126 * MiB, 1000, &w), MW_SNAPSHOT);
+    /* Everything fired: only a fall back is left to see. */
+    cr_assert_eq(memwatch_poll_interval_ms(&s, 126 * MiB, 0, 1000), MEMWATCH_POLL_MAX_MS);
+    /* Fell back below every re-arm level, then up past 95% again within
+     * the 10 s rate limit: due when the limit expires, not at once. */
+    cr_assert_eq(memwatch_observe(&s, 50 * MiB, 1100, &w), MW_FELL_BACK);
+    cr_assert_eq(memwatch_observe(&s, 126 * MiB, 1200, &w), MW_NONE);
+    cr_assert_eq(memwatch_poll_interval_ms(&s, 126 * MiB, 0, 10800), 200);
+    cr_assert_eq(memwatch_poll_interval_ms(&s, 126 * MiB, 0, 11500), MEMWATCH_POLL_MIN_MS);
+}
+
+static unsigned sel(struct memwatch_caps c, const char **why) { return memwatch_select(&c, why); }
+
+Test(memwatch_select, what_the_kernel_grants_decides_the_mechanism)
+{
+    const char *why;
+    char d[48];
+    /* A writable v1 cgroup: thresholds alone. */
+    cr_assert_eq(sel((struct memwatch_caps){.version = CGROUP_V1, .has_limit = true, .thresholds = true,
+                                            .poll_allowed = true}, &why), MW_BY_THRESHOLDS);
+    /* Read-only v1: nothing registers, so poll. */
+    unsigned by = sel((struct memwatch_caps){.version = CGROUP_V1, .has_limit = true, .register_errno = EROFS,
+                                             .poll_allowed = true}, &why);
+    cr_assert_eq(by, MW_BY_POLL);
+    memwatch_describe(by, d, sizeof d);
+    cr_assert_str_eq(d, "poll");
+    /* Writable v2: memory.events and PSI, and a poll, since neither fires
+     * at a usage level; with polling off, those two. */
+    by = sel((struct memwatch_caps){.version = CGROUP_V2, .has_limit = true, .events = true, .psi = true,
+                                    .poll_allowed = true}, &why);
+    memwatch_describe(by, d, sizeof d);
+    cr_assert_str_eq(d, "events+psi+poll");
+    cr_assert_eq(sel((struct memwatch_caps){.version = CGROUP_V2, .has_limit = true, .events = true, .psi = true},
+                     &why), MW_BY_EVENTS | MW_BY_PSI);
+    /* A v1 cgroup never has v2's files counted, nor polls beside thresholds. */
+    cr_assert_eq(sel((struct memwatch_caps){.version = CGROUP_V1, .has_limit = true, .thresholds = true,
+                                            .events = true, .psi = true, .poll_allowed = true}, &why),
+                 MW_BY_THRESHOLDS);
+    /* Read-only v2: memory.events opens read-only and is kept, but it only
+     * fires at memory.high/max, so the watermarks are polled too. */
+    by = sel((struct memwatch_caps){.version = CGROUP_V2, .has_limit = true, .events = true,
+                                    .register_errno = EROFS, .poll_allowed = true}, &why);
+    memwatch_describe(by, d, sizeof d);
+    cr_assert_str_eq(d, "events+poll");
+    /* ... and without polling, memory.events alone. */
+    cr_assert_eq(sel((struct memwatch_caps){.version = CGROUP_V2, .has_limit = true, .events = true,
+                                            .register_errno = EROFS}, &why), MW_BY_EVENTS);
+}
+
+Test(memwatch_select, nothing_watches_and_says_why)
+{
+    const char *why;
+    cr_assert_eq(sel((struct memwatch_caps){.poll_allowed = true}, &why), 0);
+    cr_assert_str_eq(why, "no memory cgroup");
+    cr_assert_eq(sel((struct memwatch_caps){.version = CGROUP_V2, .events = true, .psi = true}, &why), 0);
+    cr_assert_str_eq(why, "no memory limit");
+    cr_assert_eq(sel((struct memwatch_caps){.version = CGROUP_V1, .has_limit = true, .open_errno = EACCES,
+                                            .poll_allowed = true}, &why), 0);
+    cr_assert_str_eq(why, "the memory cgroup cannot be read");
+    cr_assert_eq(sel((struct memwatch_caps){.version = CGROUP_V1, .has_limit = true, .register_errno = EROFS},
+                     &why), 0);
+    cr_assert_str_eq(why, "cgroup not writable and polling disabled");
+    cr_assert_eq(sel((struct memwatch_caps){.version = CGROUP_V1, .has_limit = true, .register_errno = EINVAL},
+                     &why), 0);
+    cr_assert_str_eq(why, "no event could be registered and polling disabled");
+    char d[48];
+    memwatch_describe(0, d, sizeof d);
+    cr_assert_str_eq(d, "none");
 }
 
 #include <string.h>

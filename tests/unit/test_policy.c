@@ -1,4 +1,6 @@
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,5 +189,33 @@ Test(policy, empty_value_resets_optional_strings)
     cr_assert_eq(parse("[service]\nname =\n[environment]\nunset =\n", &p, &d), 0);
     cr_assert_null(p.service_name);
     cr_assert_eq(p.env.unset.n, 0);
+    policy_free(&p);
+}
+
+Test(policy, init_manners_keys)
+{
+    struct policy p;
+    policy_init_defaults(&p);
+    cr_assert(!p.go_shim, "an init hands out no fds unless asked");
+    cr_assert(!p.keep_reading_without_reader, "a gone reader reaches the service by default");
+    cr_assert_eq(p.crash_signals.n, 0);
+    cr_assert(!policy_is_crash_signal(&p, SIGINT) && !policy_is_crash_signal(&p, SIGPIPE));
+    cr_assert(policy_is_crash_signal(&p, SIGSEGV) && policy_is_crash_signal(&p, SIGKILL));
+    struct diags d = {0};
+    int r = parse("[stderr]\nreader_gone = keep\n[capture]\ncrash_signals = int SIGTERM 1\n", &p, &d);
+    diags_print(&d, stderr);
+    cr_assert_eq(r, 0);
+    cr_assert(p.keep_reading_without_reader);
+    cr_assert(policy_is_crash_signal(&p, SIGINT) && policy_is_crash_signal(&p, SIGTERM) &&
+              policy_is_crash_signal(&p, SIGHUP) && !policy_is_crash_signal(&p, SIGPIPE));
+    char *out = dump(&p);
+    cr_assert(strstr(out, "reader_gone = keep\n") && strstr(out, "crash_signals = SIGINT SIGTERM SIGHUP\n"), "%s",
+              out);
+    free(out);
+    r = parse("[stderr]\nreader_gone = drop\n[capture]\ncrash_signals = ABRT\n", &p, &d);
+    cr_assert_eq(r, -EINVAL);
+    cr_assert_str_eq(diag_on(&d, 2), "reader_gone: must be 'pass' or 'keep'");
+    cr_assert(strstr(diag_on(&d, 4), "'ABRT' is not one of the signals that only end a process"));
+    diags_free(&d);
     policy_free(&p);
 }
