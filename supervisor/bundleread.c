@@ -29,6 +29,12 @@ struct tarstate {
     void *ctx;
     int zero_blocks;
     bool done;
+    /* Members streamed to files instead of buffered (NULL: none). */
+    const char *const *stream_names;
+    bool stream_all; /* every member, under its own path */
+    int stream_dir;
+    int out_fd;
+    int streamed;
 };
 
 static uint64_t octal(const char *f, size_t n)
@@ -37,6 +43,70 @@ static uint64_t octal(const char *f, size_t n)
     for (size_t i = 0; i < n && f[i] >= '0' && f[i] <= '7'; i++)
         v = v * 8 + (uint64_t)(f[i] - '0');
     return v;
+}
+
+static const char *base_name(const char *n)
+{
+    const char *s = strrchr(n, '/');
+    return s ? s + 1 : n;
+}
+
+static bool safe_name(const char *n)
+{
+    if (!*n || n[0] == '/')
+        return false;
+    for (const char *p = n; *p;) {
+        const char *s = strchr(p, '/');
+        size_t l = s ? (size_t)(s - p) : strlen(p);
+        if (l == 0 || (l == 2 && p[0] == '.' && p[1] == '.') || (l == 1 && p[0] == '.'))
+            return false;
+        p += l + (s ? 1 : 0);
+    }
+    return true;
+}
+
+/* Creates name under destfd, never outside it: parent directories one
+ * level at a time, never through a symlink, the file itself new. */
+static int create_member_file(int destfd, const char *name, mode_t mode)
+{
+    if (!safe_name(name))
+        return -EINVAL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s", name);
+    for (char *s = path; (s = strchr(s, '/')); s++) {
+        *s = '\0';
+        if (mkdirat(destfd, path, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        struct stat st;
+        if (fstatat(destfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+            return -ENOTDIR;
+        *s = '/';
+    }
+    int fd = openat(destfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    return fd < 0 ? -errno : fd;
+}
+
+/* A member wanted as a file: written as it comes, never whole in memory. */
+static int stream_open(struct tarstate *t)
+{
+    /* The member's own mode, without write for others (a core is 0600). */
+    mode_t mode = (mode_t)octal(t->hdr + 100, 8) & 0755;
+    t->out_fd = -1;
+    if (t->stream_all) {
+        int fd = create_member_file(t->stream_dir, t->name, mode);
+        if (fd < 0)
+            return fd;
+        t->out_fd = fd;
+        return 0;
+    }
+    for (size_t i = 0; t->stream_names && t->stream_names[i]; i++) {
+        if (strcmp(t->name, t->stream_names[i]) != 0)
+            continue;
+        t->out_fd = openat(t->stream_dir, base_name(t->name),
+                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        return t->out_fd < 0 ? -errno : 0;
+    }
+    return 0;
 }
 
 static void pax_parse(struct tarstate *t)
@@ -73,8 +143,13 @@ static int member_done(struct tarstate *t)
         return 0;
     }
     int r = 0;
-    if (t->is_file)
+    if (t->out_fd >= 0) {
+        closep(&t->out_fd);
+        t->out_fd = -1;
+        t->streamed++;
+    } else if (t->is_file && t->fn) {
         r = t->fn(t->ctx, t->name, t->data ? t->data : "", t->data_len, (size_t)t->size);
+    }
     t->pax_path[0] = '\0';
     t->size = 0;
     return r;
@@ -117,6 +192,11 @@ static int header(struct tarstate *t)
     t->pad = (512 - size % 512) % 512;
     t->data_len = 0;
     t->in_data = true;
+    if (t->is_file && !t->is_pax) {
+        int r = stream_open(t);
+        if (r < 0)
+            return r;
+    }
     if (size == 0) {
         t->in_data = false;
         return member_done(t);
@@ -151,6 +231,21 @@ static int tar_feed(struct tarstate *t, const char *p, size_t n)
             continue;
         }
         size_t k = n < t->left ? n : (size_t)t->left;
+        if (t->out_fd >= 0) {
+            int w = write_all(t->out_fd, p, k);
+            if (w < 0)
+                return w;
+            t->left -= k;
+            p += k;
+            n -= k;
+            if (t->left == 0) {
+                t->in_data = false;
+                int r = member_done(t);
+                if (r)
+                    return r;
+            }
+            continue;
+        }
         size_t room = t->max_member > t->data_len ? t->max_member - t->data_len : 0;
         size_t take = k < room ? k : room;
         if (take) {
@@ -183,7 +278,23 @@ static int tar_feed(struct tarstate *t, const char *p, size_t n)
 
 static void dctx_freep(ZSTD_DCtx **d) { ZSTD_freeDCtx(*d); }
 
+static int read_stream(int dirfd, const char *path, struct tarstate *tp);
+
 int bundle_read(int dirfd, const char *path, size_t max_member, bundle_member_fn fn, void *ctx)
+{
+    struct tarstate t = {.max_member = max_member, .fn = fn, .ctx = ctx, .out_fd = -1};
+    return read_stream(dirfd, path, &t);
+}
+
+int bundle_extract_members(int dirfd, const char *path, const char *const *names, int destfd)
+{
+    struct tarstate t = {.stream_names = names, .stream_dir = destfd, .out_fd = -1};
+    int r = read_stream(dirfd, path, &t);
+    closep(&t.out_fd);
+    return r < 0 ? r : t.streamed;
+}
+
+static int read_stream(int dirfd, const char *path, struct tarstate *tp)
 {
     _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
@@ -196,7 +307,7 @@ int bundle_read(int dirfd, const char *path, size_t max_member, bundle_member_fn
         return -ENOMEM;
     /* A crafted frame must not make us allocate a huge window. */
     ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 27);
-    struct tarstate t = {.max_member = max_member, .fn = fn, .ctx = ctx};
+    struct tarstate t = *tp;
     static char in[1 << 16], out[1 << 17];
     int r = 0;
     bool any = false;
@@ -228,6 +339,8 @@ int bundle_read(int dirfd, const char *path, size_t max_member, bundle_member_fn
             break;
     }
     free(t.data);
+    tp->out_fd = t.out_fd;
+    tp->streamed = t.streamed;
     return r < 0 ? r : 0;
 }
 
@@ -291,56 +404,10 @@ int bundle_read_into_items(int dirfd, const char *path, const char *prefix, size
     return bundle_read(dirfd, path, max, add_prefixed, &pf);
 }
 
-struct ex {
-    int destfd;
-    int count;
-};
-
-static bool safe_name(const char *n)
-{
-    if (!*n || n[0] == '/')
-        return false;
-    for (const char *p = n; *p;) {
-        const char *s = strchr(p, '/');
-        size_t l = s ? (size_t)(s - p) : strlen(p);
-        if (l == 0 || (l == 2 && p[0] == '.' && p[1] == '.') || (l == 1 && p[0] == '.'))
-            return false;
-        p += l + (s ? 1 : 0);
-    }
-    return true;
-}
-
-static int write_member(void *ctx, const char *name, const char *data, size_t len, size_t full)
-{
-    struct ex *e = ctx;
-    (void)full;
-    if (!safe_name(name))
-        return -EINVAL;
-    char path[4096];
-    snprintf(path, sizeof path, "%s", name);
-    /* Parent directories, one level at a time, never through a symlink. */
-    for (char *s = path; (s = strchr(s, '/')); s++) {
-        *s = '\0';
-        if (mkdirat(e->destfd, path, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        struct stat st;
-        if (fstatat(e->destfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-            return -ENOTDIR;
-        *s = '/';
-    }
-    _cleanup_close_ int fd = openat(e->destfd, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int r = write_all(fd, data, len);
-    if (r < 0)
-        return r;
-    e->count++;
-    return 0;
-}
-
 int bundle_extract(int dirfd, const char *path, int destfd)
 {
-    struct ex e = {.destfd = destfd};
-    int r = bundle_read(dirfd, path, (size_t)1 << 30, write_member, &e);
-    return r < 0 ? r : e.count;
+    struct tarstate t = {.stream_all = true, .stream_dir = destfd, .out_fd = -1};
+    int r = read_stream(dirfd, path, &t);
+    closep(&t.out_fd);
+    return r < 0 ? r : t.streamed;
 }

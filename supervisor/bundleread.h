@@ -23,3 +23,7 @@ int bundle_read_into_items(int dirfd, const char *path, const char *prefix, size
 /* Extracts every member under destfd, refusing absolute names and "..",
  * creating files with O_EXCL|O_NOFOLLOW. Returns the count or -errno. */
 int bundle_extract(int dirfd, const char *path, int destfd);
+/* Streams the members named in names (NULL-terminated) to files of the
+ * same base name under destfd (O_EXCL|O_NOFOLLOW), whatever their size.
+ * Returns how many were written, or -errno / -EBADMSG. */
+int bundle_extract_members(int dirfd, const char *path, const char *const *names, int destfd);

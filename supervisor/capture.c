@@ -18,6 +18,7 @@
 #include "buildinfo.h"
 #include "bundle.h"
 #include "bundledir.h"
+#include "coredump.h"
 #include "envbuild.h"
 #include "exithook.h"
 #include "hooks.h"
@@ -170,7 +171,60 @@ static void add_cgroup_items(const struct cgroup_memory *m, struct items *out)
     }
 }
 
-static void take_snapshot(struct capture *c, uint64_t id, const char *trigger)
+/* The core, into a temporary file of the bundle directory, while the
+ * service is held. The held call is interrupted by the attach and restarts
+ * after the detach: its notification comes again, and is let through. */
+static void capture_core(struct capture *c, pid_t tid, int signo)
+{
+    const struct policy *p = c->policy;
+    const char *dir = p->bundle_dir ? p->bundle_dir : p->fallback_dir;
+    char *why = c->core_info.why_not;
+    size_t whylen = sizeof c->core_info.why_not;
+    if (!dir) {
+        snprintf(why, whylen, "no bundle directory");
+        return;
+    }
+    int dfd = bundledir_open(dir);
+    if (dfd < 0) {
+        snprintf(why, whylen, "bundle directory %s: %s", dir, strerror(-dfd));
+        return;
+    }
+    _cleanup_close_ int dirfd = dfd;
+    _cleanup_free_ struct bundle_core *bc = calloc(1, sizeof *bc);
+    int r = bc ? bundle_core_open(dirfd, bc) : -ENOMEM;
+    if (r < 0) {
+        snprintf(why, whylen, "temporary file in %s: %s", dir, strerror(-r));
+        return;
+    }
+    char exe[4096] = "", path[64];
+    snprintf(path, sizeof path, "/proc/%d/exe", (int)c->pid);
+    ssize_t n = p->core_include_exe ? readlink(path, exe, sizeof exe - 1) : -1;
+    exe[n > 0 ? n : 0] = '\0';
+    if (p->core_include_exe && c->exe_fd >= 0)
+        bc->exe_fd = fcntl(c->exe_fd, F_DUPFD_CLOEXEC, 3);
+    struct coredump_options o = {.pid = c->pid, .tid = tid, .signo = signo, .si_code = SI_TKILL,
+                                 .max_size = p->core_max_size,
+                                 .deadline_ms = now_ms() + (long long)p->core_budget_ms,
+                                 .omit_file = bc->exe_fd >= 0 && exe[0] ? exe : NULL};
+    struct coredump_sink sink = {.write = bundle_core_write, .ctx = bc};
+    struct coredump_result res;
+    r = coredump_write(&o, &sink, &res);
+    if (!r)
+        r = bundle_core_close(bc, res.head, res.head_len, res.body_len, time(NULL));
+    if (r < 0) {
+        snprintf(why, whylen, "%s", r == -EPERM ? "ptrace of the service not permitted" : strerror(-r));
+        log_warn("core dump of pid %d: %s", (int)c->pid, why);
+        bundle_core_free(bc);
+    } else {
+        c->core_info.bytes = res.head_len + res.body_len;
+        c->core_info.threads = res.threads;
+        c->core_info.cut = res.cut;
+        c->core = steal_pointer(&bc);
+    }
+    coredump_result_free(&res);
+}
+
+static void take_snapshot(struct capture *c, uint64_t id, const char *trigger, pid_t tid, int signo)
 {
     long long t0 = now_ms();
     char path[64];
@@ -184,6 +238,8 @@ static void take_snapshot(struct capture *c, uint64_t id, const char *trigger)
                      &c->snapshot);
     c->snapshot_taken = true;
     snprintf(c->snapshot_trigger, sizeof c->snapshot_trigger, "%s", trigger);
+    if (c->policy->core_dump)
+        capture_core(c, tid, signo);
     c->snapshot_ms = now_ms() - t0;
 }
 
@@ -213,16 +269,24 @@ void capture_on_notify(struct capture *c)
         char trigger[64];
         if (ev == EXITHOOK_EXIT && !policy_is_normal_exit(c->policy, arg)) {
             snprintf(trigger, sizeof trigger, "exit_group(%d)", arg);
-            take_snapshot(c, call.id, trigger);
+            take_snapshot(c, call.id, trigger, (pid_t)call.tid, 0);
         } else if (ev == EXITHOOK_SIGNAL) {
             const char *sn = signal_name(arg);
             snprintf(trigger, sizeof trigger, "%s(%s)",
                      call.nr == SYS_tgkill ? "tgkill" : call.nr == SYS_tkill ? "tkill" : "kill",
                      sn ? sn : "?");
-            take_snapshot(c, call.id, trigger);
+            take_snapshot(c, call.id, trigger, (pid_t)call.tid, arg);
         }
     }
     (void)exithook_continue(c->notify_fd, &c->notify_buf, call.id);
+}
+
+static void capture_core_free(struct capture *c)
+{
+    if (c->core)
+        bundle_core_free(c->core);
+    free(c->core);
+    c->core = NULL;
 }
 
 void capture_stop_hook(struct capture *c)
@@ -347,6 +411,24 @@ static void synthetic_crash_json(struct json *j, enum crash_kind kind, const cha
     json_obj_end(j);
 }
 
+static void core_json(struct json *j, const struct capture *c)
+{
+    json_key(j, "core");
+    if (!c->policy->core_dump) {
+        json_null(j);
+        return;
+    }
+    json_obj_begin(j);
+    json_kv_bool(j, "written", c->core != NULL);
+    json_kv_uint(j, "bytes", c->core_info.bytes);
+    json_kv_uint(j, "threads", c->core_info.threads);
+    json_kv_str(j, "cut", c->core_info.cut);
+    json_kv_str(j, "why_not", c->core ? NULL
+                              : c->core_info.why_not[0] ? c->core_info.why_not
+                                                        : "no exit hook snapshot: the service was not held");
+    json_obj_end(j);
+}
+
 static void random_id(char out[33])
 {
     unsigned char b[16];
@@ -437,6 +519,7 @@ static void build_manifest(const struct capture *c, const struct crash_record *r
     json_kv_uint(j, "burst", c->policy->rate_limit_burst);
     json_kv_uint(j, "window_s", c->policy->rate_limit_window_ms / 1000);
     json_obj_end(j);
+    core_json(j, c);
     json_key(j, "snapshot");
     json_obj_begin(j);
     json_kv_str(j, "taken", c->snapshot_taken ? "exit-hook" : "post-mortem");
@@ -522,8 +605,8 @@ static enum store_result store_in(struct capture *c, struct crash_record *r, con
         else
             snprintf(pid, sizeof pid, "%d", (int)c->pid);
         bundle_name(name, sizeof name, c->service, r->now, c->host, pid, crash_kind_name(r->kind));
-        w = bundle_write(dirfd, name, j.buf, j.len, &r->items, r->now, (unsigned)c->policy->bundle_mode,
-                         c->bundle_gid, &bytes);
+        w = bundle_write_core(dirfd, name, j.buf, j.len, &r->items, c->core, r->now,
+                              (unsigned)c->policy->bundle_mode, c->bundle_gid, &bytes);
     }
     json_free(&j);
     if (w < 0) {
@@ -720,6 +803,7 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     job->cap.exe_fd = -1;
     job->cap.snapshot = (struct items){0};
     job->cap.preoom_items = (struct items){0};
+    c->core = NULL; /* the job's now */
     job->r = r;
     *out = job;
     return kind;
@@ -756,11 +840,13 @@ void capture_job_run(struct capture_job *job)
         log_info("crash %s rate-limited: counted in the index, no bundle", rp->fingerprint);
     }
     record_free(rp);
+    capture_core_free(c);
     free(job);
 }
 
 void capture_free(struct capture *c)
 {
+    capture_core_free(c);
     capture_stop_hook(c);
     closep(&c->exe_fd);
     c->exe_fd = -1;

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "bundle.h"
 #include "cgroup.h"
 #include "exithook.h"
 #include "goparse.h"
@@ -58,6 +59,14 @@ struct capture {
     char snapshot_trigger[64]; /* "exit_group(2)", "tgkill(SIGABRT)" */
     long long snapshot_ms;    /* how long the service was held */
     struct items snapshot;
+    /* The core ([core] dump), written while the service is held. */
+    struct bundle_core *core; /* owned, NULL if none */
+    struct {
+        uint64_t bytes;
+        unsigned threads;
+        const char *cut; /* static */
+        char why_not[160];
+    } core_info;
     int stop_signal;          /* SIGTERM/SIGINT forwarded to stop the service, or 0 */
     const char *no_tail_reason; /* why there is no stderr tail, when not relayed; NULL */
     /* The Go shim: its control socket, and the crash report it sent. */

@@ -37,6 +37,7 @@ static void usage(FILE *f)
             "                   [--fingerprint F] [DIR]\n"
             "       crashbox show [--json] [-d DIR] BUNDLE|NAME-PREFIX\n"
             "       crashbox extract BUNDLE [DIR]\n"
+            "       crashbox debug BUNDLE [DIR]\n"
             "       crashbox top [--json] [filters as ls] [DIR]\n"
             "\n"
             "Runs CMD as a supervised child: forwards signals, reaps zombies, relays\n"
@@ -247,7 +248,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } oncall[] = {{"ls", oncall_ls}, {"show", oncall_show}, {"extract", oncall_extract}, {"top", oncall_top}};
+    } oncall[] = {{"ls", oncall_ls}, {"show", oncall_show}, {"extract", oncall_extract}, {"top", oncall_top},
+                  {"debug", oncall_debug}};
     for (size_t i = 0; argc >= 2 && i < ARRAY_SIZE(oncall); i++)
         if (strcmp(argv[1], oncall[i].name) == 0)
             return oncall[i].fn(argc - 1, argv + 1);

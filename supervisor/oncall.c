@@ -675,9 +675,37 @@ int oncall_show(int argc, char **argv)
             pre++;
     if (pre)
         printf("  pre-OOM  %d snapshot file(s) under pre-oom/\n", pre);
+    const struct jv *cw = jv_path(v, "core.written");
+    if (cw && cw->type == JV_BOOL && cw->b) {
+        char sz[32];
+        human_size((uint64_t)jv_num(v, "core.bytes", 0), sz, sizeof sz);
+        printf("  core     %s, %.0f threads%s%s%s: crashbox debug %s\n", sz, jv_num(v, "core.threads", 0),
+               jv_str(v, "core.cut") ? " (cut: " : "", jv_str(v, "core.cut") ?: "",
+               jv_str(v, "core.cut") ? ")" : "", path);
+    } else if (jv_str(v, "core.why_not")) {
+        printf("  core     none: %s\n", jv_str(v, "core.why_not"));
+    }
     printf("  bundle   %s\n", path);
     jv_free(v);
     return 0;
+}
+
+/* The directory a bundle is unpacked into: DIR, or the bundle's name
+ * without .tar.zst. Returns an fd, or -1 (the error said). */
+static int open_dest(const char *what, const char *bundle, const char *given, char *dest, size_t cap)
+{
+    if (given) {
+        snprintf(dest, cap, "%s", given);
+    } else {
+        const char *b = strrchr(bundle, '/');
+        b = b ? b + 1 : bundle;
+        const char *ext = strstr(b, ".tar.zst");
+        snprintf(dest, cap, "%.*s", (int)(ext ? ext - b : (long)strlen(b)), b);
+    }
+    int dfd = mkdir(dest, 0755) < 0 && errno != EEXIST ? -1 : open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        fprintf(stderr, "crashbox %s: %s: %s\n", what, dest, strerror(errno));
+    return dfd;
 }
 
 int oncall_extract(int argc, char **argv)
@@ -687,22 +715,9 @@ int oncall_extract(int argc, char **argv)
         return EXIT_CRASHBOX_USAGE;
     }
     char dest[4096];
-    if (argc > 2) {
-        snprintf(dest, sizeof dest, "%s", argv[2]);
-    } else {
-        const char *b = strrchr(argv[1], '/');
-        b = b ? b + 1 : argv[1];
-        snprintf(dest, sizeof dest, "%.*s", (int)(strstr(b, ".tar.zst") ? strstr(b, ".tar.zst") - b : (long)strlen(b)), b);
-    }
-    if (mkdir(dest, 0755) < 0 && errno != EEXIST) {
-        fprintf(stderr, "crashbox extract: %s: %s\n", dest, strerror(errno));
+    _cleanup_close_ int dfd = open_dest("extract", argv[1], argc > 2 ? argv[2] : NULL, dest, sizeof dest);
+    if (dfd < 0)
         return EXIT_CRASHBOX_SYSTEM;
-    }
-    _cleanup_close_ int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) {
-        fprintf(stderr, "crashbox extract: %s: %s\n", dest, strerror(errno));
-        return EXIT_CRASHBOX_SYSTEM;
-    }
     int r = bundle_extract(AT_FDCWD, argv[1], dfd);
     if (r < 0) {
         fprintf(stderr, "crashbox extract: %s: %s\n", argv[1],
@@ -710,5 +725,94 @@ int oncall_extract(int argc, char **argv)
         return 1;
     }
     printf("%d files in %s\n", r, dest);
+    return 0;
+}
+
+static bool on_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        size_t n = strcspn(p, ":");
+        char full[4096];
+        snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? p : ".", prog);
+        if (access(full, X_OK) == 0)
+            return true;
+        p += n + (p[n] == ':');
+    }
+    return false;
+}
+
+int oncall_debug(int argc, char **argv)
+{
+    /* crashbox debug BUNDLE [DIR] [-- DLV-ARGS...] */
+    int dash = 1;
+    while (dash < argc && strcmp(argv[dash], "--") != 0)
+        dash++;
+    if (dash < 2 || dash > 3) {
+        fprintf(stderr, "usage: crashbox debug BUNDLE [DIR] [-- DLV-ARGS...]\n");
+        return EXIT_CRASHBOX_USAGE;
+    }
+    _cleanup_free_ char *mtext = NULL;
+    size_t mlen = 0;
+    int r = bundle_read_member(AT_FDCWD, argv[1], "manifest.json", 1 << 20, &mtext, &mlen);
+    if (r < 0) {
+        fprintf(stderr, "crashbox debug: %s: %s\n", argv[1], r == -EBADMSG || r == -ENOENT ? "not a valid bundle" : strerror(-r));
+        return 1;
+    }
+    struct jv *m = jv_parse(mtext, mlen);
+    const struct jv *written = m ? jv_path(m, "core.written") : NULL;
+    if (!written || written->type != JV_BOOL || !written->b) {
+        const char *why = m ? jv_str(m, "core.why_not") : NULL;
+        fprintf(stderr, "crashbox debug: %s has no core: %s\n", argv[1],
+                why ? why : "its policy did not ask for one ([core] dump = yes)");
+        jv_free(m);
+        return 1;
+    }
+    const char *cut = jv_str(m, "core.cut");
+    if (cut)
+        fprintf(stderr, "crashbox debug: the core was cut (%s): memory past the cut is missing\n", cut);
+    jv_free(m);
+    char dest[4096];
+    _cleanup_close_ int dfd = open_dest("debug", argv[1], dash > 2 ? argv[2] : NULL, dest, sizeof dest);
+    if (dfd < 0)
+        return EXIT_CRASHBOX_SYSTEM;
+    static const char *const names[] = {"core/core", "core/exe", NULL};
+    r = bundle_extract_members(AT_FDCWD, argv[1], names, dfd);
+    if (r < 0) {
+        fprintf(stderr, "crashbox debug: %s: %s\n", argv[1], r == -EEXIST ? "already unpacked there (give another DIR)" : strerror(-r));
+        return 1;
+    }
+    char core[4200], exe[4200];
+    snprintf(core, sizeof core, "%s/core", dest);
+    snprintf(exe, sizeof exe, "%s/exe", dest);
+    if (faccessat(dfd, "exe", F_OK, 0) < 0)
+        fprintf(stderr, "crashbox debug: the bundle has no executable ([core] include_executable = no): "
+                        "use the service's exact binary for EXE\n");
+    if (on_path("dlv")) {
+        fprintf(stderr, "crashbox debug: dlv core %s %s\n", exe, core);
+        int extra = dash < argc ? argc - dash - 1 : 0;
+        char **dargv = calloc((size_t)extra + 6, sizeof *dargv);
+        if (dargv) {
+            int k = 0;
+            dargv[k++] = "dlv";
+            dargv[k++] = "core";
+            dargv[k++] = exe;
+            dargv[k++] = core;
+            /* commands on a pipe (a script, a test) rather than a terminal */
+            if (!isatty(STDIN_FILENO))
+                dargv[k++] = "--allow-non-terminal-interactive=true";
+            for (int i = 0; i < extra; i++)
+                dargv[k++] = argv[dash + 1 + i];
+            fflush(NULL);
+            execvp("dlv", dargv);
+            fprintf(stderr, "crashbox debug: dlv: %s\n", strerror(errno));
+            free(dargv);
+        }
+    }
+    printf("core and executable in %s; open them with\n"
+           "  dlv core %s %s\n"
+           "  (add --check-go-version=false when dlv is older than the Go that built the service)\n"
+           "  gdb %s %s\n",
+           dest, exe, core, exe, core);
     return 0;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The on-call commands (coredumpctl for Go services): ls, show, extract,
- * top. They read the writers' index, and the manifests of bundles it does
+ * top, debug. They read the writers' index, and the manifests of bundles it does
  * not know; foreign and corrupt files are listed as such, never fatal. */
 #pragma once
 
@@ -10,6 +10,8 @@ int oncall_ls(int argc, char **argv);
 int oncall_show(int argc, char **argv);
 int oncall_extract(int argc, char **argv);
 int oncall_top(int argc, char **argv);
+/* Unpacks a bundle's core and executable and opens them in dlv core. */
+int oncall_debug(int argc, char **argv);
 
 /* A bundle's summary from its own manifest (and name), for bundles the
  * index does not know. Returns 0, or <0 with the message saying why. */

@@ -90,6 +90,10 @@ static const struct key_def keys[] = {
     {"capture", "snapshot_budget", V_DURATION, FIELD(snapshot_budget_ms), 10, 60000, 0},
     {"capture", "normal_exit_codes", V_EXIT_CODES, FIELD(normal_exit_codes), 0, 0, 0},
     {"capture", "redact", V_PATTERNS, FIELD(redact), 0, 0, 0},
+    {"core", "dump", V_BOOL, FIELD(core_dump), 0, 0, 0},
+    {"core", "max_size", V_SIZE, FIELD(core_max_size), 1ULL << 20, 1ULL << 40, 0},
+    {"core", "budget", V_DURATION, FIELD(core_budget_ms), 100, 3600000, 0},
+    {"core", "include_executable", V_BOOL, FIELD(core_include_exe), 0, 0, 0},
     {"environment", "keep", V_PATTERNS, FIELD(env.keep), 0, 0, 0},
     {"environment", "unset", V_PATTERNS, FIELD(env.unset), 0, 0, 0},
     {"environment", "set", V_ASSIGNMENTS, FIELD(env.set), 0, 0, 0},
@@ -137,6 +141,9 @@ int policy_init_defaults(struct policy *p)
         .rate_limit_burst = 5,
         .rate_limit_window_ms = 600000,
         .snapshot_budget_ms = 2000,
+        .core_max_size = 4ULL << 30,
+        .core_budget_ms = 30000,
+        .core_include_exe = true,
     };
     /* The service keeps everything, GOGC and GOMEMLIMIT included: that is
      * the service's own choice. crashbox's own variables stay with it. */

@@ -95,6 +95,11 @@ struct policy {
     uint64_t snapshot_budget_ms;  /* the longest a dying service is held */
     struct strlist normal_exit_codes; /* exits that are not crashes */
     struct strlist redact;        /* more secret-name patterns for environ */
+    /* [core] */
+    bool core_dump;               /* write an ELF core of a crash into the bundle */
+    uint64_t core_max_size;       /* of the uncompressed core */
+    uint64_t core_budget_ms;      /* the longest the service is held for its core */
+    bool core_include_exe;        /* the executable goes in too (and its text stays out) */
     /* [environment], [watcher_environment] */
     struct env_rules env;
     struct env_rules watcher_env;

@@ -57,9 +57,11 @@ static void ctx_releasep(scmp_filter_ctx *c)
         seccomp_release(*c);
 }
 
+/* What [core] dump adds: attaching the service's threads. */
+static const char *const core_syscalls[] = {"ptrace"};
+
 int self_sandbox_apply(const struct policy *p, bool will_spawn_again, char *what, size_t whatlen)
 {
-    (void)p;
     /* Signals to a service of another uid, /proc/PID of another uid, bundle
      * files' group and mode, and oom_score_adj. */
     uint64_t keep = 1ULL << CAP_KILL | 1ULL << CAP_SYS_PTRACE | 1ULL << CAP_DAC_OVERRIDE |
@@ -95,6 +97,13 @@ int self_sandbox_apply(const struct policy *p, bool will_spawn_again, char *what
         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
         if (r < 0 && r != -EEXIST) {
             snprintf(what, whatlen, "seccomp rule for %s", allowed_syscalls[i]);
+            return r;
+        }
+    }
+    for (size_t i = 0; p->core_dump && i < ARRAY_SIZE(core_syscalls); i++) {
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, seccomp_syscall_resolve_name(core_syscalls[i]), 0);
+        if (r < 0 && r != -EEXIST) {
+            snprintf(what, whatlen, "seccomp rule for %s", core_syscalls[i]);
             return r;
         }
     }

@@ -52,7 +52,7 @@ static int emit(struct tar *t, const void *buf, size_t len)
     return r < 0 ? r : 0;
 }
 
-static int pad(struct tar *t, uint64_t len)
+int tar_pad(struct tar *t, uint64_t len)
 {
     static const char zeros[512];
     size_t rem = (size_t)(len % 512);
@@ -70,11 +70,11 @@ static size_t pax_record(char *out, size_t cap, const char *key, const char *val
     return total;
 }
 
-int tar_add(struct tar *t, const char *name, const void *data, size_t len, unsigned mode)
+int tar_add_header(struct tar *t, const char *name, uint64_t len, unsigned mode)
 {
     char hdr[512];
     bool long_name = strlen(name) > 100;
-    bool big = (uint64_t)len >= 077777777777ULL;
+    bool big = len >= 077777777777ULL;
     if (long_name || big) {
         char pax[8192];
         size_t n = 0;
@@ -82,7 +82,7 @@ int tar_add(struct tar *t, const char *name, const void *data, size_t len, unsig
             n += pax_record(pax + n, sizeof pax - n, "path", name);
         if (big) {
             char sz[32];
-            snprintf(sz, sizeof sz, "%zu", len);
+            snprintf(sz, sizeof sz, "%llu", (unsigned long long)len);
             n += pax_record(pax + n, sizeof pax - n, "size", sz);
         }
         tar_header(hdr, "././@PaxHeader", n, 0644, t->mtime, 'x');
@@ -90,16 +90,21 @@ int tar_add(struct tar *t, const char *name, const void *data, size_t len, unsig
         if (!r)
             r = emit(t, pax, n);
         if (!r)
-            r = pad(t, n);
+            r = tar_pad(t, n);
         if (r)
             return r;
     }
     tar_header(hdr, name, len, mode, t->mtime, '0');
-    int r = emit(t, hdr, 512);
+    return emit(t, hdr, 512);
+}
+
+int tar_add(struct tar *t, const char *name, const void *data, size_t len, unsigned mode)
+{
+    int r = tar_add_header(t, name, len, mode);
     if (!r && len)
         r = emit(t, data, len);
     if (!r)
-        r = pad(t, len);
+        r = tar_pad(t, len);
     return r;
 }
 

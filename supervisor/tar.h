@@ -19,6 +19,10 @@ struct tar {
 void tar_init(struct tar *t, tar_sink_fn sink, void *ctx, time_t mtime);
 /* Adds a regular file. Returns 0 or the sink's negative error. */
 int tar_add(struct tar *t, const char *name, const void *data, size_t len, unsigned mode);
+/* A member streamed by its writer: the header(s) for len bytes, then len
+ * bytes through the sink, then tar_pad(len). */
+int tar_add_header(struct tar *t, const char *name, uint64_t len, unsigned mode);
+int tar_pad(struct tar *t, uint64_t len);
 /* Writes the two zero blocks that end an archive. */
 int tar_finish(struct tar *t);
 

@@ -145,6 +145,58 @@ def crash_latency(tmp, example, label, target):
            f"{raw / packed:.1f}")
 
 
+def core_dump(tmp, mib=1024):
+    """[core] dump = yes on a Go service with a 1 GiB live heap: how long the
+    service is held, the core's bytes and the bundle's size; beside the
+    kernel's own core of the same program (core_pattern "core", ulimit -c),
+    whose cost is the run's extra wall time, compressed with zstd -1 after."""
+    exe = os.path.join(EXAMPLES, "big-heap")
+    env = dict(os.environ, BIG_HEAP_MIB=str(mib))
+    held, core, packed = [], 0, 0
+    for i in range(max(1, ROUNDS // 2)):
+        d = os.path.join(tmp, f"core-{i}")
+        os.makedirs(d)
+        pol = os.path.join(d, "p.policy")
+        with open(pol, "w") as f:
+            f.write("[core]\ndump = yes\nbudget = 5min\nmax_size = 16GiB\n")
+        subprocess.run([CRASHBOX, "-p", pol, "-d", d, "--", exe], capture_output=True, env=env)
+        (b,) = [os.path.join(d, n) for n in os.listdir(d) if n.endswith(".tar.zst")]
+        m = json.loads(subprocess.run(["tar", "--zstd", "-xOf", b, "manifest.json"], capture_output=True).stdout)
+        held.append(m["snapshot"]["held_ms"])
+        core, packed = m["core"]["bytes"], os.path.getsize(b)
+        subprocess.run(["rm", "-rf", d])
+    report(f"core dump of a {mib} MiB heap: service held", f"median {statistics.median(held)} ms, "
+           f"max {max(held)} ms ({core / 2**20:.0f} MiB core, "
+           f"{core / 2**20 / (statistics.median(held) / 1000):.0f} MiB/s)", "< budget (30 s)",
+           max(held) < 30000)
+    report(f"core dump of a {mib} MiB heap: bundle size", f"{packed / 2**20:.1f} MiB for a "
+           f"{core / 2**20:.0f} MiB core (ratio {core / packed:.1f})")
+    with open("/proc/sys/kernel/core_pattern") as f:
+        pattern = f.read().strip()
+    if pattern.startswith("|") or "/" in pattern:
+        report("kernel core of the same heap", f"not measured: core_pattern is {pattern!r}")
+        return
+    kd = os.path.join(tmp, "kernel-core")
+    os.makedirs(kd)
+    walls = {}
+    for limit in ("0", "unlimited"):
+        t0 = time.perf_counter()
+        subprocess.run(["sh", "-c", f"ulimit -c {limit}; exec {exe}"], cwd=kd, capture_output=True,
+                       env=dict(env, GOTRACEBACK="crash"))
+        walls[limit] = time.perf_counter() - t0
+    cores = [os.path.join(kd, n) for n in os.listdir(kd) if n.startswith("core")]
+    if not cores:
+        report("kernel core of the same heap", "not measured: no core file appeared")
+        return
+    st = os.stat(cores[0])
+    t0 = time.perf_counter()
+    z = subprocess.run(["zstd", "-1", "-q", "-c", cores[0]], capture_output=True).stdout
+    zs = time.perf_counter() - t0
+    report(f"kernel core of the same heap", f"{(walls['unlimited'] - walls['0']) * 1000:.0f} ms extra to die, "
+           f"{st.st_size / 2**20:.0f} MiB ({st.st_blocks * 512 / 2**20:.0f} MiB allocated); zstd -1 after: "
+           f"{len(z) / 2**20:.1f} MiB in {zs * 1000:.0f} ms")
+
+
 def parse_speed(tmp):
     """crashbox parse over 100 MB of log lines with a panic at the end,
     against cat reading the same file (the I/O floor)."""
@@ -542,6 +594,7 @@ def main():
         crash_latency(tmp, "goroutines-10k", "10,000-goroutine dump", "1 s")
         parse_speed(tmp)
         ls_scale(tmp)
+        core_dump(tmp)
         ship_figures(tmp)
     idle_rss()
     with tempfile.TemporaryDirectory(prefix="crashbox-bench-mem-", dir=os.environ.get("BENCH_TMP")) as tmp:
