@@ -146,7 +146,7 @@ static int fleet_collect(const char *where, struct index_entry **v, size_t *n)
         s3_reply_free(&r);
     } while (rc == 0 && token[0]);
     if (rc == 0 && f.n)
-        rc = s3_head_many(&s, (const char *const *)f.keys, f.n, 16, on_head, &f);
+        rc = s3_head_many(&s, (const char *const *)f.keys, f.n, 32, on_head, &f);
     for (size_t i = 0; i < f.n; i++)
         free(f.keys[i]);
     free(f.keys);
