@@ -341,7 +341,7 @@ int s3_request(struct s3 *s, const char *method, const char *key, const char *qu
     }
 }
 
-int s3_head_many(struct s3 *s, const char *const *keys, size_t n, int parallel, s3_reply_fn fn, void *ctx)
+int s3_request_many(struct s3 *s, const struct s3_job *jobs, size_t n, int parallel, s3_reply_fn fn, void *ctx)
 {
     struct slot {
         CURL *h;
@@ -369,8 +369,9 @@ int s3_head_many(struct s3 *s, const char *const *keys, size_t n, int parallel, 
             if (sl->k.method)
                 continue; /* busy */
             sl->i = next++;
-            if (build_url(s->conf, keys[sl->i], NULL, sl->k.url, sizeof sl->k.url) < 0 ||
-                call_setup(sl->h, s->conf, &sl->k, "HEAD", NULL, NULL, &sl->r, s->stop) < 0) {
+            const struct s3_job *jb = &jobs[sl->i];
+            if (build_url(s->conf, jb->key, jb->query, sl->k.url, sizeof sl->k.url) < 0 ||
+                call_setup(sl->h, s->conf, &sl->k, jb->method, jb->headers, jb->body, &sl->r, s->stop) < 0) {
                 call_free(&sl->k);
                 sl->k.method = NULL;
                 fn(ctx, sl->i, -ENAMETOOLONG, &sl->r);
@@ -397,7 +398,9 @@ int s3_head_many(struct s3 *s, const char *const *keys, size_t n, int parallel, 
             int one = 0;
             if (cc != CURLE_OK || sl->r.status < 200 || sl->r.status > 299) {
                 /* the odd failure: once more, alone, with the usual retries */
-                one = s3_request(s, "HEAD", keys[sl->i], NULL, NULL, NULL, &sl->r);
+                const struct s3_job *jb = &jobs[sl->i];
+                one = s->stop && *s->stop ? -EINTR
+                                          : s3_request(s, jb->method, jb->key, jb->query, jb->headers, jb->body, &sl->r);
             }
             fn(ctx, sl->i, one, &sl->r);
             s3_reply_free(&sl->r);
@@ -502,3 +505,13 @@ int s3_conf_resolve(struct s3_conf *c, const struct s3_target *t, const char *en
     return 0;
 }
 
+
+int s3_head_many(struct s3 *s, const char *const *keys, size_t n, int parallel, s3_reply_fn fn, void *ctx)
+{
+    _cleanup_free_ struct s3_job *jobs = calloc(n + 1, sizeof *jobs);
+    if (!jobs)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        jobs[i] = (struct s3_job){.method = "HEAD", .key = keys[i]};
+    return s3_request_many(s, jobs, n, parallel, fn, ctx);
+}

@@ -65,9 +65,16 @@ void s3_reply_free(struct s3_reply *r);
 int s3_request(struct s3 *s, const char *method, const char *key, const char *query,
                const struct curl_slist *headers, const struct s3_body *body, struct s3_reply *r);
 
-/* HEADs of n keys, up to `parallel` at once, each retried like a request;
- * calls fn(ctx, i, rc, reply) for each. Returns 0 or -ENOMEM. */
+/* n requests, up to `parallel` at once; one that fails is tried again
+ * alone, retried as s3_request does. Calls fn(ctx, i, rc, reply) for each.
+ * Returns 0, -ENOMEM, or -EINTR when stopped. */
 typedef void (*s3_reply_fn)(void *ctx, size_t i, int rc, const struct s3_reply *r);
+struct s3_job {
+    const char *method, *key, *query;
+    const struct curl_slist *headers;
+    const struct s3_body *body;
+};
+int s3_request_many(struct s3 *s, const struct s3_job *jobs, size_t n, int parallel, s3_reply_fn fn, void *ctx);
 int s3_head_many(struct s3 *s, const char *const *keys, size_t n, int parallel, s3_reply_fn fn, void *ctx);
 
 /* The text of the first <tag> in xml, entities decoded. Returns 0 or -ENOENT. */

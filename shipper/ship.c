@@ -206,6 +206,63 @@ static int put_whole(struct shipper *sh, const char *key, int fd, uint64_t size,
     return rc;
 }
 
+/* Parts of one upload in flight at once: a store takes parts in parallel
+ * faster than one stream, as rclone and the AWS CLI upload. */
+#define PART_STREAMS 4
+
+struct part_state {
+    char (*etags)[128];
+    int rc;
+    char what[512];
+};
+
+static void on_part(void *ctx, size_t i, int rc, const struct s3_reply *r)
+{
+    struct part_state *ps = ctx;
+    if (rc == 0 && !r->etag[0])
+        rc = -EIO;
+    if (rc < 0) {
+        if (ps->rc == 0) {
+            ps->rc = rc;
+            snprintf(ps->what, sizeof ps->what, "%s", r->what[0] ? r->what : "UploadPart: no ETag in the answer");
+        }
+        return;
+    }
+    snprintf(ps->etags[i], sizeof ps->etags[i], "%s", r->etag);
+}
+
+/* Uploads every part, each streamed from its own offset of fd; *etags
+ * (heap, one per part) for the Complete. Returns 0 or <0 with what set. */
+static int upload_parts(struct shipper *sh, const char *key, const char *eid, int fd, uint64_t size, uint64_t part,
+                        size_t nparts, char (**etags)[128], char *what, size_t wcap)
+{
+    _cleanup_free_ struct s3_job *jobs = calloc(nparts, sizeof *jobs);
+    _cleanup_free_ struct s3_body *bodies = calloc(nparts, sizeof *bodies);
+    _cleanup_free_ char(*queries)[1100] = calloc(nparts, sizeof *queries);
+    char(*tags)[128] = calloc(nparts, sizeof *tags);
+    if (!jobs || !bodies || !queries || !tags) {
+        free(tags);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < nparts; i++) {
+        uint64_t off = i * part;
+        bodies[i] = (struct s3_body){.fd = fd, .off = (off_t)off, .len = size - off < part ? size - off : part};
+        snprintf(queries[i], sizeof queries[i], "partNumber=%zu&uploadId=%s", i + 1, eid);
+        jobs[i] = (struct s3_job){.method = "PUT", .key = key, .query = queries[i], .body = &bodies[i]};
+    }
+    struct part_state ps = {.etags = tags};
+    int rc = s3_request_many(&sh->s3, jobs, nparts, PART_STREAMS, on_part, &ps);
+    if (rc == 0)
+        rc = ps.rc;
+    if (rc < 0) {
+        snprintf(what, wcap, "%s", ps.what[0] ? ps.what : strerror(-rc));
+        free(tags);
+        return rc;
+    }
+    *etags = tags;
+    return 0;
+}
+
 static int put_multipart(struct shipper *sh, const char *key, int fd, uint64_t size, const struct curl_slist *hdr,
                          char *what, size_t wcap)
 {
@@ -228,27 +285,23 @@ static int put_multipart(struct shipper *sh, const char *key, int fd, uint64_t s
                  strerror(-rc));
     char eid[1024];
     ship_uri_encode(upload_id, false, eid, sizeof eid);
+    _cleanup_free_ char(*part_etags)[128] = NULL;
+    rc = upload_parts(sh, key, eid, fd, size, part, nparts, &part_etags, what, wcap);
     /* The Complete body: one <Part> of about 100 bytes each. */
     size_t xcap = 128 + nparts * 200;
-    _cleanup_free_ char *xml = malloc(xcap);
-    size_t xl = xml ? (size_t)snprintf(xml, xcap, "<CompleteMultipartUpload>") : 0;
-    rc = xml ? 0 : -ENOMEM;
+    _cleanup_free_ char *xml = rc == 0 ? malloc(xcap) : NULL;
+    size_t xl = 0;
+    if (rc == 0 && !xml)
+        rc = -ENOMEM;
+    if (rc == 0)
+        xl = (size_t)snprintf(xml, xcap, "<CompleteMultipartUpload>");
     for (size_t i = 0; rc == 0 && i < nparts; i++) {
-        uint64_t off = i * part, len = size - off < part ? size - off : part;
-        struct s3_body body = {.fd = fd, .off = (off_t)off, .len = len};
-        char q[1200];
-        snprintf(q, sizeof q, "partNumber=%zu&uploadId=%s", i + 1, eid);
-        rc = s3_request(&sh->s3, "PUT", key, q, NULL, &body, &r);
-        if (rc == 0 && !r.etag[0])
-            snprintf(r.what, sizeof r.what, "UploadPart %zu of %.300s: no ETag in the answer", i + 1, key), rc = -EIO;
-        if (rc == 0) {
-            char etag[160];
-            size_t el = 0;
-            for (const char *p = r.etag; *p && el + 7 < sizeof etag; p++)
-                el += (size_t)snprintf(etag + el, sizeof etag - el, "%s", *p == '"' ? "&quot;" : (char[]){*p, 0});
-            xl += (size_t)snprintf(xml + xl, xcap - xl, "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>",
-                                   i + 1, etag);
-        }
+        char etag[160];
+        size_t el = 0;
+        for (const char *p = part_etags[i]; *p && el + 7 < sizeof etag; p++)
+            el += (size_t)snprintf(etag + el, sizeof etag - el, "%s", *p == '"' ? "&quot;" : (char[]){*p, 0});
+        xl += (size_t)snprintf(xml + xl, xcap - xl, "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>",
+                               i + 1, etag);
     }
     if (rc == 0) {
         xl += (size_t)snprintf(xml + xl, xcap - xl, "</CompleteMultipartUpload>");
@@ -257,8 +310,8 @@ static int put_multipart(struct shipper *sh, const char *key, int fd, uint64_t s
         snprintf(q, sizeof q, "uploadId=%s", eid);
         _cleanup_slist_ struct curl_slist *ct = curl_slist_append(NULL, "Content-Type: application/xml");
         rc = s3_request(&sh->s3, "POST", key, q, ct, &body, &r);
+        snprintf(what, wcap, "%s", r.what);
     }
-    snprintf(what, wcap, "%s", r.what);
     s3_reply_free(&r);
     if (rc == 0)
         unlinkat(sh->dirfd, SHIP_PENDING, 0); /* a crash before this aborts a finished upload: a no-op */
