@@ -33,13 +33,31 @@ STATIC_EXAMPLES := $(filter-out %/cgo-segv %/data-race,$(EXAMPLES:$(BUILD)/examp
 
 .PHONY: all test unit integration containers shim-test policies asan bench demo examples static-examples docker-context helpers fuzz fuzz-smoke static install clean deps test-all demo-run
 
-all: $(BUILD)/crashbox
+all: $(BUILD)/crashbox $(BUILD)/crashbox-ship
 
 $(BUILD)/obj/%.o: supervisor/%.c $(wildcard supervisor/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/crashbox: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# crashbox-ship: the uploader to object storage, a second binary linked
+# dynamically with libcurl so crashbox (and `make static`) stays free of
+# TLS libraries. It takes what it needs of crashbox's modules from an archive.
+SHIP_SRCS := $(wildcard shipper/*.c)
+SHIP_OBJS := $(SHIP_SRCS:shipper/%.c=$(BUILD)/obj/shipper/%.o)
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+
+$(BUILD)/obj/shipper/%.o: shipper/%.c $(wildcard shipper/*.h supervisor/*.h) | $(BUILD)/obj
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isupervisor $(CURL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libcrashbox.a: $(LIBOBJS)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/crashbox-ship: $(SHIP_OBJS) $(BUILD)/libcrashbox.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ -Wl,--as-needed $(CURL_LIBS) $(LDLIBS)
 
 $(BUILD)/obj $(BUILD)/helpers $(BUILD)/examples:
 	mkdir -p $@
@@ -102,7 +120,7 @@ docker-context: $(STATIC_DIR)/crashbox $(SERVICE) policies/hardened.policy examp
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
-install: $(BUILD)/crashbox
+install: $(BUILD)/crashbox $(BUILD)/crashbox-ship
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
 	  $(DESTDIR)$(PREFIX)/share/crashbox/policies
 	install -m 0755 $(BUILD)/crashbox $(DESTDIR)$(PREFIX)/bin/crashbox
@@ -130,7 +148,7 @@ policies: $(BUILD)/crashbox
 
 # Integration tests, the container tier among them (test_containers.py:
 # its own dockerd, FROM-scratch images of the static builds).
-IT_DEPS := $(BUILD)/crashbox helpers examples $(STATIC_DIR)/crashbox $(BUILD)/helpers/static-crasher \
+IT_DEPS := $(BUILD)/crashbox $(BUILD)/crashbox-ship helpers examples $(STATIC_DIR)/crashbox $(BUILD)/helpers/static-crasher \
            static-examples $(BUILD)/helpers/cbhelper-static docker-context
 IT_ENV  := CRASHBOX=$(abspath $(BUILD)/crashbox) HELPERS=$(abspath $(BUILD)/helpers) \
            STATIC_CRASHBOX=$(abspath $(STATIC_DIR)/crashbox) EXAMPLES=$(abspath $(BUILD)/examples) \

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "shipconf.h"
 #include "util.h"
 
 #define INDEX_MAX_BYTES (64u << 20)
@@ -386,8 +387,17 @@ static int by_time(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, const struct policy *p)
+size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, const struct policy *p,
+                                   size_t *unshipped_deleted)
 {
+    /* Where a shipper keeps its journal, a bundle not yet shipped outlives
+     * the soft limits (age, counts); only the space limits may take it. */
+    _cleanup_free_ char *journal = NULL;
+    _cleanup_free_ char **shipped = NULL;
+    size_t jlen, nshipped = 0;
+    bool shipping = read_file_at(dirfd, SHIP_JOURNAL, 256 << 20, &journal, &jlen) == 0 &&
+                    ship_journal_parse(journal, jlen, &shipped, &nshipped) == 0;
+    *unshipped_deleted = 0;
     _cleanup_closedir_ DIR *dir = opendirat(dirfd, ".");
     if (!dir)
         return 0;
@@ -436,6 +446,10 @@ size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, c
                     (have_vfs && free_bytes < p->keep_free) || (is_mine && mine > p->max_bundles);
         if (!too_old && !over)
             continue;
+        bool space = total > p->max_total_size || (have_vfs && free_bytes < p->keep_free);
+        bool unshipped = shipping && !ship_journal_has(shipped, nshipped, all[i].name);
+        if (unshipped && !space)
+            continue;
         /* Never the newest bundle: a crash loop must leave its evidence. */
         if (i + 1 == n)
             break;
@@ -446,6 +460,7 @@ size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, c
             free_bytes += (uint64_t)all[i].size;
             if (is_mine)
                 mine--;
+            *unshipped_deleted += unshipped;
         }
     }
     free(all);

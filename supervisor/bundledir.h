@@ -70,6 +70,9 @@ bool bundledir_rate_allows(const struct index_entry *v, size_t n, const char *se
                            time_t now, const struct policy *p, uint64_t *suppressed_since_last);
 
 /* Retention, under the lock: deletes the oldest of our bundles until the
- * policy's limits hold, and rewrites the index without them. Returns how
- * many bundles were deleted. */
-size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, const struct policy *p);
+ * policy's limits hold, and rewrites the index without them. Bundles a
+ * shipper has not shipped yet (see shipconf.h) go only when max_total_size
+ * or keep_free force it, counted in *unshipped_deleted. Returns how many
+ * bundles were deleted. */
+size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, const struct policy *p,
+                                   size_t *unshipped_deleted);

@@ -22,6 +22,7 @@
 #include "envbuild.h"
 #include "exithook.h"
 #include "hooks.h"
+#include "shipexec.h"
 #include "json.h"
 #include "passwd.h"
 #include "log.h"
@@ -645,9 +646,12 @@ static enum store_result store_in(struct capture *c, struct crash_record *r, con
     int a = bundledir_index_append(dirfd, &e);
     if (a < 0)
         log_warn("cannot update %s/%s: %s", dir, BUNDLEDIR_INDEX, strerror(-a));
-    size_t del = bundledir_enforce_retention(dirfd, c->service, r->now, c->policy);
+    size_t unshipped;
+    size_t del = bundledir_enforce_retention(dirfd, c->service, r->now, c->policy, &unshipped);
     if (del)
         log_info("retention: deleted %zu old bundle(s) in %s", del, dir);
+    if (unshipped)
+        log_warn("retention: %zu of them not yet shipped: max_total_size or keep_free forced it", unshipped);
     snprintf(path, pathcap, "%s/%s", dir, name);
     return STORE_WRITTEN;
 }
@@ -857,6 +861,7 @@ void capture_job_run(struct capture_job *job)
         struct hook_event ev = {.bundle = path, .service = c->service, .kind = crash_kind_name(rp->kind),
                                 .fingerprint = rp->fingerprint};
         hooks_on_crash(c->policy, &ev);
+        ship_after_bundle(c->policy, path);
     } else if (res == STORE_SUPPRESSED) {
         log_info("crash %s rate-limited: counted in the index, no bundle", rp->fingerprint);
     }

@@ -69,38 +69,37 @@ static int row_by_time(const void *a, const void *b)
     return x->e.time < y->e.time ? -1 : x->e.time > y->e.time ? 1 : strcmp(x->e.name, y->e.name);
 }
 
-/* A row from the bundle's own manifest (no index entry). */
-static void row_from_manifest(int dirfd, const char *name, struct row *r)
+int bundle_summary_read(int dirfd, const char *name, struct index_entry *e)
 {
     struct bundle_name_parts parts;
     bundle_name_parse(name, &parts);
-    r->e = (struct index_entry){.type = 'B', .time = parts.time};
-    snprintf(r->e.name, sizeof r->e.name, "%s", name);
-    snprintf(r->e.service, sizeof r->e.service, "%s", parts.service);
-    snprintf(r->e.kind, sizeof r->e.kind, "%s", parts.kind);
+    *e = (struct index_entry){.type = 'B', .time = parts.time};
+    snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->service, sizeof e->service, "%s", parts.service);
+    snprintf(e->kind, sizeof e->kind, "%s", parts.kind);
     struct stat st;
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        r->e.size = (uint64_t)st.st_size;
+        e->size = (uint64_t)st.st_size;
     _cleanup_free_ char *m = NULL;
     size_t len;
     int rc = bundle_read_member(dirfd, name, "manifest.json", 4 << 20, &m, &len);
     struct jv *v = rc == 0 ? jv_parse(m, len) : NULL;
     if (!v) {
-        r->unreadable = true;
-        snprintf(r->e.message, sizeof r->e.message, "(unreadable bundle: %s)",
+        snprintf(e->message, sizeof e->message, "(unreadable bundle: %s)",
                  rc < 0 ? strerror(-rc) : "bad manifest");
-        return;
+        return rc < 0 ? rc : -EBADMSG;
     }
     const char *s;
     if ((s = jv_str(v, "crash.message")))
-        snprintf(r->e.message, sizeof r->e.message, "%s", s);
+        snprintf(e->message, sizeof e->message, "%s", s);
     if ((s = jv_str(v, "crash.fingerprint")))
-        snprintf(r->e.fingerprint, sizeof r->e.fingerprint, "%s", s);
+        snprintf(e->fingerprint, sizeof e->fingerprint, "%s", s);
     const char *fn = jv_str(v, "crash.culprit.function"), *file = jv_str(v, "crash.culprit.file");
     if (fn)
-        snprintf(r->e.culprit, sizeof r->e.culprit, "%s (%s:%.0f)", fn, file ? file : "?",
+        snprintf(e->culprit, sizeof e->culprit, "%s (%s:%.0f)", fn, file ? file : "?",
                  jv_num(v, "crash.culprit.line", 0));
     jv_free(v);
+    return 0;
 }
 
 /* Every bundle in dir as a row (index first, manifests for the rest), and
@@ -149,7 +148,7 @@ static int collect(const char *dir, struct row **rows, size_t *nrows, struct ind
         if (hit)
             v[n].e = *hit;
         else
-            row_from_manifest(dfd, de->d_name, &v[n]);
+            v[n].unreadable = bundle_summary_read(dfd, de->d_name, &v[n].e) < 0;
         n++;
     }
     closedir(d);
@@ -157,6 +156,28 @@ static int collect(const char *dir, struct row **rows, size_t *nrows, struct ind
     if (n)
         qsort(v, n, sizeof *v, row_by_time);
     *rows = v;
+    *nrows = n;
+    return 0;
+}
+
+int (*oncall_remote)(const char *where, struct index_entry **v, size_t *n);
+
+/* The rows of a store (s3://...), from the reader crashbox-ship sets. */
+static int collect_remote(const char *where, struct row **rows, size_t *nrows)
+{
+    struct index_entry *v = NULL;
+    size_t n = 0;
+    int r = oncall_remote(where, &v, &n);
+    if (r < 0)
+        return r;
+    *rows = calloc(n + 1, sizeof **rows);
+    for (size_t i = 0; *rows && i < n; i++)
+        (*rows)[i].e = v[i];
+    free(v);
+    if (!*rows)
+        return -ENOMEM;
+    if (n)
+        qsort(*rows, n, sizeof **rows, row_by_time);
     *nrows = n;
     return 0;
 }
@@ -270,7 +291,8 @@ static int listing_open(int argc, char **argv, const char *what, struct listing 
         fprintf(stderr, "crashbox %s: no directory (give one, or set CRASHBOX_BUNDLE_DIR)\n", what);
         return EXIT_CRASHBOX_USAGE;
     }
-    int r = collect(l->dir, &l->rows, &l->n, &l->sup, &l->nsup);
+    int r = oncall_remote && strncmp(l->dir, "s3://", 5) == 0 ? collect_remote(l->dir, &l->rows, &l->n)
+                                                              : collect(l->dir, &l->rows, &l->n, &l->sup, &l->nsup);
     if (r < 0) {
         fprintf(stderr, "crashbox %s: %s: %s\n", what, l->dir, strerror(-r));
         return EXIT_CRASHBOX_SYSTEM;

@@ -80,6 +80,10 @@ struct policy {
     /* [hooks] */
     struct strlist on_crash;  /* command run after a bundle is written */
     uint64_t hook_timeout_ms;
+    /* [ship] */
+    char *ship_to;          /* owned; s3://BUCKET[/PREFIX], NULL: off */
+    char *ship_endpoint;    /* owned; NULL: the environment's */
+    bool ship_delete_after; /* delete a bundle once the store has it */
     /* [kubernetes] */
     char *termination_log;  /* owned; NULL: off */
     /* [metrics] */

@@ -447,8 +447,9 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
     if (pol->self_sandbox && restarts == 0) {
         char what[160];
-        /* Restarts and hooks start processes: they must not inherit a filter. */
-        r = self_sandbox_apply(pol, pol->restart_mode != RESTART_NEVER || pol->on_crash.n, what, sizeof what);
+        /* Restarts, hooks and the shipper start processes: they must not inherit a filter. */
+        bool spawns = pol->restart_mode != RESTART_NEVER || pol->on_crash.n || pol->ship_to;
+        r = self_sandbox_apply(pol, spawns, what, sizeof what);
         if (r < 0)
             log_warn("cannot sandbox crashbox itself: %s: %s", what, strerror(-r));
         else
