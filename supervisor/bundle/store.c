@@ -35,7 +35,7 @@ static enum store_result store_in(const struct crash_record *r, const struct pol
     snprintf(e.fingerprint, sizeof e.fingerprint, "%s", r->fingerprint);
     snprintf(e.culprit, sizeof e.culprit, "%.511s", r->culprit);
     snprintf(e.message, sizeof e.message, "%.511s", r->message);
-    if (!bundledir_rate_allows(idx, nidx, r->fingerprint, r->at, p, &suppressed)) {
+    if (!bundledir_rate_allows(idx, nidx, r->who.service, r->fingerprint, r->at, p, &suppressed)) {
         e.type = 'S';
         int w = bundledir_index_append(dirfd, &e);
         if (w < 0)
@@ -51,7 +51,10 @@ static enum store_result store_in(const struct crash_record *r, const struct pol
     char name[300];
     int w = -EEXIST;
     size_t bytes = 0;
-    for (int attempt = 0; attempt < 100 && w == -EEXIST; attempt++) {
+    /* Again under another name after a same-second clash (EEXIST), or when
+     * another crashbox's start-up cleaning took our fresh temporary file
+     * for a dead writer's before we could lock it (EAGAIN). */
+    for (int attempt = 0; attempt < 100 && (w == -EEXIST || w == -EAGAIN); attempt++) {
         char pid[32];
         if (attempt)
             snprintf(pid, sizeof pid, "%d_%d", (int)r->who.pid, attempt);
@@ -72,9 +75,12 @@ static enum store_result store_in(const struct crash_record *r, const struct pol
     int a = bundledir_index_append(dirfd, &e);
     if (a < 0)
         log_warn("cannot update %s/%s: %s", dir, BUNDLEDIR_INDEX, strerror(-a));
-    size_t del = bundledir_enforce_retention(dirfd, r->who.service, r->at, p);
+    size_t unshipped;
+    size_t del = bundledir_enforce_retention(dirfd, r->who.service, r->at, p, &unshipped);
     if (del)
         log_info("retention: deleted %zu old bundle(s) in %s", del, dir);
+    if (unshipped)
+        log_warn("retention: %zu of them not yet shipped: max_total_size or keep_free forced it", unshipped);
     snprintf(path, pathcap, "%s/%s", dir, name);
     return STORE_WRITTEN;
 }

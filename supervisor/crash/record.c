@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "sigtable.h"
+#include "units.h"
 #include "util.h"
 
 /* The last non-empty line of the tail: what a log.Fatal or os.Exit(1)
@@ -76,10 +77,11 @@ static void message_of(const struct crash_evidence *ev, struct crash_record *r)
         if (r->recovered)
             snprintf(r->message, sizeof r->message,
                      "the service and crashbox were killed together, most likely by a group OOM kill");
-        else if (r->mem.has_limit)
-            snprintf(r->message, sizeof r->message, "killed by the OOM killer at the memory limit of %llu bytes",
-                     (unsigned long long)r->mem.limit_bytes);
-        else
+        else if (r->mem.has_limit) {
+            char lim[32];
+            format_size_human(r->mem.limit_bytes, lim, sizeof lim);
+            snprintf(r->message, sizeof r->message, "killed by the OOM killer at the memory limit of %s", lim);
+        } else
             snprintf(r->message, sizeof r->message, "killed by the OOM killer");
         break;
     case CRASH_SUPERVISOR_KILLED:
@@ -117,6 +119,31 @@ static enum crash_kind classify_recovered(const struct crash_evidence *ev, struc
     r->mem.has_usage = true;
     r->mem.usage_bytes = st->usage_bytes;
     return oom ? CRASH_OOM_KILL : CRASH_SUPERVISOR_KILLED;
+}
+
+/* The fingerprint of a crash without a Go report (an OOM kill, a signal, an
+ * exit). Its kind alone would make every OOM kill in a shared directory one
+ * crash, so it also hashes what tells such crashes apart: the service, the
+ * executable's name, the signal or exit code, and for an exit the message
+ * with stderr's last line (crash_fingerprint strips its numbers and
+ * addresses). A Go report's fingerprint names no service: the same bug in
+ * two services is one crash, and the rate limit is per service anyway. A
+ * recovered run knows only its service: one per service and kind, so `top`
+ * never folds one service's group OOM kills into another's. */
+static void plain_fingerprint(struct crash_record *r)
+{
+    const char *exe = r->who.argv && r->who.argv[0] ? r->who.argv[0] : "";
+    const char *slash = strrchr(exe, '/');
+    char service[96], program[300], how[48];
+    snprintf(service, sizeof service, "service=%s", r->who.service);
+    snprintf(program, sizeof program, "exe=%s", slash ? slash + 1 : exe);
+    if (WIFSIGNALED(r->status))
+        snprintf(how, sizeof how, "signal=%s", signal_name(WTERMSIG(r->status)) ?: "?");
+    else
+        snprintf(how, sizeof how, "exit=%d", WEXITSTATUS(r->status));
+    const char *parts[] = {service, program, how};
+    crash_fingerprint(crash_kind_name(r->kind), r->kind == CRASH_EXIT ? r->message : "", parts,
+                      r->recovered ? 1 : ARRAY_SIZE(parts), r->fingerprint);
 }
 
 static void add_buildinfo_item(const struct go_buildinfo *bi, struct items *it)
@@ -163,8 +190,7 @@ enum crash_kind crash_record_build(struct crash_evidence *ev, int status, const 
     if (go)
         snprintf(r->fingerprint, sizeof r->fingerprint, "%s", r->gc.fingerprint);
     else
-        crash_fingerprint(crash_kind_name(r->kind), r->kind == CRASH_EXIT ? r->message : "", NULL, 0,
-                          r->fingerprint);
+        plain_fingerprint(r);
     if (go && r->gc.culprit >= 0) {
         const struct go_frame *f = &r->gc.frames[r->gc.culprit];
         snprintf(r->culprit, sizeof r->culprit, "%s (%s:%u)", f->function, f->file ? f->file : "?", f->line);

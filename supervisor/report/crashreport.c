@@ -10,6 +10,7 @@
 #include "hooks.h"
 #include "json.h"
 #include "log.h"
+#include "shipexec.h"
 #include "sigtable.h"
 #include "termlog.h"
 #include "util.h"
@@ -62,6 +63,7 @@ void crash_report(const struct crash_record *r, const struct policy *p, enum sto
         struct hook_event ev = {.bundle = path, .service = r->who.service, .kind = crash_kind_name(r->kind),
                                 .fingerprint = r->fingerprint};
         hooks_on_crash(p, &ev);
+        ship_after_bundle(p, path);
     } else if (res == STORE_SUPPRESSED) {
         log_info("crash %s rate-limited: counted in the index, no bundle", r->fingerprint);
     }

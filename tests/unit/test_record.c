@@ -122,10 +122,11 @@ Test(record, an_oom_kill_from_a_v2_cgroup_beats_the_go_report)
     ev.tail_len = len;
     struct crash_record r;
     cr_assert_eq(crash_record_build(&ev, SIGKILL, &p, &r), CRASH_OOM_KILL);
-    cr_assert_str_eq(r.message, "killed by the OOM killer at the memory limit of 268435456 bytes");
+    cr_assert_str_eq(r.message, "killed by the OOM killer at the memory limit of 256MiB");
     char fp[17];
-    crash_fingerprint("oom-kill", "", NULL, 0, fp);
-    cr_assert_str_eq(r.fingerprint, fp, "named by its kind, not by the Go report");
+    const char *oom_parts[] = {"service=", "exe=", "signal=SIGKILL"};
+    crash_fingerprint("oom-kill", "", oom_parts, 3, fp);
+    cr_assert_str_eq(r.fingerprint, fp, "named by its kind and service, not by the Go report");
     cr_assert_str_eq(r.culprit, "");
     crash_record_free(&r);
 
@@ -150,7 +151,7 @@ Test(record, a_v1_cgroup_oom_kill)
     oom_evidence("tests/fixtures/cgroup-v1", "4:memory:/docker/abc123\n0::/\n", 0, &ev);
     struct crash_record r;
     cr_assert_eq(crash_record_build(&ev, SIGKILL, &p, &r), CRASH_OOM_KILL);
-    cr_assert_str_eq(r.message, "killed by the OOM killer at the memory limit of 67108864 bytes");
+    cr_assert_str_eq(r.message, "killed by the OOM killer at the memory limit of 64MiB");
     crash_record_free(&r);
     policy_free(&p);
 }
@@ -165,7 +166,8 @@ Test(record, an_exit_says_what_the_service_said_last)
     cr_assert_eq(crash_record_build(&ev, W_EXITCODE(3, 0), &p, &r), CRASH_EXIT);
     cr_assert_str_eq(r.message, "exit status 3: config: no such file");
     char fp[17];
-    crash_fingerprint("exit", r.message, NULL, 0, fp);
+    const char *exit_parts[] = {"service=", "exe=", "exit=3"};
+    crash_fingerprint("exit", r.message, exit_parts, 3, fp);
     cr_assert_str_eq(r.fingerprint, fp);
     crash_record_free(&r);
 
@@ -230,7 +232,7 @@ Test(record, a_recovered_run_is_inferred_from_its_state)
     policy_init_defaults(&p);
     struct service_state st = {.service = "api", .pid = 42, .limit_bytes = 100 << 20, .usage_bytes = 95 << 20,
                                .watermark = 90, .oom_kills = 0};
-    struct crash_evidence ev = {.recovered = &st};
+    struct crash_evidence ev = {.recovered = &st, .who = {.service = "api"}};
     struct crash_record r;
     cr_assert_eq(crash_record_build(&ev, 0, &p, &r), CRASH_OOM_KILL);
     cr_assert(r.recovered && r.status_known && WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGKILL);
@@ -238,8 +240,9 @@ Test(record, a_recovered_run_is_inferred_from_its_state)
     cr_assert(strstr(r.note, "near its limit"), "%s", r.note);
     cr_assert(r.mem.has_limit && r.mem.limit_bytes == 100 << 20 && r.mem.usage_bytes == 95 << 20);
     char fp[17];
-    crash_fingerprint("oom-kill", "", NULL, 0, fp);
-    cr_assert_str_eq(r.fingerprint, fp, "the same fingerprint as an OOM kill seen live");
+    const char *parts[] = {"service=api"};
+    crash_fingerprint("oom-kill", "", parts, 1, fp);
+    cr_assert_str_eq(r.fingerprint, fp, "one per service and kind");
     crash_record_free(&r);
 
     ev.have_kills_now = true;
