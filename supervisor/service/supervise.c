@@ -23,6 +23,7 @@
 #include "sigtable.h"
 #include "memwatch.h"
 #include "metrics.h"
+#include "oomprotect.h"
 #include "preoom.h"
 #include "recovery.h"
 #include "sandbox.h"
