@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "passwd.h"
 
 int sandbox_compile(const struct policy *p, const char *root, struct sandbox *sb, char *err, size_t errlen)
@@ -99,17 +100,6 @@ int sandbox_compile(const struct policy *p, const char *root, struct sandbox *sb
     return 0;
 }
 
-static int set_caps_raw(uint64_t keep)
-{
-    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct d[2] = {
-        {.effective = (uint32_t)keep, .permitted = (uint32_t)keep, .inheritable = (uint32_t)keep},
-        {.effective = (uint32_t)(keep >> 32), .permitted = (uint32_t)(keep >> 32),
-         .inheritable = (uint32_t)(keep >> 32)},
-    };
-    return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
-}
-
 const char *sandbox_step_name(int step)
 {
     static const char *const names[] = {
@@ -134,12 +124,9 @@ int sandbox_apply(const struct sandbox *sb, int *step)
     if (sb->set_caps) {
         /* 1. The bounding set: what no exec can ever regain. */
         STEP(SANDBOX_STEP_BOUNDING);
-        for (int c = 0; c <= 63; c++) {
-            if (sb->keep_caps & (1ULL << c))
-                continue;
-            if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-                return -errno;
-        }
+        int r = caps_drop_bounding(sb->keep_caps, false);
+        if (r < 0)
+            return r;
         /* 2. Keep permitted capabilities across the uid change. */
         STEP(SANDBOX_STEP_KEEPCAPS);
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
@@ -160,7 +147,7 @@ int sandbox_apply(const struct sandbox *sb, int *step)
     if (sb->set_caps) {
         /* 4. The kept set as permitted, effective and inheritable... */
         STEP(SANDBOX_STEP_CAPSET);
-        int r = set_caps_raw(sb->keep_caps);
+        int r = caps_set(sb->keep_caps, false);
         if (r < 0)
             return r;
         /* 5. ...and ambient, so a non-root exec keeps them. */
