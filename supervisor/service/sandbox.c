@@ -19,43 +19,16 @@
 int sandbox_compile(const struct policy *p, const char *root, struct sandbox *sb, char *err, size_t errlen)
 {
     *sb = (struct sandbox){.no_new_privs = p->no_new_privs};
-    int r;
-    if (p->sandbox_user) {
-        r = resolve_user(root, p->sandbox_user, &sb->uid, &sb->gid);
-        if (r < 0) {
-            snprintf(err, errlen, "user '%s': %s", p->sandbox_user,
-                     r == -ENOENT ? "not in /etc/passwd" : strerror(-r));
-            return r;
-        }
-        sb->set_ids = true;
-    }
-    if (p->sandbox_group) {
-        gid_t g;
-        r = resolve_group(root, p->sandbox_group, &g);
-        if (r < 0) {
-            snprintf(err, errlen, "group '%s': %s", p->sandbox_group,
-                     r == -ENOENT ? "not in /etc/group" : strerror(-r));
-            return r;
-        }
-        if (!sb->set_ids)
-            sb->uid = (uid_t)-1; /* keep the uid, change the group */
-        sb->gid = g;
-        sb->set_ids = true;
-    }
-    if (p->set_supplementary_groups) {
-        sb->set_groups = true;
-        for (size_t i = 0; i < p->supplementary_groups.n && i < SANDBOX_MAX_GROUPS; i++) {
-            r = resolve_group(root, p->supplementary_groups.items[i], &sb->groups[sb->ngroups]);
-            if (r < 0) {
-                snprintf(err, errlen, "supplementary group '%s': %s", p->supplementary_groups.items[i],
-                         r == -ENOENT ? "not in /etc/group" : strerror(-r));
-                return r;
-            }
-            sb->ngroups++;
-        }
-    } else if (sb->set_ids) {
-        sb->set_groups = true; /* a new user does not keep root's groups */
-    }
+    struct policy_ids ids;
+    int r = policy_resolve_ids(p, root, &ids, err, errlen);
+    if (r < 0)
+        return r;
+    sb->set_ids = ids.set_ids;
+    sb->uid = ids.uid;
+    sb->gid = ids.gid;
+    sb->set_groups = ids.set_groups;
+    memcpy(sb->groups, ids.groups, sizeof sb->groups);
+    sb->ngroups = ids.ngroups;
     if (p->set_capabilities) {
         sb->set_caps = true;
         for (size_t i = 0; i < p->capabilities.n; i++) {
