@@ -80,6 +80,7 @@ struct supervisor {
     int terminal_fd; /* the terminal we handed to the child, or -1 */
     long long grace_deadline; /* ms, 0: none */
     bool escalated;
+    bool stop_now; /* asked to stop outside the run: end the wait at once */
     struct reap_result reaped;
 };
 
@@ -102,7 +103,8 @@ static int foreground_terminal(void)
     return -1;
 }
 
-static void handle_signal(struct supervisor *s, int sig)
+/* The run: a signal is the service's (forwarded, or reaped for). */
+static void run_on_signal(struct supervisor *s, int sig)
 {
     switch (signal_handling(sig)) {
     case SIGH_REAP:
@@ -142,24 +144,56 @@ static void handle_signal(struct supervisor *s, int sig)
     }
 }
 
-static void drain_signalfd(struct supervisor *s, int sfd)
+/* After the service's exit, its descendants ending: a stop signal ends
+ * the waiting; the rest has no one to go to. */
+static void descendants_on_signal(struct supervisor *s, int sig)
+{
+    if (signal_starts_grace(sig))
+        s->stop_now = true;
+}
+
+/* Between runs: a stop signal ends crashbox, a SIGCHLD is a straggler of
+ * the last run. */
+static void backoff_on_signal(struct supervisor *s, int sig)
+{
+    if (signal_starts_grace(sig)) {
+        log_info("%s during the restart back-off: exiting", signal_name(sig));
+        s->stop_now = true;
+    } else if (sig == SIGCHLD) {
+        struct reap_result rr = {0};
+        reap_children(-1, &rr);
+    }
+}
+
+/* One table of phase x signal: what a signal means depends on where the
+ * supervisor is, and only there (s6-supervise keeps the same shape). */
+enum phase { PHASE_RUN, PHASE_DESCENDANTS, PHASE_BACKOFF };
+static void (*const on_signal[])(struct supervisor *, int) = {
+    [PHASE_RUN] = run_on_signal,
+    [PHASE_DESCENDANTS] = descendants_on_signal,
+    [PHASE_BACKOFF] = backoff_on_signal,
+};
+
+static void drain_signalfd(struct supervisor *s, int sfd, enum phase ph)
 {
     struct signalfd_siginfo si;
     while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
         /* Our own write to a stderr whose reader is gone: not for the service. */
         if (si.ssi_signo == SIGPIPE && si.ssi_pid == (uint32_t)getpid())
             continue;
-        handle_signal(s, (int)si.ssi_signo);
+        on_signal[ph](s, (int)si.ssi_signo);
     }
 }
 
+/* Fault signals sent with kill(2) reach crashbox's handler, not the
+ * signalfd; the handler passes them on here. */
 static void drain_fault_pipe(struct supervisor *s)
 {
     unsigned char b[32];
     ssize_t n;
     while ((n = read(signals_fault_fd(), b, sizeof b)) > 0)
         for (ssize_t i = 0; i < n; i++)
-            handle_signal(s, b[i]);
+            on_signal[PHASE_RUN](s, b[i]);
 }
 
 static int poll_timeout(long long deadline)
@@ -195,7 +229,7 @@ static void run_until_exit(struct supervisor *s, int sfd)
             if (p[3 + i].revents)
                 preoom_on_event(s->preoom, p[3 + i].fd);
         if (p[0].revents)
-            drain_signalfd(s, sfd);
+            drain_signalfd(s, sfd, PHASE_RUN);
         if (p[1].revents)
             drain_fault_pipe(s);
         if (s->grace_deadline && !s->escalated && now_ms() >= s->grace_deadline &&
@@ -239,10 +273,9 @@ static void end_descendants(struct supervisor *s, int sfd)
                 capture_on_notify(s->capture); /* descendants' exits: let them go */
                 p[1].fd = s->capture->notify_fd;
             }
-            struct signalfd_siginfo si;
-            while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
-                if (signal_starts_grace(si.ssi_signo))
-                    killing = true; /* asked to stop: no more waiting */
+            drain_signalfd(s, sfd, PHASE_DESCENDANTS);
+            if (s->stop_now)
+                killing = true; /* asked to stop: no more waiting */
         }
         reap_children(s->child, &s->reaped);
     }
@@ -490,28 +523,19 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
 }
 
 /* Waits out a back-off. Returns false if asked to stop meanwhile. */
-static bool backoff(int sfd, long long ms)
+static bool backoff(const struct policy *pol, int sfd, long long ms)
 {
     long long until = now_ms() + ms;
+    struct supervisor s = {.policy = pol, .child = -1, .terminal_fd = -1};
     struct pollfd p = {.fd = sfd, .events = POLLIN};
-    for (;;) {
+    while (!s.stop_now) {
         long long left = until - now_ms();
         if (left <= 0)
             return true;
-        if (poll(&p, 1, left > 60000 ? 60000 : (int)left) > 0) {
-            struct signalfd_siginfo si;
-            while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-                if (signal_starts_grace((int)si.ssi_signo)) {
-                    log_info("%s during the restart back-off: exiting", signal_name((int)si.ssi_signo));
-                    return false;
-                }
-                if (si.ssi_signo == SIGCHLD) {
-                    struct reap_result rr = {0};
-                    reap_children(-1, &rr); /* stragglers of the last run */
-                }
-            }
-        }
+        if (poll(&p, 1, left > 60000 ? 60000 : (int)left) > 0)
+            drain_signalfd(&s, sfd, PHASE_BACKOFF);
     }
+    return false;
 }
 
 int supervise(const struct service_run *run)
@@ -588,7 +612,7 @@ int supervise(const struct service_run *run)
         (void)getrandom(&rnd, sizeof rnd, GRND_NONBLOCK);
         long long delay = restart_delay_ms(pol, consecutive, rnd);
         log_info("restarting the service in %lldms (restart %u)", delay, restarts + 1);
-        if (!backoff(run->signal_fd, delay))
+        if (!backoff(pol, run->signal_fd, delay))
             break;
         if (nstarts < ARRAY_SIZE(starts))
             starts[nstarts++] = now_ms();
