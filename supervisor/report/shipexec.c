@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "envbuild.h"
-#include "hooks.h"
 #include "log.h"
 #include "util.h"
+#include "watcher.h"
 
 #define SHIP_BINARY "crashbox-ship"
 
@@ -96,5 +96,5 @@ void ship_after_bundle(const struct policy *p, const char *bundle_path)
         argv[n++] = (char *)"--delete-after";
     argv[n++] = (char *)"--once";
     argv[n] = NULL;
-    hooks_run_watcher(p, argv, env);
+    watcher_run(p, argv, env);
 }

@@ -11,6 +11,6 @@
 int ship_exec(int argc, char **argv);
 
 /* [ship] to: runs `crashbox-ship ship DIR --to ... --once` for the directory
- * of the bundle just written, as a watcher child (hooks_run_watcher). A
+ * of the bundle just written, as a watcher child (watcher_run). A
  * failure is logged; what it left is shipped by the next run. */
 void ship_after_bundle(const struct policy *p, const char *bundle_path);
