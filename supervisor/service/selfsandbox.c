@@ -2,6 +2,7 @@
 #include "selfsandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <seccomp.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "proccaps.h"
 #include "util.h"
 
 /* What supervising, capturing and writing bundles use. */
@@ -32,16 +34,38 @@ static const char *const allowed_syscalls[] = {
     "seccomp",
 };
 
-static int drop_capabilities(uint64_t keep)
+/* Without CAP_SYS_PTRACE, the kernel lets crashbox attach to the service
+ * (the core dump) and read its /proc/PID/maps, smaps, environ and mem only
+ * while crashbox's own permitted and effective sets hold every capability
+ * of the service's permitted set (cap_ptrace_access_check). A root service
+ * in a container with Docker's default capabilities is that case: crashbox
+ * keeps what the service may hold, never more than it had; the seccomp
+ * allowlist still denies the calls those capabilities serve. */
+static uint64_t caps_to_reach(pid_t service, uint64_t effective)
 {
-    for (int c = 0; c <= 63; c++)
-        if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL &&
-            errno != EPERM)
-            return -errno;
+    if (effective & 1ULL << CAP_SYS_PTRACE)
+        return 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)service);
+    _cleanup_free_ char *buf = NULL;
+    size_t len;
+    uint64_t caps;
+    if (read_file_at(AT_FDCWD, path, 1 << 16, &buf, &len) < 0 || proc_status_caps(buf, len, &caps) < 0)
+        return 0; /* the service is gone: nothing left to reach */
+    return caps;
+}
+
+static int drop_capabilities(uint64_t keep, pid_t service)
+{
     struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
     struct __user_cap_data_struct d[2];
     if (syscall(SYS_capget, &h, d) < 0)
         return -errno;
+    keep |= caps_to_reach(service, d[0].effective | (uint64_t)d[1].effective << 32);
+    for (int c = 0; c <= 63; c++)
+        if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL &&
+            errno != EPERM)
+            return -errno;
     for (int i = 0; i < 2; i++) {
         uint32_t k = (uint32_t)(keep >> (32 * i));
         d[i].effective &= k;
@@ -60,7 +84,7 @@ static void ctx_releasep(scmp_filter_ctx *c)
 /* What [core] dump adds: attaching the service's threads. */
 static const char *const core_syscalls[] = {"ptrace"};
 
-int self_sandbox_apply(const struct policy *p, bool will_spawn_again, char *what, size_t whatlen)
+int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_again, char *what, size_t whatlen)
 {
     /* Signals to a service of another uid, /proc/PID of another uid, bundle
      * files' group and mode, and oom_score_adj. */
@@ -69,7 +93,7 @@ int self_sandbox_apply(const struct policy *p, bool will_spawn_again, char *what
                     1ULL << CAP_SYS_RESOURCE;
     if (will_spawn_again) /* the next service start applies the sandbox again */
         keep |= 1ULL << CAP_SETUID | 1ULL << CAP_SETGID | 1ULL << CAP_SETPCAP;
-    int r = drop_capabilities(keep);
+    int r = drop_capabilities(keep, service);
     if (r < 0) {
         snprintf(what, whatlen, "dropping capabilities");
         return r;

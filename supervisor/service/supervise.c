@@ -449,7 +449,7 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
         char what[160];
         /* Restarts, hooks and the shipper start processes: they must not inherit a filter. */
         bool spawns = pol->restart_mode != RESTART_NEVER || pol->on_crash.n || pol->ship_to;
-        r = self_sandbox_apply(pol, spawns, what, sizeof what);
+        r = self_sandbox_apply(pol, pid, spawns, what, sizeof what);
         if (r < 0)
             log_warn("cannot sandbox crashbox itself: %s: %s", what, strerror(-r));
         else
