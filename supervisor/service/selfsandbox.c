@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "proccaps.h"
 #include "util.h"
 
@@ -41,9 +42,11 @@ static const char *const allowed_syscalls[] = {
  * in a container with Docker's default capabilities is that case: crashbox
  * keeps what the service may hold, never more than it had; the seccomp
  * allowlist still denies the calls those capabilities serve. */
-static uint64_t caps_to_reach(pid_t service, uint64_t effective)
+static uint64_t caps_to_reach(pid_t service)
 {
-    if (effective & 1ULL << CAP_SYS_PTRACE)
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) == 0 && d[0].effective & 1U << CAP_SYS_PTRACE)
         return 0;
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/status", (int)service);
@@ -55,24 +58,13 @@ static uint64_t caps_to_reach(pid_t service, uint64_t effective)
     return caps;
 }
 
+/* Crashbox may lack CAP_SETPCAP (an unprivileged run): it keeps what it
+ * cannot drop from the bounding set, and narrows what it holds. */
 static int drop_capabilities(uint64_t keep, pid_t service)
 {
-    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-    struct __user_cap_data_struct d[2];
-    if (syscall(SYS_capget, &h, d) < 0)
-        return -errno;
-    keep |= caps_to_reach(service, d[0].effective | (uint64_t)d[1].effective << 32);
-    for (int c = 0; c <= 63; c++)
-        if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL &&
-            errno != EPERM)
-            return -errno;
-    for (int i = 0; i < 2; i++) {
-        uint32_t k = (uint32_t)(keep >> (32 * i));
-        d[i].effective &= k;
-        d[i].permitted &= k;
-        d[i].inheritable &= k;
-    }
-    return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+    keep |= caps_to_reach(service);
+    int r = caps_drop_bounding(keep, true);
+    return r < 0 ? r : caps_set(keep, true);
 }
 
 static void ctx_releasep(scmp_filter_ctx *c)
