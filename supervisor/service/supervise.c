@@ -416,14 +416,17 @@ static enum crash_kind end_run(const struct run_ctx *x, struct supervisor *s, st
 {
     const struct policy *pol = x->run->policy;
     struct capture *cap = s->capture;
-    preoom_finish(s->preoom);
+    struct preoom_evidence mem;
+    preoom_finish(s->preoom, &mem);
     preoom_stop(s->preoom);
     capture_stop_hook(cap);
     relay_finish(relay, pol->drain_timeout_ms);
     struct capture_job *job = NULL;
     cap->shim_report = relay->crash_buf;
     cap->shim_report_len = relay->crash_len;
-    enum crash_kind kind = capture_finish(cap, s->reaped.main_status, relay->tail.buf ? &relay->tail : NULL, &job);
+    enum crash_kind kind =
+        capture_finish(cap, s->reaped.main_status, relay->tail.buf ? &relay->tail : NULL, &mem, &job);
+    items_free(&mem.items); /* a clean end's, or what the record did not take */
     relay_free(relay);
     state_end(s->preoom, cap); /* the end record: this run is accounted for */
     if (kind != CRASH_NONE) {
