@@ -17,7 +17,9 @@
 #include "shipconf.h"
 #include "util.h"
 
-static const char *opt_endpoint, *opt_region, *opt_addressing;
+static const char *opt_endpoint, *opt_region, *opt_addressing, *opt_timeout;
+
+static long fleet_stall_ms = S3_STALL_MS;
 
 struct found {
     struct index_entry *v;
@@ -123,6 +125,7 @@ static int fleet_collect(const char *where, struct index_entry **v, size_t *n)
     struct s3 s;
     if (s3_open(&s, &conf) < 0)
         return -ENOMEM;
+    s.stall_ms = fleet_stall_ms;
     struct found f = {0};
     char token[2048] = "", prefix[1200], eprefix[3700];
     snprintf(prefix, sizeof prefix, "%s%s", t.prefix, t.prefix[0] ? "/" : "");
@@ -181,6 +184,7 @@ static int fetch_bundle(const char *url, const char *dir, char *path, size_t cap
     struct s3 s;
     if (s3_open(&s, &conf) < 0)
         return -ENOMEM;
+    s.stall_ms = fleet_stall_ms;
     struct s3_reply r = {.to_sink = true, .sink_fd = fd};
     int rc = s3_request(&s, "GET", t.prefix, NULL, NULL, NULL, &r);
     if (rc < 0)
@@ -229,17 +233,29 @@ int fleet_main(int argc, char **argv)
     _cleanup_free_ char **rest = calloc((size_t)argc + 1, sizeof *rest);
     if (!rest)
         return 1;
+    static const struct {
+        const char *name;
+        const char **slot;
+    } store_opts[] = {{"--endpoint", &opt_endpoint}, {"--region", &opt_region},
+                      {"--addressing", &opt_addressing}, {"--timeout", &opt_timeout}};
     int k = 0;
     for (int i = 0; i < argc; i++) {
-        const char **slot = !strcmp(argv[i], "--endpoint") ? &opt_endpoint
-                            : !strcmp(argv[i], "--region") ? &opt_region
-                            : !strcmp(argv[i], "--addressing") ? &opt_addressing : NULL;
-        if (slot && i + 1 < argc) {
-            *slot = argv[++i];
-            continue;
+        bool taken = false;
+        for (size_t o = 0; o < ARRAY_SIZE(store_opts) && !taken; o++) {
+            size_t nl = strlen(store_opts[o].name);
+            if (strncmp(argv[i], store_opts[o].name, nl) != 0)
+                continue;
+            /* "--endpoint URL" and "--endpoint=URL", as getopt_long takes them */
+            if (argv[i][nl] == '=')
+                *store_opts[o].slot = argv[i] + nl + 1, taken = true;
+            else if (!argv[i][nl] && i + 1 < argc)
+                *store_opts[o].slot = argv[++i], taken = true;
         }
-        rest[k++] = argv[i];
+        if (!taken)
+            rest[k++] = argv[i];
     }
+    if (opt_timeout && ship_timeout_parse(opt_timeout, &fleet_stall_ms) < 0)
+        return EXIT_CRASHBOX_USAGE;
     if (strcmp(argv[0], "show") == 0)
         return fleet_show(k, rest);
     oncall_remote = fleet_collect;

@@ -115,24 +115,57 @@ static int journal_append(int dirfd, const char *name, const char *key)
     return 0;
 }
 
-static int pending_write(int dirfd, const char *key, const char *upload_id)
+/* Replaces name in the directory with buf, atomically: a reader (retention,
+ * the next shipper) sees the old file or the new one, never a part. */
+static int replace_file_at(int dirfd, const char *name, const char *buf, size_t len)
 {
-    char tmp[64], line[4096];
-    snprintf(tmp, sizeof tmp, "%s.%d", SHIP_PENDING, (int)getpid());
-    int n = snprintf(line, sizeof line, "%s\t%s\n", key, upload_id);
-    if (n < 0 || (size_t)n >= sizeof line)
-        return -ENAMETOOLONG;
+    char tmp[128];
+    snprintf(tmp, sizeof tmp, "%s.%d", name, (int)getpid());
     _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
-    int rc = write_all(fd, line, (size_t)n);
+    int rc = write_all(fd, buf, len);
     if (rc == 0 && fsync(fd) < 0)
         rc = -errno;
-    if (rc == 0 && renameat(dirfd, tmp, dirfd, SHIP_PENDING) < 0)
+    if (rc == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
         rc = -errno;
     if (rc < 0)
         unlinkat(dirfd, tmp, 0);
+    else
+        (void)fsync(dirfd);
     return rc;
+}
+
+static int pending_write(int dirfd, const char *key, const char *upload_id)
+{
+    char line[4096];
+    int n = snprintf(line, sizeof line, "%s\t%s\n", key, upload_id);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return -ENAMETOOLONG;
+    return replace_file_at(dirfd, SHIP_PENDING, line, (size_t)n);
+}
+
+static bool bundle_present(const char *name, void *ctx)
+{
+    return faccessat(*(int *)ctx, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Drops the entries of bundles no longer in the directory (retention or
+ * --delete-after took them), so the journal holds what the directory holds
+ * instead of growing with every bundle ever shipped. Bundle names never come
+ * back (time, host and pid are in them), so a dropped entry is never needed. */
+static void journal_compact(int dirfd)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len, dropped;
+    if (read_file_at(dirfd, SHIP_JOURNAL, 256 << 20, &buf, &len) < 0)
+        return;
+    size_t kept = ship_journal_keep(buf, len, bundle_present, &dirfd, &dropped);
+    if (!dropped)
+        return;
+    int rc = replace_file_at(dirfd, SHIP_JOURNAL, buf, kept);
+    if (rc < 0)
+        log_warn("ship: cannot compact %s: %s", SHIP_JOURNAL, strerror(-rc));
 }
 
 static int multipart_abort(struct shipper *sh, const char *key, const char *upload_id)
@@ -401,6 +434,7 @@ static int by_time(const void *a, const void *b)
  * of them (the store refusing our credentials, a stop). */
 static int ship_pass(struct shipper *sh, int *last_error)
 {
+    journal_compact(sh->dirfd);
     struct journal j;
     int rc = journal_load(sh->dirfd, &j);
     if (rc < 0) {
@@ -497,13 +531,34 @@ static int follow(struct shipper *sh)
     return 0;
 }
 
+/* Takes the directory's shipper lock. When another shipper has it, leaves
+ * SHIP_AGAIN (so a --once one passes again over bundles that landed after
+ * it listed) and waits a little: a --once shipper is about to finish, a
+ * --follow one never does and sees new bundles itself. Returns 0 with the
+ * lock, or -EWOULDBLOCK to defer to the other. */
+static int lock_or_defer(int dirfd, int lfd)
+{
+    if (flock(lfd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    _cleanup_close_ int fd = openat(dirfd, SHIP_AGAIN, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    for (int i = 0; i < 30; i++) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+        if (flock(lfd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+    }
+    return -EWOULDBLOCK;
+}
+
 static void usage(FILE *f)
 {
     fputs("usage: crashbox ship DIR --to s3://BUCKET[/PREFIX] [--endpoint URL] [--region R]\n"
           "                     [--addressing path|virtual] [--part-size SIZE] [--once | --follow]\n"
-          "                     [--delete-after]\n"
-          "       crashbox ls|top s3://BUCKET[/PREFIX] [--endpoint URL] [--region R] [--addressing A] [filters]\n"
-          "       crashbox show s3://BUCKET/KEY [--endpoint URL] [--json]\n",
+          "                     [--delete-after] [--timeout DURATION]\n"
+          "       crashbox ls|top s3://BUCKET[/PREFIX] [--endpoint URL] [--region R] [--addressing A]\n"
+          "                     [--timeout DURATION] [filters]\n"
+          "       crashbox show s3://BUCKET/KEY [--endpoint URL] [--timeout DURATION] [--json]\n"
+          "  --timeout: a request with no byte moving that long fails and is retried (default 60s)\n",
           f);
 }
 
@@ -514,12 +569,13 @@ static int cmd_ship(int argc, char **argv)
         {"region", required_argument, NULL, 'r'},    {"addressing", required_argument, NULL, 'a'},
         {"part-size", required_argument, NULL, 'p'}, {"once", no_argument, NULL, 'o'},
         {"follow", no_argument, NULL, 'f'},          {"help", no_argument, NULL, 'h'},
-        {"delete-after", no_argument, NULL, 'D'},
+        {"delete-after", no_argument, NULL, 'D'},   {"timeout", required_argument, NULL, 'T'},
         {0},
     };
     const char *to = NULL, *endpoint = NULL, *region = NULL, *addressing = NULL;
     bool follow_mode = false, delete_after = false;
     uint64_t part_size = 16ULL << 20;
+    long stall_ms = S3_STALL_MS;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -531,6 +587,10 @@ static int cmd_ship(int argc, char **argv)
         case 'o': follow_mode = false; break;
         case 'f': follow_mode = true; break;
         case 'D': delete_after = true; break;
+        case 'T':
+            if (ship_timeout_parse(optarg, &stall_ms) < 0)
+                return EXIT_CRASHBOX_USAGE;
+            break;
         case 'p':
             if (parse_size(optarg, &part_size) < 0 || part_size < MIN_PART || part_size > (5ULL << 30)) {
                 fprintf(stderr, "crashbox ship: --part-size '%s': a size from 5MiB to 5GiB\n", optarg);
@@ -562,11 +622,21 @@ static int cmd_ship(int argc, char **argv)
     /* One shipper per directory: two would upload the same bundles and
      * race on the journal. */
     _cleanup_close_ int lfd = openat(dfd, SHIP_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0) {
-        fprintf(stderr, "crashbox ship: %s: %s\n", dir,
-                lfd < 0 ? strerror(errno) : "another shipper is running on this directory");
+    if (lfd < 0) {
+        fprintf(stderr, "crashbox ship: %s: %s\n", dir, strerror(errno));
         return EXIT_CRASHBOX_SYSTEM;
     }
+    if (lock_or_defer(dfd, lfd) < 0) {
+        fprintf(stderr, "crashbox ship: %s: another shipper is running on this directory; it ships these bundles\n",
+                dir);
+        return EXIT_SHIP_DEFERRED;
+    }
+    /* An empty journal tells retention a shipper serves this directory, so
+     * bundles it has not shipped yet outlive the soft limits even while the
+     * store has never been reached. */
+    _cleanup_close_ int jfd = openat(dfd, SHIP_JOURNAL, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (jfd < 0)
+        log_warn("ship: cannot create %s/%s: %s", dir, SHIP_JOURNAL, strerror(errno));
     struct sigaction sa = {.sa_handler = on_stop};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -576,13 +646,21 @@ static int cmd_ship(int argc, char **argv)
         return EXIT_CRASHBOX_SYSTEM;
     }
     sh.s3.stop = &stop_requested;
+    sh.s3.stall_ms = stall_ms;
     pending_abort(&sh);
     int code = 0;
     if (follow_mode) {
         follow(&sh);
     } else {
-        int err;
-        int left = ship_pass(&sh, &err);
+        int err, left;
+        /* A shipper that deferred to this one left SHIP_AGAIN: its bundle
+         * may have landed after this pass listed the directory. */
+        unlinkat(dfd, SHIP_AGAIN, 0);
+        for (int again = 0;; again++) {
+            left = ship_pass(&sh, &err);
+            if (left < 0 || stop_requested || again >= 16 || unlinkat(dfd, SHIP_AGAIN, 0) < 0)
+                break;
+        }
         if (left != 0) {
             fprintf(stderr, "crashbox ship: %d bundle(s) not shipped%s\n", left < 0 ? 0 : left,
                     err == -EAGAIN ? " (the store did not answer; they stay for the next run)" : "");

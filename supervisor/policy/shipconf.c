@@ -210,3 +210,31 @@ size_t ship_journal_format(const char *name, const char *key, char *out, size_t 
     int n = snprintf(out, cap, "v1\t%s\t%s\n", name, key);
     return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
+
+size_t ship_journal_keep(char *buf, size_t len, bool (*present)(const char *name, void *ctx), void *ctx,
+                         size_t *dropped)
+{
+    size_t out = 0;
+    *dropped = 0;
+    char *p = buf, *end = buf + len;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t ll = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        char name[512];
+        const char *tab = nl && strncmp(p, "v1\t", 3) == 0 ? memchr(p + 3, '\t', (size_t)(nl - p - 3)) : NULL;
+        bool keep = false;
+        if (tab && (size_t)(tab - p - 3) < sizeof name) {
+            memcpy(name, p + 3, (size_t)(tab - p - 3));
+            name[tab - p - 3] = '\0';
+            keep = present(name, ctx);
+        }
+        if (keep) {
+            memmove(buf + out, p, ll);
+            out += ll;
+        } else {
+            (*dropped)++;
+        }
+        p += ll;
+    }
+    return out;
+}

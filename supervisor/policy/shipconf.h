@@ -58,3 +58,15 @@ size_t ship_uri_encode(const char *s, bool keep_slash, char *out, size_t cap);
 int ship_journal_parse(char *buf, size_t len, char ***names, size_t *n);
 bool ship_journal_has(char *const *names, size_t n, const char *name);
 size_t ship_journal_format(const char *name, const char *key, char *out, size_t cap);
+/* Keeps, in place, the journal lines whose bundle present() says is still
+ * there (torn and foreign lines go too). Returns the new length; *dropped
+ * counts the lines that went. */
+size_t ship_journal_keep(char *buf, size_t len, bool (*present)(const char *name, void *ctx), void *ctx,
+                         size_t *dropped);
+
+/* crashbox-ship's exit status when another shipper holds the directory: it
+ * ships the bundles, so a [ship] watcher child that defers has not failed. */
+#define EXIT_SHIP_DEFERRED 3
+/* Left by a shipper that deferred: the one holding the directory (--once)
+ * makes one more pass, for bundles that landed after it listed. */
+#define SHIP_AGAIN ".crashbox-ship-again"

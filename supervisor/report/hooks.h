@@ -21,5 +21,7 @@ struct hook_event {
 void hooks_on_crash(const struct policy *p, const struct hook_event *ev);
 
 /* Runs argv as a watcher child, as the on_crash hook runs, with env (a
- * NULL-terminated environment), to its end or the hooks' timeout. */
-void hooks_run_watcher(const struct policy *p, char *const *argv, char **env);
+ * NULL-terminated environment), to its end or the hooks' timeout. An exit
+ * status of quiet_exit (-1: none) is the caller's to log, not a failure.
+ * Returns the child's exit status, or -1 when it did not exit by itself. */
+int hooks_run_watcher(const struct policy *p, char *const *argv, char **env, int quiet_exit);

@@ -11,6 +11,7 @@
 #include "envbuild.h"
 #include "hooks.h"
 #include "log.h"
+#include "shipconf.h"
 #include "util.h"
 
 #define SHIP_BINARY "crashbox-ship"
@@ -96,5 +97,8 @@ void ship_after_bundle(const struct policy *p, const char *bundle_path)
         argv[n++] = (char *)"--delete-after";
     argv[n++] = (char *)"--once";
     argv[n] = NULL;
-    hooks_run_watcher(p, argv, env);
+    /* A sidecar shipper on the same directory ships this bundle: deferring
+     * to it is the shipper doing its job, not a failed hook. */
+    if (hooks_run_watcher(p, argv, env, EXIT_SHIP_DEFERRED) == EXIT_SHIP_DEFERRED)
+        log_info("ship: another shipper is running on %s: it ships %s", dir, bundle_path);
 }
