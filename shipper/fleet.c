@@ -25,6 +25,11 @@ struct found {
     struct index_entry *v;
     char **keys;
     size_t n, cap;
+    char **segs; /* index segments' keys */
+    size_t nsegs, segcap;
+    struct index_entry *named; /* their summary lines, by name */
+    size_t nnamed, namedcap;
+    size_t *ask; /* the bundles no segment names: one HEAD each */
 };
 
 /* Takes "x-amz-meta-crashbox-NAME: value" out of a reply's header lines. */
@@ -53,7 +58,7 @@ static void meta_get(const char *meta, const char *name, char *out, size_t cap)
 static void on_head(void *ctx, size_t i, int rc, const struct s3_reply *r)
 {
     struct found *f = ctx;
-    struct index_entry *e = &f->v[i];
+    struct index_entry *e = &f->v[f->ask[i]];
     if (rc < 0) {
         snprintf(e->message, sizeof e->message, "(no summary: %.400s)", r->what);
         return;
@@ -61,6 +66,83 @@ static void on_head(void *ctx, size_t i, int rc, const struct s3_reply *r)
     meta_get(r->meta, "fingerprint", e->fingerprint, sizeof e->fingerprint);
     meta_get(r->meta, "culprit", e->culprit, sizeof e->culprit);
     meta_get(r->meta, "message", e->message, sizeof e->message);
+}
+
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 1024;
+    void *nv = realloc(*v, nc * size);
+    if (!nv)
+        return -ENOMEM;
+    *v = nv;
+    *cap = nc;
+    return 0;
+}
+
+/* A segment's lines; one that is gone (compacted, expired) names nothing,
+ * and its bundles are asked for one by one. */
+static void on_segment(void *ctx, size_t i, int rc, const struct s3_reply *r)
+{
+    (void)i;
+    struct found *f = ctx;
+    if (rc < 0 || !r->body)
+        return;
+    for (const char *p = r->body, *nl; *p; p = nl + 1) {
+        if (!(nl = strchr(p, '\n')))
+            break; /* cut short: the lines before it stand */
+        struct index_entry e;
+        if (index_parse_line(p, (size_t)(nl - p), &e) < 0 || e.type != 'B')
+            continue;
+        if (grow((void **)&f->named, &f->namedcap, f->nnamed, sizeof *f->named) < 0)
+            return;
+        f->named[f->nnamed++] = e;
+    }
+}
+
+static int entry_by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct index_entry *)a)->name, ((const struct index_entry *)b)->name);
+}
+
+/* Summaries for every listed bundle: from the index segments (GET, many at
+ * once), then a HEAD for each bundle no segment names (shipped before
+ * segments, or its segment lost to a shipper killed after the bundle). */
+static int summaries_fetch(struct s3 *s, struct found *f)
+{
+    int rc = 0;
+    if (f->nsegs) {
+        _cleanup_free_ struct s3_job *jobs = calloc(f->nsegs, sizeof *jobs);
+        if (!jobs)
+            return -ENOMEM;
+        for (size_t i = 0; i < f->nsegs; i++)
+            jobs[i] = (struct s3_job){.method = "GET", .key = f->segs[i]};
+        if ((rc = s3_request_many(s, jobs, f->nsegs, 32, on_segment, f)) < 0)
+            return rc;
+        if (f->nnamed)
+            qsort(f->named, f->nnamed, sizeof *f->named, entry_by_name);
+    }
+    if (!(f->ask = calloc(f->n + 1, sizeof *f->ask)))
+        return -ENOMEM;
+    _cleanup_free_ const char **keys = calloc(f->n + 1, sizeof *keys);
+    if (!keys)
+        return -ENOMEM;
+    size_t nask = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        struct index_entry *e = &f->v[i];
+        const struct index_entry *hit =
+            f->nnamed ? bsearch(e, f->named, f->nnamed, sizeof *f->named, entry_by_name) : NULL;
+        if (hit) {
+            snprintf(e->fingerprint, sizeof e->fingerprint, "%s", hit->fingerprint);
+            snprintf(e->culprit, sizeof e->culprit, "%s", hit->culprit);
+            snprintf(e->message, sizeof e->message, "%s", hit->message);
+            continue;
+        }
+        f->ask[nask] = i;
+        keys[nask++] = f->keys[i];
+    }
+    return nask ? s3_head_many(s, keys, nask, 32, on_head, f) : 0;
 }
 
 /* One page of ListObjectsV2: every bundle-named key, and the token for the next. */
@@ -79,20 +161,18 @@ static int list_page(const char *xml, const struct s3_target *t, struct found *f
         const char *base = strrchr(key, '/');
         base = base ? base + 1 : key;
         struct bundle_name_parts parts;
+        if (strlen(key) >= plen && ship_segment_is(key + plen)) {
+            if (grow((void **)&f->segs, &f->segcap, f->nsegs, sizeof *f->segs) < 0 ||
+                !(f->segs[f->nsegs] = strdup(key)))
+                return -ENOMEM;
+            f->nsegs++;
+            continue;
+        }
         if (!bundle_name_parse(base, &parts) || strlen(key) < plen)
             continue; /* not a bundle: not ours to list */
-        if (f->n == f->cap) {
-            size_t nc = f->cap ? f->cap * 2 : 1024;
-            struct index_entry *nv = realloc(f->v, nc * sizeof *nv);
-            if (!nv)
-                return -ENOMEM;
-            f->v = nv;
-            char **nk = realloc(f->keys, nc * sizeof *nk);
-            if (!nk)
-                return -ENOMEM;
-            f->keys = nk;
-            f->cap = nc;
-        }
+        size_t cap = f->cap;
+        if (grow((void **)&f->v, &cap, f->n, sizeof *f->v) < 0 || grow((void **)&f->keys, &f->cap, f->n, sizeof *f->keys) < 0)
+            return -ENOMEM;
         struct index_entry *e = &f->v[f->n];
         *e = (struct index_entry){.type = 'B', .time = parts.time, .size = strtoull(size, NULL, 10)};
         snprintf(e->service, sizeof e->service, "%s", parts.service);
@@ -149,10 +229,15 @@ static int fleet_collect(const char *where, struct index_entry **v, size_t *n)
         s3_reply_free(&r);
     } while (rc == 0 && token[0]);
     if (rc == 0 && f.n)
-        rc = s3_head_many(&s, (const char *const *)f.keys, f.n, 32, on_head, &f);
+        rc = summaries_fetch(&s, &f);
     for (size_t i = 0; i < f.n; i++)
         free(f.keys[i]);
     free(f.keys);
+    for (size_t i = 0; i < f.nsegs; i++)
+        free(f.segs[i]);
+    free(f.segs);
+    free(f.named);
+    free(f.ask);
     s3_close(&s);
     curl_global_cleanup();
     if (rc < 0) {

@@ -368,8 +368,10 @@ static const struct index_entry *index_find(const struct index_entry *v, size_t 
     return NULL;
 }
 
-/* Ships one bundle; returns 0 once it is both stored and journalled. */
-static int ship_bundle(struct shipper *sh, const char *name, const struct index_entry *idx, size_t nidx)
+/* Ships one bundle; returns 0 once it is both stored and journalled, with
+ * *out its summary line for the batch's index segment. */
+static int ship_bundle(struct shipper *sh, const char *name, const struct index_entry *idx, size_t nidx,
+                       struct index_entry *out)
 {
     struct bundle_name_parts parts;
     if (!bundle_name_parse(name, &parts))
@@ -413,11 +415,55 @@ static int ship_bundle(struct shipper *sh, const char *name, const struct index_
     }
     log_info("ship: %s -> s3://%s/%s (%lld bytes, %lld ms)", name, sh->conf.bucket, key, (long long)st.st_size,
              now_ms() - t0);
+    *out = e;
+    out->type = 'B';
+    snprintf(out->name, sizeof out->name, "%s", key + strlen(sh->target.prefix) + (sh->target.prefix[0] ? 1 : 0));
     /* Only now: the journal says it is stored, so a crash before the unlink
      * leaves a bundle that is not shipped again, and one after loses nothing. */
     if (sh->delete_after && unlinkat(sh->dirfd, name, 0) < 0 && errno != ENOENT)
         log_warn("ship: %s shipped but not deleted: %s", name, strerror(errno));
     return 0;
+}
+
+/* The summary lines of a batch's shipped bundles, put as index segments. */
+struct segment {
+    char *buf;
+    size_t len;
+    unsigned seq;
+};
+
+/* Puts the lines gathered so far as one segment. The bundles are stored
+ * already: a segment that fails only costs ls a HEAD per bundle it would
+ * have named, so it is logged and the batch goes on. */
+static void segment_flush(struct shipper *sh, struct segment *sg)
+{
+    if (!sg->len)
+        return;
+    char host[256] = "", key[2048];
+    (void)gethostname(host, sizeof host - 1);
+    if (ship_segment_key(sh->target.prefix, host, time(NULL), (int)getpid(), sg->seq++, key, sizeof key) == 0) {
+        struct s3_body body = {.fd = -1, .len = sg->len, .mem = sg->buf};
+        struct s3_reply r = {0};
+        _cleanup_slist_ struct curl_slist *ct = curl_slist_append(NULL, "Content-Type: text/tab-separated-values");
+        if (s3_request(&sh->s3, "PUT", key, NULL, ct, &body, &r) < 0)
+            log_warn("ship: index segment %s not stored (ls will HEAD its bundles): %s", key, r.what);
+        s3_reply_free(&r);
+    }
+    sg->len = 0;
+}
+
+static void segment_add(struct shipper *sh, struct segment *sg, const struct index_entry *e)
+{
+    char line[2048];
+    size_t n = index_format_line(e, line, sizeof line);
+    if (n >= sizeof line)
+        return;
+    if (sg->len + n > SHIP_SEGMENT_CAP)
+        segment_flush(sh, sg);
+    if (!sg->buf && !(sg->buf = malloc(SHIP_SEGMENT_CAP)))
+        return;
+    memcpy(sg->buf + sg->len, line, n);
+    sg->len += n;
 }
 
 static int by_time(const void *a, const void *b)
@@ -471,10 +517,14 @@ static int ship_pass(struct shipper *sh, int *last_error)
         (void)bundledir_index_read(sh->dirfd, &idx, &nidx);
     int left = 0;
     *last_error = 0;
+    struct segment sg = {0};
     for (size_t i = 0; i < n; i++) {
         if (!todo[i])
             continue;
-        rc = stop_requested ? -EINTR : ship_bundle(sh, todo[i], idx, nidx);
+        struct index_entry done;
+        rc = stop_requested ? -EINTR : ship_bundle(sh, todo[i], idx, nidx, &done);
+        if (rc == 0)
+            segment_add(sh, &sg, &done);
         if (rc == -ENOENT && faccessat(sh->dirfd, todo[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0)
             rc = 0; /* deleted by retention between the listing and now */
         if (rc < 0) {
@@ -485,6 +535,9 @@ static int ship_pass(struct shipper *sh, int *last_error)
         if (rc == -EACCES || rc == -EINTR || rc == -EAGAIN)
             left += (int)(n - i - 1), i = n;
     }
+    if (!stop_requested)
+        segment_flush(sh, &sg);
+    free(sg.buf);
     for (size_t i = 0; i < n; i++)
         free(todo[i]);
     free(todo);

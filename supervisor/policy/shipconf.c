@@ -102,6 +102,27 @@ int ship_object_key(const char *prefix, const char *service, time_t t, const cha
     return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
+int ship_segment_key(const char *prefix, const char *host, time_t t, int pid, unsigned seq, char *out, size_t cap)
+{
+    char h[64];
+    size_t n = 0;
+    for (const char *p = host; *p && n + 1 < sizeof h; p++)
+        h[n++] = isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-' ? *p : '_';
+    h[n] = '\0';
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    int w = snprintf(out, cap, "%s%s" SHIP_SEGMENT_DIR "/%s/%04d%02d%02dT%02d%02d%02dZ-%d-%u.tsv", prefix,
+                     *prefix ? "/" : "", n ? h : "unknown", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, pid, seq);
+    return w < 0 || (size_t)w >= cap ? -ENAMETOOLONG : 0;
+}
+
+bool ship_segment_is(const char *key)
+{
+    size_t n = strlen(key), dl = strlen(SHIP_SEGMENT_DIR "/");
+    return n > dl + 4 && strncmp(key, SHIP_SEGMENT_DIR "/", dl) == 0 && strcmp(key + n - 4, ".tsv") == 0;
+}
+
 static const char hexdig[] = "0123456789ABCDEF";
 
 size_t ship_header_encode(const char *in, char *out, size_t cap)

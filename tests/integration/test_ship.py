@@ -515,8 +515,23 @@ def test_ls_and_top_of_the_store_show_two_nodes_crashes_without_downloading(tmp)
         want = sorted(f"s3://{BUCKET}/{key_of(n)}" for n in shipped if n.startswith("nil-deref"))
         assert sorted(row["bundle"] for row in rows) == want, rows
         assert all(row["culprit"].startswith("main.") and row["fingerprint"] for row in rows), rows
-        # One listing request per command, never a bundle's body.
-        assert px.count("GET") - gets == 2, px.log[-10:]
+        # Per command: one listing and a GET of each node's index segment;
+        # never a bundle's body, no request per bundle.
+        segs = sorted(k for k in stored(tmp, s3.port) if k.startswith("prod/.crashbox-index/"))
+        assert len(segs) == 2 and all(k.endswith(".tsv") for k in segs), segs
+        assert px.count("GET") - gets == 2 * (1 + len(segs)), px.log[-10:]
+        assert px.count("HEAD") == 0, px.log
+        # A segment gone (a shipper killed before it wrote one): its bundles
+        # are asked for one by one, and still listed in full.
+        r = rclone(tmp, s3.port, "deletefile", f"s3:{BUCKET}/{segs[0]}")
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run([CRASHBOX, "ls", "--json", f"s3://{BUCKET}/prod", "--endpoint",
+                            f"http://127.0.0.1:{px.port}"], capture_output=True, text=True, env=ship_env(tmp))
+        assert r.returncode == 0, r.stderr
+        rows = json.loads(r.stdout)
+        assert sorted(row["bundle"] for row in rows) == sorted(f"s3://{BUCKET}/{key_of(n)}" for n in shipped)
+        assert all(row["fingerprint"] for row in rows), rows
+        assert px.count("HEAD") == 2, "one HEAD for each bundle of the lost segment, none for the other"
 
 
 def test_retention_keeps_unshipped_bundles_past_the_counts_but_not_past_the_space_limit(tmp):
