@@ -70,12 +70,19 @@ class S3rver:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
+    @staticmethod
+    def env():
+        # s3rver's continuation tokens are DES-encrypted, a cipher Node's
+        # OpenSSL 3 serves only from its legacy provider: without it every
+        # listing past one page (1,000 keys) answers 500.
+        return dict(os.environ, NODE_OPTIONS="--openssl-legacy-provider")
+
     def start(self):
         self.log = open(os.path.join(os.path.dirname(self.data), "s3rver.log"), "ab")
         self.proc = subprocess.Popen(
             [S3RVER, "-d", self.data, "-a", "127.0.0.1", "-p", str(self.port), "--silent",
              "--service-endpoint", "localhost", "--configure-bucket", BUCKET],
-            stdout=subprocess.DEVNULL, stderr=self.log, preexec_fn=self._nofile)
+            stdout=subprocess.DEVNULL, stderr=self.log, preexec_fn=self._nofile, env=self.env())
         wait_port(self.port)
         return self
 
