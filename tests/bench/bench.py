@@ -545,7 +545,9 @@ def ship_figures(tmp):
                 assert out.returncode == 0, out.stderr[-2000:]
                 times.append(time.perf_counter() - t0)
             rows = json.loads(out.stdout)
-            assert len(rows) == n and all(r["fingerprint"] for r in rows), out.stdout[:300]
+            assert len(rows) == n, out.stdout[:300]
+            # summaries from the segments (rclone's copies carry no crashbox metadata)
+            assert prefix != "fleet" or all(r["fingerprint"] for r in rows), out.stdout[:300]
             return statistics.median(times)
 
         seg, head = ls_time("fleet", FLEET_BUNDLES), ls_time("heads", HEAD_BUNDLES)
