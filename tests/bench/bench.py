@@ -597,6 +597,17 @@ def write_markdown(path):
                 "its tail ring. With the ring copy replaced by splice(2) to /dev/null the ratio was "
                 "still 0.85 here, so the core count bounds it; zero-copy tail capture (splice into "
                 "tail pipes) is the remaining step.\n")
+        f.write("\nThe fleet listing: `crashbox ls s3://` reads the store's listing (1,000 keys a page) and the "
+                "index segments the shipper wrote beside the bundles (one per batch, at most 256 KiB, GET 32 at "
+                "a time), so 10,000 bundles cost 10 listing pages and a few dozen GETs instead of 10,000 HEADs. "
+                "It is measured at full size: crashbox ship puts the 10,000 bundles into s3rver first. s3rver "
+                "encrypts its continuation tokens with DES, which Node's OpenSSL 3 serves only from its legacy "
+                "provider: the tests and this bench start it with NODE_OPTIONS=--openssl-legacy-provider, "
+                "without which every listing past its first page answered 500 (the earlier \"s3rver fails "
+                "above ~1,500 objects\"). The one-HEAD-a-bundle figure is measured on 1,000 bundles copied in "
+                "by rclone and scaled linearly. A [ship] policy shipping one bundle per run writes one segment "
+                "per bundle (segments are not compacted yet), and then ls pays a GET a bundle, about the HEAD "
+                "path's cost.\n")
         f.write("\nThe memory poller (a read-only cgroupfs, where no threshold can be registered): each wake "
                 "of it costs some 60 µs of CPU on these VMs, almost all of it the timer wake-up itself (a "
                 "pread of the usage file is under 1 µs). Far below the watermarks it wakes a few times a "
