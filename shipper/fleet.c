@@ -18,12 +18,19 @@
 #include "shipconf.h"
 #include "util.h"
 
-static const char *opt_endpoint, *opt_region, *opt_addressing;
+static const char *opt_endpoint, *opt_region, *opt_addressing, *opt_timeout;
+
+static long fleet_stall_ms = S3_STALL_MS;
 
 struct found {
     struct index_entry *v;
     char **keys;
     size_t n, cap;
+    char **segs; /* index segments' keys */
+    size_t nsegs, segcap;
+    struct index_entry *named; /* their summary lines, by name */
+    size_t nnamed, namedcap;
+    size_t *ask; /* the bundles no segment names: one HEAD each */
 };
 
 /* Takes "x-amz-meta-crashbox-NAME: value" out of a reply's header lines. */
@@ -52,7 +59,7 @@ static void meta_get(const char *meta, const char *name, char *out, size_t cap)
 static void on_head(void *ctx, size_t i, int rc, const struct s3_reply *r)
 {
     struct found *f = ctx;
-    struct index_entry *e = &f->v[i];
+    struct index_entry *e = &f->v[f->ask[i]];
     if (rc < 0) {
         snprintf(e->message, sizeof e->message, "(no summary: %.400s)", r->what);
         return;
@@ -60,6 +67,83 @@ static void on_head(void *ctx, size_t i, int rc, const struct s3_reply *r)
     meta_get(r->meta, "fingerprint", e->fingerprint, sizeof e->fingerprint);
     meta_get(r->meta, "culprit", e->culprit, sizeof e->culprit);
     meta_get(r->meta, "message", e->message, sizeof e->message);
+}
+
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 1024;
+    void *nv = realloc(*v, nc * size);
+    if (!nv)
+        return -ENOMEM;
+    *v = nv;
+    *cap = nc;
+    return 0;
+}
+
+/* A segment's lines; one that is gone (compacted, expired) names nothing,
+ * and its bundles are asked for one by one. */
+static void on_segment(void *ctx, size_t i, int rc, const struct s3_reply *r)
+{
+    (void)i;
+    struct found *f = ctx;
+    if (rc < 0 || !r->body)
+        return;
+    for (const char *p = r->body, *nl; *p; p = nl + 1) {
+        if (!(nl = strchr(p, '\n')))
+            break; /* cut short: the lines before it stand */
+        struct index_entry e;
+        if (index_parse_line(p, (size_t)(nl - p), &e) < 0 || e.type != 'B')
+            continue;
+        if (grow((void **)&f->named, &f->namedcap, f->nnamed, sizeof *f->named) < 0)
+            return;
+        f->named[f->nnamed++] = e;
+    }
+}
+
+static int entry_by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct index_entry *)a)->name, ((const struct index_entry *)b)->name);
+}
+
+/* Summaries for every listed bundle: from the index segments (GET, many at
+ * once), then a HEAD for each bundle no segment names (shipped before
+ * segments, or its segment lost to a shipper killed after the bundle). */
+static int summaries_fetch(struct s3 *s, struct found *f)
+{
+    int rc = 0;
+    if (f->nsegs) {
+        _cleanup_free_ struct s3_job *jobs = calloc(f->nsegs, sizeof *jobs);
+        if (!jobs)
+            return -ENOMEM;
+        for (size_t i = 0; i < f->nsegs; i++)
+            jobs[i] = (struct s3_job){.method = "GET", .key = f->segs[i]};
+        if ((rc = s3_request_many(s, jobs, f->nsegs, 32, on_segment, f)) < 0)
+            return rc;
+        if (f->nnamed)
+            qsort(f->named, f->nnamed, sizeof *f->named, entry_by_name);
+    }
+    if (!(f->ask = calloc(f->n + 1, sizeof *f->ask)))
+        return -ENOMEM;
+    _cleanup_free_ const char **keys = calloc(f->n + 1, sizeof *keys);
+    if (!keys)
+        return -ENOMEM;
+    size_t nask = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        struct index_entry *e = &f->v[i];
+        const struct index_entry *hit =
+            f->nnamed ? bsearch(e, f->named, f->nnamed, sizeof *f->named, entry_by_name) : NULL;
+        if (hit) {
+            snprintf(e->fingerprint, sizeof e->fingerprint, "%s", hit->fingerprint);
+            snprintf(e->culprit, sizeof e->culprit, "%s", hit->culprit);
+            snprintf(e->message, sizeof e->message, "%s", hit->message);
+            continue;
+        }
+        f->ask[nask] = i;
+        keys[nask++] = f->keys[i];
+    }
+    return nask ? s3_head_many(s, keys, nask, 32, on_head, f) : 0;
 }
 
 /* One page of ListObjectsV2: every bundle-named key, and the token for the next. */
@@ -78,20 +162,18 @@ static int list_page(const char *xml, const struct s3_target *t, struct found *f
         const char *base = strrchr(key, '/');
         base = base ? base + 1 : key;
         struct bundle_name_parts parts;
+        if (strlen(key) >= plen && ship_segment_is(key + plen)) {
+            if (grow((void **)&f->segs, &f->segcap, f->nsegs, sizeof *f->segs) < 0 ||
+                !(f->segs[f->nsegs] = strdup(key)))
+                return -ENOMEM;
+            f->nsegs++;
+            continue;
+        }
         if (!bundle_name_parse(base, &parts) || strlen(key) < plen)
             continue; /* not a bundle: not ours to list */
-        if (f->n == f->cap) {
-            size_t nc = f->cap ? f->cap * 2 : 1024;
-            struct index_entry *nv = realloc(f->v, nc * sizeof *nv);
-            if (!nv)
-                return -ENOMEM;
-            f->v = nv;
-            char **nk = realloc(f->keys, nc * sizeof *nk);
-            if (!nk)
-                return -ENOMEM;
-            f->keys = nk;
-            f->cap = nc;
-        }
+        size_t cap = f->cap;
+        if (grow((void **)&f->v, &cap, f->n, sizeof *f->v) < 0 || grow((void **)&f->keys, &f->cap, f->n, sizeof *f->keys) < 0)
+            return -ENOMEM;
         struct index_entry *e = &f->v[f->n];
         *e = (struct index_entry){.type = 'B', .time = parts.time, .size = strtoull(size, NULL, 10)};
         snprintf(e->service, sizeof e->service, "%s", parts.service);
@@ -124,6 +206,7 @@ static int fleet_collect(const char *where, struct index_entry **v, size_t *n)
     struct s3 s;
     if (s3_open(&s, &conf) < 0)
         return -ENOMEM;
+    s.stall_ms = fleet_stall_ms;
     struct found f = {0};
     char token[2048] = "", prefix[1200], eprefix[3700];
     snprintf(prefix, sizeof prefix, "%s%s", t.prefix, t.prefix[0] ? "/" : "");
@@ -147,10 +230,15 @@ static int fleet_collect(const char *where, struct index_entry **v, size_t *n)
         s3_reply_free(&r);
     } while (rc == 0 && token[0]);
     if (rc == 0 && f.n)
-        rc = s3_head_many(&s, (const char *const *)f.keys, f.n, 32, on_head, &f);
+        rc = summaries_fetch(&s, &f);
     for (size_t i = 0; i < f.n; i++)
         free(f.keys[i]);
     free(f.keys);
+    for (size_t i = 0; i < f.nsegs; i++)
+        free(f.segs[i]);
+    free(f.segs);
+    free(f.named);
+    free(f.ask);
     s3_close(&s);
     curl_global_cleanup();
     if (rc < 0) {
@@ -182,6 +270,7 @@ static int fetch_bundle(const char *url, const char *dir, char *path, size_t cap
     struct s3 s;
     if (s3_open(&s, &conf) < 0)
         return -ENOMEM;
+    s.stall_ms = fleet_stall_ms;
     struct s3_reply r = {.to_sink = true, .sink_fd = fd};
     int rc = s3_request(&s, "GET", t.prefix, NULL, NULL, NULL, &r);
     if (rc < 0)
@@ -230,17 +319,29 @@ int fleet_main(int argc, char **argv)
     _cleanup_free_ char **rest = calloc((size_t)argc + 1, sizeof *rest);
     if (!rest)
         return 1;
+    static const struct {
+        const char *name;
+        const char **slot;
+    } store_opts[] = {{"--endpoint", &opt_endpoint}, {"--region", &opt_region},
+                      {"--addressing", &opt_addressing}, {"--timeout", &opt_timeout}};
     int k = 0;
     for (int i = 0; i < argc; i++) {
-        const char **slot = !strcmp(argv[i], "--endpoint") ? &opt_endpoint
-                            : !strcmp(argv[i], "--region") ? &opt_region
-                            : !strcmp(argv[i], "--addressing") ? &opt_addressing : NULL;
-        if (slot && i + 1 < argc) {
-            *slot = argv[++i];
-            continue;
+        bool taken = false;
+        for (size_t o = 0; o < ARRAY_SIZE(store_opts) && !taken; o++) {
+            size_t nl = strlen(store_opts[o].name);
+            if (strncmp(argv[i], store_opts[o].name, nl) != 0)
+                continue;
+            /* "--endpoint URL" and "--endpoint=URL", as getopt_long takes them */
+            if (argv[i][nl] == '=')
+                *store_opts[o].slot = argv[i] + nl + 1, taken = true;
+            else if (!argv[i][nl] && i + 1 < argc)
+                *store_opts[o].slot = argv[++i], taken = true;
         }
-        rest[k++] = argv[i];
+        if (!taken)
+            rest[k++] = argv[i];
     }
+    if (opt_timeout && ship_timeout_parse(opt_timeout, &fleet_stall_ms) < 0)
+        return EXIT_CRASHBOX_USAGE;
     if (strcmp(argv[0], "show") == 0)
         return fleet_show(k, rest);
     oncall_remote = fleet_collect;

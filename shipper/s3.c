@@ -13,13 +13,14 @@
 #include <fcntl.h>
 
 #include "log.h"
+#include "units.h"
 #include "util.h"
 
 #define REPLY_CAP (1 << 20) /* answers are XML lists and errors */
 
 int s3_open(struct s3 *s, const struct s3_conf *conf)
 {
-    *s = (struct s3){.conf = conf, .attempts = 5};
+    *s = (struct s3){.conf = conf, .attempts = 5, .stall_ms = S3_STALL_MS};
     s->h = curl_easy_init();
     return s->h ? 0 : -ENOMEM;
 }
@@ -208,10 +209,10 @@ static void call_free(struct s3_call *k)
     k->userpwd = NULL;
 }
 
-static int call_setup(CURL *h, const struct s3_conf *c, struct s3_call *k, const char *method,
-                      const struct curl_slist *headers, const struct s3_body *body, struct s3_reply *r,
-                      volatile sig_atomic_t *stop)
+static int call_setup(CURL *h, const struct s3 *s, struct s3_call *k, const char *method,
+                      const struct curl_slist *headers, const struct s3_body *body, struct s3_reply *r)
 {
+    const struct s3_conf *c = s->conf;
     s3_reply_free(r);
     /* each try writes the body from its start */
     if (r->to_sink && (ftruncate(r->sink_fd, 0) < 0 || lseek(r->sink_fd, 0, SEEK_SET) < 0))
@@ -219,7 +220,7 @@ static int call_setup(CURL *h, const struct s3_conf *c, struct s3_call *k, const
     curl_easy_reset(h);
     k->errbuf[0] = '\0';
     k->method = method;
-    k->x = (struct xfer){.body = body, .r = r, .stop = stop};
+    k->x = (struct xfer){.body = body, .r = r, .stop = s->stop};
     char sigv4[128];
     snprintf(sigv4, sizeof sigv4, "aws:amz:%s:s3", c->region);
     if (asprintf(&k->userpwd, "%s:%s", c->creds.access_key, c->creds.secret_key) < 0) {
@@ -242,10 +243,12 @@ static int call_setup(CURL *h, const struct s3_conf *c, struct s3_call *k, const
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, k->errbuf);
     curl_easy_setopt(h, CURLOPT_PRIVATE, k);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    /* A store that stops answering mid-transfer is a failure to retry, not a hang. */
+    long stall_s = (s->stall_ms + 999) / 1000;
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, stall_s < 10 ? stall_s : 10L);
+    /* A store that stops answering mid-transfer (or never starts its answer)
+     * is a failure to retry, not a hang: no byte moving for stall_s. */
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_s);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_reply);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header);
@@ -298,7 +301,7 @@ static void call_finish(CURL *h, struct s3_call *k, CURLcode cc, struct s3_reply
 static int request_once(struct s3 *s, struct s3_call *k, const char *method, const struct curl_slist *headers,
                         const struct s3_body *body, struct s3_reply *r, CURLcode *cc)
 {
-    int rc = call_setup(s->h, s->conf, k, method, headers, body, r, s->stop);
+    int rc = call_setup(s->h, s, k, method, headers, body, r);
     if (rc < 0) {
         call_free(k);
         return rc;
@@ -371,7 +374,7 @@ int s3_request_many(struct s3 *s, const struct s3_job *jobs, size_t n, int paral
             sl->i = next++;
             const struct s3_job *jb = &jobs[sl->i];
             if (build_url(s->conf, jb->key, jb->query, sl->k.url, sizeof sl->k.url) < 0 ||
-                call_setup(sl->h, s->conf, &sl->k, jb->method, jb->headers, jb->body, &sl->r, s->stop) < 0) {
+                call_setup(sl->h, s, &sl->k, jb->method, jb->headers, jb->body, &sl->r) < 0) {
                 call_free(&sl->k);
                 sl->k.method = NULL;
                 fn(ctx, sl->i, -ENAMETOOLONG, &sl->r);
@@ -420,6 +423,17 @@ int s3_request_many(struct s3 *s, const struct s3_job *jobs, size_t n, int paral
     }
     curl_multi_cleanup(m);
     return rc;
+}
+
+int ship_timeout_parse(const char *s, long *ms)
+{
+    uint64_t v;
+    if (parse_duration(s, &v) < 0 || v < 1000 || v > 3600000) {
+        fprintf(stderr, "crashbox: --timeout '%s': a duration from 1s to 1h\n", s);
+        return -EINVAL;
+    }
+    *ms = (long)v;
+    return 0;
 }
 
 int s3_conf_resolve(struct s3_conf *c, const struct s3_target *t, const char *endpoint, const char *region,

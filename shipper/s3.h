@@ -26,7 +26,14 @@ struct s3 {
     const struct s3_conf *conf;
     volatile sig_atomic_t *stop; /* set by a signal: the transfer in flight ends */
     int attempts;                /* per request, for answers worth retrying */
+    long stall_ms;               /* a transfer with no byte moving this long fails, to be retried */
 };
+
+#define S3_STALL_MS 60000L
+
+/* --timeout DURATION: how long a request may stall, from 1s to 1h. Returns 0,
+ * or -EINVAL after saying why on stderr. */
+int ship_timeout_parse(const char *s, long *ms);
 
 struct s3_reply {
     long status;

@@ -116,24 +116,57 @@ static int journal_append(int dirfd, const char *name, const char *key)
     return 0;
 }
 
-static int pending_write(int dirfd, const char *key, const char *upload_id)
+/* Replaces name in the directory with buf, atomically: a reader (retention,
+ * the next shipper) sees the old file or the new one, never a part. */
+static int replace_file_at(int dirfd, const char *name, const char *buf, size_t len)
 {
-    char tmp[64], line[4096];
-    snprintf(tmp, sizeof tmp, "%s.%d", SHIP_PENDING, (int)getpid());
-    int n = snprintf(line, sizeof line, "%s\t%s\n", key, upload_id);
-    if (n < 0 || (size_t)n >= sizeof line)
-        return -ENAMETOOLONG;
+    char tmp[128];
+    snprintf(tmp, sizeof tmp, "%s.%d", name, (int)getpid());
     _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
-    int rc = write_all(fd, line, (size_t)n);
+    int rc = write_all(fd, buf, len);
     if (rc == 0 && fsync(fd) < 0)
         rc = -errno;
-    if (rc == 0 && renameat(dirfd, tmp, dirfd, SHIP_PENDING) < 0)
+    if (rc == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
         rc = -errno;
     if (rc < 0)
         unlinkat(dirfd, tmp, 0);
+    else
+        (void)fsync(dirfd);
     return rc;
+}
+
+static int pending_write(int dirfd, const char *key, const char *upload_id)
+{
+    char line[4096];
+    int n = snprintf(line, sizeof line, "%s\t%s\n", key, upload_id);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return -ENAMETOOLONG;
+    return replace_file_at(dirfd, SHIP_PENDING, line, (size_t)n);
+}
+
+static bool bundle_present(const char *name, void *ctx)
+{
+    return faccessat(*(int *)ctx, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Drops the entries of bundles no longer in the directory (retention or
+ * --delete-after took them), so the journal holds what the directory holds
+ * instead of growing with every bundle ever shipped. Bundle names never come
+ * back (time, host and pid are in them), so a dropped entry is never needed. */
+static void journal_compact(int dirfd)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len, dropped;
+    if (read_file_at(dirfd, SHIP_JOURNAL, 256 << 20, &buf, &len) < 0)
+        return;
+    size_t kept = ship_journal_keep(buf, len, bundle_present, &dirfd, &dropped);
+    if (!dropped)
+        return;
+    int rc = replace_file_at(dirfd, SHIP_JOURNAL, buf, kept);
+    if (rc < 0)
+        log_warn("ship: cannot compact %s: %s", SHIP_JOURNAL, strerror(-rc));
 }
 
 static int multipart_abort(struct shipper *sh, const char *key, const char *upload_id)
@@ -336,8 +369,10 @@ static const struct index_entry *index_find(const struct index_entry *v, size_t 
     return NULL;
 }
 
-/* Ships one bundle; returns 0 once it is both stored and journalled. */
-static int ship_bundle(struct shipper *sh, const char *name, const struct index_entry *idx, size_t nidx)
+/* Ships one bundle; returns 0 once it is both stored and journalled, with
+ * *out its summary line for the batch's index segment. */
+static int ship_bundle(struct shipper *sh, const char *name, const struct index_entry *idx, size_t nidx,
+                       struct index_entry *out)
 {
     struct bundle_name_parts parts;
     if (!bundle_name_parse(name, &parts))
@@ -381,11 +416,55 @@ static int ship_bundle(struct shipper *sh, const char *name, const struct index_
     }
     log_info("ship: %s -> s3://%s/%s (%lld bytes, %lld ms)", name, sh->conf.bucket, key, (long long)st.st_size,
              now_ms() - t0);
+    *out = e;
+    out->type = 'B';
+    snprintf(out->name, sizeof out->name, "%s", key + strlen(sh->target.prefix) + (sh->target.prefix[0] ? 1 : 0));
     /* Only now: the journal says it is stored, so a crash before the unlink
      * leaves a bundle that is not shipped again, and one after loses nothing. */
     if (sh->delete_after && unlinkat(sh->dirfd, name, 0) < 0 && errno != ENOENT)
         log_warn("ship: %s shipped but not deleted: %s", name, strerror(errno));
     return 0;
+}
+
+/* The summary lines of a batch's shipped bundles, put as index segments. */
+struct segment {
+    char *buf;
+    size_t len;
+    unsigned seq;
+};
+
+/* Puts the lines gathered so far as one segment. The bundles are stored
+ * already: a segment that fails only costs ls a HEAD per bundle it would
+ * have named, so it is logged and the batch goes on. */
+static void segment_flush(struct shipper *sh, struct segment *sg)
+{
+    if (!sg->len)
+        return;
+    char host[256] = "", key[2048];
+    (void)gethostname(host, sizeof host - 1);
+    if (ship_segment_key(sh->target.prefix, host, time(NULL), (int)getpid(), sg->seq++, key, sizeof key) == 0) {
+        struct s3_body body = {.fd = -1, .len = sg->len, .mem = sg->buf};
+        struct s3_reply r = {0};
+        _cleanup_slist_ struct curl_slist *ct = curl_slist_append(NULL, "Content-Type: text/tab-separated-values");
+        if (s3_request(&sh->s3, "PUT", key, NULL, ct, &body, &r) < 0)
+            log_warn("ship: index segment %s not stored (ls will HEAD its bundles): %s", key, r.what);
+        s3_reply_free(&r);
+    }
+    sg->len = 0;
+}
+
+static void segment_add(struct shipper *sh, struct segment *sg, const struct index_entry *e)
+{
+    char line[2048];
+    size_t n = index_format_line(e, line, sizeof line);
+    if (n >= sizeof line)
+        return;
+    if (sg->len + n > SHIP_SEGMENT_CAP)
+        segment_flush(sh, sg);
+    if (!sg->buf && !(sg->buf = malloc(SHIP_SEGMENT_CAP)))
+        return;
+    memcpy(sg->buf + sg->len, line, n);
+    sg->len += n;
 }
 
 static int by_time(const void *a, const void *b)
@@ -402,6 +481,7 @@ static int by_time(const void *a, const void *b)
  * of them (the store refusing our credentials, a stop). */
 static int ship_pass(struct shipper *sh, int *last_error)
 {
+    journal_compact(sh->dirfd);
     struct journal j;
     int rc = journal_load(sh->dirfd, &j);
     if (rc < 0) {
@@ -438,10 +518,14 @@ static int ship_pass(struct shipper *sh, int *last_error)
         (void)bundledir_index_read(sh->dirfd, &idx, &nidx);
     int left = 0;
     *last_error = 0;
+    struct segment sg = {0};
     for (size_t i = 0; i < n; i++) {
         if (!todo[i])
             continue;
-        rc = stop_requested ? -EINTR : ship_bundle(sh, todo[i], idx, nidx);
+        struct index_entry done;
+        rc = stop_requested ? -EINTR : ship_bundle(sh, todo[i], idx, nidx, &done);
+        if (rc == 0)
+            segment_add(sh, &sg, &done);
         if (rc == -ENOENT && faccessat(sh->dirfd, todo[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0)
             rc = 0; /* deleted by retention between the listing and now */
         if (rc < 0) {
@@ -452,6 +536,9 @@ static int ship_pass(struct shipper *sh, int *last_error)
         if (rc == -EACCES || rc == -EINTR || rc == -EAGAIN)
             left += (int)(n - i - 1), i = n;
     }
+    if (!stop_requested)
+        segment_flush(sh, &sg);
+    free(sg.buf);
     for (size_t i = 0; i < n; i++)
         free(todo[i]);
     free(todo);
@@ -498,13 +585,34 @@ static int follow(struct shipper *sh)
     return 0;
 }
 
+/* Takes the directory's shipper lock. When another shipper has it, leaves
+ * SHIP_AGAIN (so a --once one passes again over bundles that landed after
+ * it listed) and waits a little: a --once shipper is about to finish, a
+ * --follow one never does and sees new bundles itself. Returns 0 with the
+ * lock, or -EWOULDBLOCK to defer to the other. */
+static int lock_or_defer(int dirfd, int lfd)
+{
+    if (flock(lfd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    _cleanup_close_ int fd = openat(dirfd, SHIP_AGAIN, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    for (int i = 0; i < 30; i++) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+        if (flock(lfd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+    }
+    return -EWOULDBLOCK;
+}
+
 static void usage(FILE *f)
 {
     fputs("usage: crashbox ship DIR --to s3://BUCKET[/PREFIX] [--endpoint URL] [--region R]\n"
           "                     [--addressing path|virtual] [--part-size SIZE] [--once | --follow]\n"
-          "                     [--delete-after]\n"
-          "       crashbox ls|top s3://BUCKET[/PREFIX] [--endpoint URL] [--region R] [--addressing A] [filters]\n"
-          "       crashbox show s3://BUCKET/KEY [--endpoint URL] [--json]\n",
+          "                     [--delete-after] [--timeout DURATION]\n"
+          "       crashbox ls|top s3://BUCKET[/PREFIX] [--endpoint URL] [--region R] [--addressing A]\n"
+          "                     [--timeout DURATION] [filters]\n"
+          "       crashbox show s3://BUCKET/KEY [--endpoint URL] [--timeout DURATION] [--json]\n"
+          "  --timeout: a request with no byte moving that long fails and is retried (default 60s)\n",
           f);
 }
 
@@ -515,12 +623,13 @@ static int cmd_ship(int argc, char **argv)
         {"region", required_argument, NULL, 'r'},    {"addressing", required_argument, NULL, 'a'},
         {"part-size", required_argument, NULL, 'p'}, {"once", no_argument, NULL, 'o'},
         {"follow", no_argument, NULL, 'f'},          {"help", no_argument, NULL, 'h'},
-        {"delete-after", no_argument, NULL, 'D'},
+        {"delete-after", no_argument, NULL, 'D'},   {"timeout", required_argument, NULL, 'T'},
         {0},
     };
     const char *to = NULL, *endpoint = NULL, *region = NULL, *addressing = NULL;
     bool follow_mode = false, delete_after = false;
     uint64_t part_size = 16ULL << 20;
+    long stall_ms = S3_STALL_MS;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -532,6 +641,10 @@ static int cmd_ship(int argc, char **argv)
         case 'o': follow_mode = false; break;
         case 'f': follow_mode = true; break;
         case 'D': delete_after = true; break;
+        case 'T':
+            if (ship_timeout_parse(optarg, &stall_ms) < 0)
+                return EXIT_CRASHBOX_USAGE;
+            break;
         case 'p':
             if (parse_size(optarg, &part_size) < 0 || part_size < MIN_PART || part_size > (5ULL << 30)) {
                 fprintf(stderr, "crashbox ship: --part-size '%s': a size from 5MiB to 5GiB\n", optarg);
@@ -563,11 +676,21 @@ static int cmd_ship(int argc, char **argv)
     /* One shipper per directory: two would upload the same bundles and
      * race on the journal. */
     _cleanup_close_ int lfd = openat(dfd, SHIP_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0) {
-        fprintf(stderr, "crashbox ship: %s: %s\n", dir,
-                lfd < 0 ? strerror(errno) : "another shipper is running on this directory");
+    if (lfd < 0) {
+        fprintf(stderr, "crashbox ship: %s: %s\n", dir, strerror(errno));
         return EXIT_CRASHBOX_SYSTEM;
     }
+    if (lock_or_defer(dfd, lfd) < 0) {
+        fprintf(stderr, "crashbox ship: %s: another shipper is running on this directory; it ships these bundles\n",
+                dir);
+        return EXIT_SHIP_DEFERRED;
+    }
+    /* An empty journal tells retention a shipper serves this directory, so
+     * bundles it has not shipped yet outlive the soft limits even while the
+     * store has never been reached. */
+    _cleanup_close_ int jfd = openat(dfd, SHIP_JOURNAL, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (jfd < 0)
+        log_warn("ship: cannot create %s/%s: %s", dir, SHIP_JOURNAL, strerror(errno));
     struct sigaction sa = {.sa_handler = on_stop};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -577,13 +700,21 @@ static int cmd_ship(int argc, char **argv)
         return EXIT_CRASHBOX_SYSTEM;
     }
     sh.s3.stop = &stop_requested;
+    sh.s3.stall_ms = stall_ms;
     pending_abort(&sh);
     int code = 0;
     if (follow_mode) {
         follow(&sh);
     } else {
-        int err;
-        int left = ship_pass(&sh, &err);
+        int err, left;
+        /* A shipper that deferred to this one left SHIP_AGAIN: its bundle
+         * may have landed after this pass listed the directory. */
+        unlinkat(dfd, SHIP_AGAIN, 0);
+        for (int again = 0;; again++) {
+            left = ship_pass(&sh, &err);
+            if (left < 0 || stop_requested || again >= 16 || unlinkat(dfd, SHIP_AGAIN, 0) < 0)
+                break;
+        }
         if (left != 0) {
             fprintf(stderr, "crashbox ship: %d bundle(s) not shipped%s\n", left < 0 ? 0 : left,
                     err == -EAGAIN ? " (the store did not answer; they stay for the next run)" : "");

@@ -101,7 +101,7 @@ int index_parse_line(const char *line, size_t len, struct index_entry *e)
         p = t ? t + 1 : end;
     }
     if (fe[0] - f[0] != 2 || memcmp(f[0], "v1", 2) != 0 || fe[1] - f[1] != 1 ||
-        (f[1][0] != 'B' && f[1][0] != 'S'))
+        !strchr("BSD", f[1][0]) || !f[1][0])
         return -EINVAL;
     *e = (struct index_entry){.type = f[1][0]};
     char num[32];
@@ -251,7 +251,7 @@ bool bundledir_rate_allows(const struct index_entry *v, size_t n, const char *se
     for (size_t i = 0; i < n; i++) {
         if (!same_crash(&v[i], service, fingerprint))
             continue;
-        if (v[i].type == 'B') {
+        if (v[i].type == 'B' || v[i].type == 'D') { /* 'D': it was written, then lost */
             suppressed = 0; /* counted from the last full bundle on */
             if (v[i].time > now - window)
                 full_in_window++;
@@ -265,7 +265,11 @@ bool bundledir_rate_allows(const struct index_entry *v, size_t n, const char *se
 
 /* Rewrites the index without entries of bundles that are gone and without
  * suppression records older than the rate-limit window. Under the lock. */
-static void bundledir_index_compact(int dirfd, time_t now, const struct policy *p)
+/* lost: the bundles retention just deleted unshipped; each gets a 'D' line,
+ * with the summary its 'B' line had, so the index (not only the log) says
+ * which crashes never reached the store. */
+static void bundledir_index_compact(int dirfd, time_t now, const struct policy *p, struct index_entry *lost,
+                                    size_t nlost)
 {
     struct index_entry *v;
     size_t n;
@@ -283,7 +287,15 @@ static void bundledir_index_compact(int dirfd, time_t now, const struct policy *
     char line[2048];
     for (size_t i = 0; i < n && r == 0; i++) {
         struct stat st;
-        if (v[i].type == 'B' && fstatat(dirfd, v[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        if (v[i].type == 'B' && fstatat(dirfd, v[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            for (size_t k = 0; k < nlost; k++)
+                if (strcmp(lost[k].name, v[i].name) == 0) {
+                    lost[k] = v[i];
+                    lost[k].type = 'D';
+                }
+            continue;
+        }
+        if (v[i].type == 'D' && v[i].time < now - (time_t)(p->max_age_ms / 1000))
             continue;
         if (v[i].type == 'S' && v[i].time < now - window) {
             /* still needed if no full bundle of it came since: keep the newest ones */
@@ -295,6 +307,11 @@ static void bundledir_index_compact(int dirfd, time_t now, const struct policy *
                 continue;
         }
         size_t len = index_format_line(&v[i], line, sizeof line);
+        if (len < sizeof line)
+            r = write_all(fd, line, len);
+    }
+    for (size_t k = 0; k < nlost && r == 0; k++) {
+        size_t len = index_format_line(&lost[k], line, sizeof line);
         if (len < sizeof line)
             r = write_all(fd, line, len);
     }
@@ -376,6 +393,7 @@ size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, c
     uint64_t free_bytes = have_vfs ? (uint64_t)vfs.f_bavail * vfs.f_frsize : UINT64_MAX;
     time_t max_age = (time_t)(p->max_age_ms / 1000);
     size_t deleted = 0;
+    _cleanup_free_ struct index_entry *lost = calloc(n, sizeof *lost);
     for (size_t i = 0; i < n; i++) { /* oldest first */
         bool is_mine = strcmp(all[i].service, service) == 0;
         bool too_old = all[i].time < now - max_age;
@@ -397,10 +415,20 @@ size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, c
             free_bytes += (uint64_t)all[i].size;
             if (is_mine)
                 mine--;
+            if (unshipped && lost) {
+                /* its summary from the name, until compaction finds its 'B' line */
+                struct bundle_name_parts parts;
+                struct index_entry *l = &lost[(*unshipped_deleted)];
+                bundle_name_parse(all[i].name, &parts);
+                *l = (struct index_entry){.type = 'D', .time = parts.time, .size = (uint64_t)all[i].size};
+                snprintf(l->service, sizeof l->service, "%s", parts.service);
+                snprintf(l->kind, sizeof l->kind, "%s", parts.kind);
+                snprintf(l->name, sizeof l->name, "%s", all[i].name);
+            }
             *unshipped_deleted += unshipped;
         }
     }
     free(all);
-    bundledir_index_compact(dirfd, now, p);
+    bundledir_index_compact(dirfd, now, p, lost, lost ? *unshipped_deleted : 0);
     return deleted;
 }

@@ -21,7 +21,8 @@
 #define BUNDLEDIR_INDEX ".crashbox-index"
 
 struct index_entry {
-    char type; /* 'B': a bundle was written; 'S': a crash suppressed by the rate limit */
+    char type; /* 'B': a bundle was written; 'S': a crash suppressed by the rate limit;
+                * 'D': a bundle retention deleted before a shipper shipped it */
     time_t time;
     char service[80];
     char kind[24];
@@ -62,7 +63,8 @@ bool bundledir_rate_allows(const struct index_entry *v, size_t n, const char *se
 /* Retention, under the lock: deletes the oldest of our bundles until the
  * policy's limits hold, and rewrites the index without them. Bundles a
  * shipper has not shipped yet (see shipconf.h) go only when max_total_size
- * or keep_free force it, counted in *unshipped_deleted. Returns how many
+ * or keep_free force it, counted in *unshipped_deleted and entered in the
+ * index as 'D' lines. Returns how many
  * bundles were deleted. */
 size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, const struct policy *p,
                                    size_t *unshipped_deleted);

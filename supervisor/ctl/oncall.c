@@ -119,7 +119,7 @@ static int collect(const char *dir, struct row **rows, size_t *nrows, struct ind
     for (size_t i = 0; i < nidx; i++) {
         if (idx[i].type == 'B')
             idx[nb++] = idx[i];
-        else if (*sup)
+        else if (*sup && idx[i].type == 'S')
             (*sup)[(*nsup)++] = idx[i];
     }
     if (nb)

@@ -102,6 +102,27 @@ int ship_object_key(const char *prefix, const char *service, time_t t, const cha
     return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
+int ship_segment_key(const char *prefix, const char *host, time_t t, int pid, unsigned seq, char *out, size_t cap)
+{
+    char h[64];
+    size_t n = 0;
+    for (const char *p = host; *p && n + 1 < sizeof h; p++)
+        h[n++] = isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-' ? *p : '_';
+    h[n] = '\0';
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    int w = snprintf(out, cap, "%s%s" SHIP_SEGMENT_DIR "/%s/%04d%02d%02dT%02d%02d%02dZ-%d-%u.tsv", prefix,
+                     *prefix ? "/" : "", n ? h : "unknown", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, pid, seq);
+    return w < 0 || (size_t)w >= cap ? -ENAMETOOLONG : 0;
+}
+
+bool ship_segment_is(const char *key)
+{
+    size_t n = strlen(key), dl = strlen(SHIP_SEGMENT_DIR "/");
+    return n > dl + 4 && strncmp(key, SHIP_SEGMENT_DIR "/", dl) == 0 && strcmp(key + n - 4, ".tsv") == 0;
+}
+
 static const char hexdig[] = "0123456789ABCDEF";
 
 size_t ship_header_encode(const char *in, char *out, size_t cap)
@@ -209,4 +230,32 @@ size_t ship_journal_format(const char *name, const char *key, char *out, size_t 
 {
     int n = snprintf(out, cap, "v1\t%s\t%s\n", name, key);
     return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+size_t ship_journal_keep(char *buf, size_t len, bool (*present)(const char *name, void *ctx), void *ctx,
+                         size_t *dropped)
+{
+    size_t out = 0;
+    *dropped = 0;
+    char *p = buf, *end = buf + len;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t ll = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        char name[512];
+        const char *tab = nl && strncmp(p, "v1\t", 3) == 0 ? memchr(p + 3, '\t', (size_t)(nl - p - 3)) : NULL;
+        bool keep = false;
+        if (tab && (size_t)(tab - p - 3) < sizeof name) {
+            memcpy(name, p + 3, (size_t)(tab - p - 3));
+            name[tab - p - 3] = '\0';
+            keep = present(name, ctx);
+        }
+        if (keep) {
+            memmove(buf + out, p, ll);
+            out += ll;
+        } else {
+            (*dropped)++;
+        }
+        p += ll;
+    }
+    return out;
 }

@@ -38,6 +38,20 @@ struct aws_creds {
  * is absent, -EINVAL when it lacks either key. */
 int aws_credentials_parse(const char *buf, size_t len, const char *profile, struct aws_creds *out);
 
+/* Index segments: small objects beside the bundles, one per shipper batch,
+ * each holding the bundles' summary lines (the bundle directory's index
+ * format, the name being the key under PREFIX), written once the bundles
+ * themselves are stored, so that ls and top read a fleet's summaries from a
+ * few GETs instead of one HEAD per bundle. */
+#define SHIP_SEGMENT_DIR ".crashbox-index"
+#define SHIP_SEGMENT_CAP (256u << 10) /* bytes: a segment is read whole */
+
+/* PREFIX/.crashbox-index/HOST/YYYYMMDDTHHMMSSZ-PID-SEQ.tsv, the host cut to
+ * [A-Za-z0-9._-]. Returns 0 or -ENAMETOOLONG. */
+int ship_segment_key(const char *prefix, const char *host, time_t t, int pid, unsigned seq, char *out, size_t cap);
+/* Whether key (under PREFIX/) names an index segment. */
+bool ship_segment_is(const char *key_under_prefix);
+
 /* PREFIX/SERVICE/YYYY/MM/DD/BUNDLE (UTC). Returns 0 or -ENAMETOOLONG. */
 int ship_object_key(const char *prefix, const char *service, time_t t, const char *bundle, char *out, size_t cap);
 
@@ -58,3 +72,15 @@ size_t ship_uri_encode(const char *s, bool keep_slash, char *out, size_t cap);
 int ship_journal_parse(char *buf, size_t len, char ***names, size_t *n);
 bool ship_journal_has(char *const *names, size_t n, const char *name);
 size_t ship_journal_format(const char *name, const char *key, char *out, size_t cap);
+/* Keeps, in place, the journal lines whose bundle present() says is still
+ * there (torn and foreign lines go too). Returns the new length; *dropped
+ * counts the lines that went. */
+size_t ship_journal_keep(char *buf, size_t len, bool (*present)(const char *name, void *ctx), void *ctx,
+                         size_t *dropped);
+
+/* crashbox-ship's exit status when another shipper holds the directory: it
+ * ships the bundles, so a [ship] watcher child that defers has not failed. */
+#define EXIT_SHIP_DEFERRED 3
+/* Left by a shipper that deferred: the one holding the directory (--once)
+ * makes one more pass, for bundles that landed after it listed. */
+#define SHIP_AGAIN ".crashbox-ship-again"

@@ -56,5 +56,5 @@ void hooks_on_crash(const struct policy *p, const struct hook_event *ev)
     for (size_t i = 0; i < n; i++)
         argv[i] = p->on_crash.items[i];
     argv[n] = (char *)ev->bundle;
-    watcher_run(p, argv, env);
+    (void)watcher_run(p, argv, env, -1);
 }

@@ -10,6 +10,7 @@
 
 #include "envbuild.h"
 #include "log.h"
+#include "shipconf.h"
 #include "util.h"
 #include "watcher.h"
 
@@ -96,5 +97,8 @@ void ship_after_bundle(const struct policy *p, const char *bundle_path)
         argv[n++] = (char *)"--delete-after";
     argv[n++] = (char *)"--once";
     argv[n] = NULL;
-    watcher_run(p, argv, env);
+    /* A sidecar shipper on the same directory ships this bundle: deferring
+     * to it is the shipper doing its job, not a failed hook. */
+    if (watcher_run(p, argv, env, EXIT_SHIP_DEFERRED) == EXIT_SHIP_DEFERRED)
+        log_info("ship: another shipper is running on %s: it ships %s", dir, bundle_path);
 }

@@ -35,18 +35,18 @@ static void log_lines(char *buf, size_t *len, bool flush)
     *len = rest;
 }
 
-void watcher_run(const struct policy *p, char *const *argv, char **env)
+int watcher_run(const struct policy *p, char *const *argv, char **env, int quiet_exit)
 {
     int out[2];
     if (pipe2(out, O_CLOEXEC) < 0)
-        return;
+        return -1;
     _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pid_t pid = fork();
     if (pid < 0) {
         log_warn("hook %s: fork: %s", argv[0], strerror(errno));
         close(out[0]);
         close(out[1]);
-        return;
+        return -1;
     }
     if (pid == 0) {
         /* Only async-signal-safe calls: crashbox is multithreaded. */
@@ -100,12 +100,15 @@ void watcher_run(const struct policy *p, char *const *argv, char **env)
         kill(pid, SIGKILL);
         (void)reap_wait_claimed(pid, now_ms() + 5000, &st);
         reap_unclaim(pid);
-        return;
+        return -1;
     }
+    if (WIFEXITED(st) && WEXITSTATUS(st) == quiet_exit)
+        return quiet_exit;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
         log_info("hook %s: done", argv[0]);
     else if (WIFEXITED(st))
         log_warn("hook %s: failed with exit status %d", argv[0], WEXITSTATUS(st));
     else
         log_warn("hook %s: killed by %s", argv[0], signal_name(WTERMSIG(st)) ?: "a signal");
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -8,5 +8,7 @@
 #include "policy.h"
 
 /* Runs argv with env (a NULL-terminated environment) to its end or the
- * hooks' timeout. */
-void watcher_run(const struct policy *p, char *const *argv, char **env);
+ * hooks' timeout. An exit status of quiet_exit (-1: none) is the caller's to
+ * log, not a failure. Returns the child's exit status, or -1 when it did not
+ * exit by itself. */
+int watcher_run(const struct policy *p, char *const *argv, char **env, int quiet_exit);

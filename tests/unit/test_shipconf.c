@@ -106,3 +106,35 @@ Test(shipconf, the_journal_ignores_a_torn_last_line_and_foreign_lines)
     cr_assert_eq(ship_journal_format("a", "k/a", line, sizeof line), 9);
     cr_assert_str_eq(line, "v1\ta\tk/a\n");
 }
+
+static bool only_b(const char *name, void *ctx)
+{
+    (void)ctx;
+    return name[0] == 'b';
+}
+
+Test(shipconf, the_journal_keeps_only_bundles_still_present)
+{
+    char buf[] = "v1\ta-1.tar.zst\tk/a-1\n"
+                 "junk line\n"
+                 "v1\tb-2.tar.zst\tk/b-2\n"
+                 "v1\tb-3.tar.zst\tk/b";
+    size_t dropped;
+    size_t n = ship_journal_keep(buf, strlen(buf), only_b, NULL, &dropped);
+    cr_assert_eq(dropped, 3, "the gone bundle, the foreign line and the torn one");
+    cr_assert_eq(n, strlen("v1\tb-2.tar.zst\tk/b-2\n"));
+    cr_assert(memcmp(buf, "v1\tb-2.tar.zst\tk/b-2\n", n) == 0);
+}
+
+Test(shipconf, index_segment_keys_are_per_host_and_recognised)
+{
+    char key[256];
+    cr_assert_eq(ship_segment_key("prod", "node 7/x", 1764410400, 42, 3, key, sizeof key), 0);
+    cr_assert_str_eq(key, "prod/.crashbox-index/node_7_x/20251129T100000Z-42-3.tsv");
+    cr_assert(ship_segment_is(key + strlen("prod/")));
+    cr_assert(!ship_segment_is("api/2026/11/22/api-20261122T100000Z-h-1-signal.tar.zst"));
+    cr_assert(!ship_segment_is(".crashbox-index/.tsv"));
+    cr_assert_eq(ship_segment_key("", "h", 0, 1, 0, key, sizeof key), 0);
+    cr_assert_str_eq(key, ".crashbox-index/h/19700101T000000Z-1-0.tsv");
+    cr_assert_eq(ship_segment_key("p", "h", 0, 1, 0, key, 10), -ENAMETOOLONG);
+}
