@@ -21,6 +21,7 @@
 #include "coredump.h"
 #include "envbuild.h"
 #include "exithook.h"
+#include "gosigns.h"
 #include "hooks.h"
 #include "json.h"
 #include "passwd.h"
@@ -391,10 +392,9 @@ static void memory_json(struct json *j, const struct cgroup_memory *m, const str
 }
 
 /* A crash without a Go report still gets a crash object of the same shape. */
-static void synthetic_crash_json(struct json *j, enum crash_kind kind, const char *message,
-                                 const char *fingerprint)
+static void synthetic_crash_fields(struct json *j, enum crash_kind kind, const char *message,
+                                   const char *fingerprint)
 {
-    json_obj_begin(j);
     json_kv_str(j, "kind", crash_kind_name(kind));
     json_kv_str(j, "message", message);
     json_kv_str(j, "go_signal", NULL);
@@ -407,7 +407,6 @@ static void synthetic_crash_json(struct json *j, enum crash_kind kind, const cha
     json_arr_begin(j);
     json_arr_end(j);
     json_kv_str(j, "fingerprint", fingerprint);
-    json_obj_end(j);
 }
 
 static void core_json(struct json *j, const struct capture *c)
@@ -453,6 +452,7 @@ struct crash_record {
     bool have_bi;
     struct items items;
     time_t now;
+    struct go_signs signs;
 };
 
 static void record_free(struct crash_record *r)
@@ -461,6 +461,7 @@ static void record_free(struct crash_record *r)
         go_crash_free(&r->gc);
     buildinfo_free(&r->bi);
     items_free(&r->items);
+    go_signs_free(&r->signs);
 }
 
 static void build_manifest(const struct capture *c, const struct crash_record *r, uint64_t suppressed,
@@ -487,10 +488,13 @@ static void build_manifest(const struct capture *c, const struct crash_record *r
     exit_json(j, r->status);
     json_kv_str(j, "crash_report_source", r->have_gc ? (r->from_shim ? "shim" : "stderr") : NULL);
     json_key(j, "crash");
+    json_obj_begin(j);
     if (r->have_gc && r->kind != CRASH_OOM_KILL)
-        go_crash_to_json(&r->gc, NULL, j);
+        go_crash_fields_json(&r->gc, NULL, j);
     else
-        synthetic_crash_json(j, r->kind, r->message, r->fingerprint);
+        synthetic_crash_fields(j, r->kind, r->message, r->fingerprint);
+    go_signs_json(&r->signs, j);
+    json_obj_end(j);
     memory_json(j, &r->mem, c);
     json_key(j, "go");
     if (r->have_bi) {
@@ -759,6 +763,9 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
                               : "the service was gone before a snapshot could be taken");
     add_cgroup_items(&r.mem, it);
     items_move(it, &c->preoom_items, "");
+    bool with_report = r.have_gc && r.kind != CRASH_OOM_KILL;
+    (void)go_signs_read(&r.signs, with_report ? report + r.gc.report_offset : NULL,
+                        with_report ? report_len - r.gc.report_offset : 0, tailbuf, tail_len, it);
     r.have_bi = c->exe_fd >= 0 && buildinfo_read_fd(c->exe_fd, &r.bi) == 0;
     if (r.have_bi && r.bi.modinfo) {
         char head[256];

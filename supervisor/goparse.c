@@ -603,6 +603,12 @@ static void frame_json(struct json *j, const struct go_frame *f)
 void go_crash_to_json(const struct go_crash *c, const char *kind_override, struct json *j)
 {
     json_obj_begin(j);
+    go_crash_fields_json(c, kind_override, j);
+    json_obj_end(j);
+}
+
+void go_crash_fields_json(const struct go_crash *c, const char *kind_override, struct json *j)
+{
     json_kv_str(j, "kind", kind_override ? kind_override : go_crash_kind_name(c->kind));
     json_kv_str(j, "message", c->message);
     json_kv_str(j, "go_signal", c->go_signal);
@@ -651,5 +657,4 @@ void go_crash_to_json(const struct go_crash *c, const char *kind_override, struc
         json_null(j);
     }
     json_kv_str(j, "fingerprint", c->fingerprint);
-    json_obj_end(j);
 }
