@@ -591,15 +591,16 @@ static void parse_race(struct go_crash *c, struct cursor *cur)
         if (!in_access) {
             /* "Write at 0x00c00001c0f8 by goroutine 7:" */
             const char *by = NULL;
+            bool by_main = find_n(l.s, l.n, " by main goroutine") != NULL;
             for (size_t i = 0; i + 14 <= l.n; i++)
                 if (memcmp(l.s + i, " by goroutine ", 14) == 0)
                     by = l.s + i;
-            if (by && ends(&l, ":") && l.s[0] != ' ') {
+            if ((by || by_main) && ends(&l, ":") && l.s[0] != ' ') {
                 /* "data race: Write at 0x00c00001c0f8 by goroutine 7" */
                 char msg[256];
                 int n = snprintf(msg, sizeof msg, "data race: %.*s", (int)(l.n - 1 > 200 ? 200 : l.n - 1), l.s);
                 set_str(&c->message, msg, n > 0 ? (size_t)n : 0);
-                c->goroutine = number_at(by + 14, l.s + l.n);
+                c->goroutine = by ? number_at(by + 14, l.s + l.n) : 1;
                 c->goroutine_reason = "crashing";
                 in_access = true;
             } else if (starts(&l, "Read at ") || starts(&l, "Write at ")) {
