@@ -771,9 +771,6 @@ static void print_groups(const struct jv *v)
     const struct jv *groups = jv_path(v, "crash.goroutine_groups");
     if (!groups || !groups->child || !groups->child->next)
         return; /* one goroutine alone is the crashing one, shown above */
-    const char *source = jv_str(v, "crash.goroutine_groups_source");
-    if (source && strcmp(source, "crash.txt") != 0)
-        field("goroutines", "grouped from %s", source);
     char n[32], first[32];
     size_t width = strlen(thousands(jv_num(groups->child, "count", 0), first, sizeof first));
     int shown = 0;
@@ -803,6 +800,9 @@ static void print_groups(const struct jv *v)
     rest_groups += total_groups > shown + rest_groups ? total_groups - shown - rest_groups : 0;
     if (rest_groups)
         field("", "and %.0f more group%s", rest_groups, rest_groups == 1 ? "" : "s");
+    const char *source = jv_str(v, "crash.goroutine_groups_source");
+    if (source && strcmp(source, "crash.txt") != 0)
+        field("", "(grouped from %s)", source);
 }
 
 /* Panics recovered before the crash: warning signs. */
@@ -946,7 +946,10 @@ int oncall_show(int argc, char **argv)
     if (cf)
         field("where", "%s%s%s  %s:%.0f", B, cf, R, base_name(jv_str(v, "crash.culprit.file")),
               jv_num(v, "crash.culprit.line", 0));
-    field("why", "%s", jv_str(v, "crash.message") ?: "?");
+    const char *why = jv_str(v, "crash.message");
+    if (!why || !jv_str(v, "exit.signal") || strncmp(why, "killed by ", 10) != 0 ||
+        strcmp(why + 10, jv_str(v, "exit.signal")) != 0) /* "killed by SIGSEGV" is said above */
+        field("why", "%s", why ?: "?");
     if (jv_str(v, "crash.go_signal"))
         field("signal", "%s addr=%s pc=%s", jv_str(v, "crash.go_signal"),
               jv_str(v, "crash.signal_detail.addr") ?: "?", jv_str(v, "crash.signal_detail.pc") ?: "?");
@@ -964,7 +967,8 @@ int oncall_show(int argc, char **argv)
     for (const struct jv *it = items ? items->child : NULL; it; it = it->next)
         if (it->str && !strncmp(it->str, "pre-oom/", 8))
             pre++;
-    if (pre)
+    const struct jv *wm = jv_path(v, "memory.watermarks_crossed");
+    if (pre && !(wm && wm->child))
         field("pre-OOM", "%d snapshot file(s) under pre-oom/", pre);
     _cleanup_free_ char *smaps = NULL;
     size_t slen;

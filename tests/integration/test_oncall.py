@@ -85,7 +85,7 @@ def test_show_summarises_a_bundle(tmp):
     out = r.stdout.decode()
     assert "nil-deref crashed: go-panic" in out
     assert "main.handle" in out and "main.go:14" in out
-    assert "exit     code 2" in out and "memory   limit" in out and "top maps by RSS" in out
+    assert "exit code 2" in out and "memory     limit" in out and "top maps" in out
     full = list_bundles(d)[0]
     r = cb("show", "--json", os.path.join(d, full))
     assert json.loads(r.stdout)["schema"] == "crashbox.bundle/1"
