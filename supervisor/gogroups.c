@@ -6,34 +6,10 @@
 #include <string.h>
 
 #include "goparse.h"
+#include "textspan.h"
 
 #define MAX_KEY_FRAMES 64 /* deeper stacks group by their top 64 frames */
 #define INDEX_SLOTS (GOGROUPS_MAX_TRACKED * 2)
-
-struct span {
-    const char *s;
-    size_t n;
-};
-
-static bool span_starts(struct span l, const char *p)
-{
-    size_t k = strlen(p);
-    return l.n >= k && memcmp(l.s, p, k) == 0;
-}
-
-static bool next_line(const char **p, const char *end, struct span *l)
-{
-    if (*p >= end)
-        return false;
-    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
-    const char *le = nl ? nl : end;
-    l->s = *p;
-    l->n = (size_t)(le - *p);
-    if (l->n && l->s[l->n - 1] == '\r')
-        l->n--;
-    *p = nl ? nl + 1 : end;
-    return true;
-}
 
 static uint64_t fnv_sep(uint64_t h)
 {
@@ -274,7 +250,7 @@ static void parse_traceback(struct grouper *gp, const char *p, const char *end)
     struct pending cur = {0};
     struct span l;
     bool creator_file = false;
-    while (next_line(&p, end, &l)) {
+    while (span_next_line(&p, end, &l)) {
         if (goroutine_header(l, &(struct pending){0})) {
             pending_close(gp, &cur, 1);
             goroutine_header(l, &cur);
@@ -312,7 +288,7 @@ static void parse_profile(struct grouper *gp, const char *p, const char *end)
     struct pending cur = {0};
     size_t count = 0;
     struct span l;
-    while (next_line(&p, end, &l)) {
+    while (span_next_line(&p, end, &l)) {
         const char *after;
         unsigned n = parse_uint(l.s, l.s + l.n, &after);
         if (after > l.s && (size_t)(l.s + l.n - after) >= 2 && !memcmp(after, " @", 2)) {
@@ -368,7 +344,7 @@ int gogroups_parse(const char *buf, size_t len, struct go_groups *g)
     const char *end = buf + len;
     const char *p = buf;
     struct span first = {0};
-    while (next_line(&p, end, &first) && first.n == 0)
+    while (span_next_line(&p, end, &first) && first.n == 0)
         ;
     g->from_profile = span_starts(first, "goroutine profile: total ");
     if (g->from_profile)

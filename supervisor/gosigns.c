@@ -6,30 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct span {
-    const char *s;
-    size_t n;
-};
-
-static bool next_line(const char **p, const char *end, struct span *l)
-{
-    if (*p >= end)
-        return false;
-    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
-    const char *le = nl ? nl : end;
-    l->s = *p;
-    l->n = (size_t)(le - *p);
-    if (l->n && l->s[l->n - 1] == '\r')
-        l->n--;
-    *p = nl ? nl + 1 : end;
-    return true;
-}
-
-static bool starts(struct span l, const char *p)
-{
-    size_t k = strlen(p);
-    return l.n >= k && memcmp(l.s, p, k) == 0;
-}
+#include "textspan.h"
 
 static const char *find(struct span l, const char *needle)
 {
@@ -69,7 +46,7 @@ static int race_frames(const char **p, const char *end, struct go_frame *f, size
 {
     struct span l;
     const char *before = *p;
-    while (next_line(p, end, &l) && l.n) {
+    while (span_next_line(p, end, &l) && l.n) {
         if (l.n > 6 && !memcmp(l.s, "      ", 6)) {
             if (*n && !f[*n - 1].file) {
                 const char *s = l.s + 6, *e = l.s + l.n;
@@ -104,14 +81,14 @@ static int race_frames(const char **p, const char *end, struct go_frame *f, size
 static int parse_first_race(const char *p, const char *end, struct go_race *r)
 {
     struct span l;
-    while (next_line(&p, end, &l)) {
-        if (starts(l, "=================="))
+    while (span_next_line(&p, end, &l)) {
+        if (span_starts(l, "=================="))
             break;
         if (!l.n || l.s[0] == ' ' || l.s[l.n - 1] != ':')
             continue;
         struct go_race_access *a = NULL;
         const char *by = find(l, " by ");
-        if (starts(l, "Previous ") && by)
+        if (span_starts(l, "Previous ") && by)
             a = &r->previous;
         else if (by && !r->access.what)
             a = &r->access;
@@ -126,7 +103,7 @@ static int parse_first_race(const char *p, const char *end, struct go_race *r)
             continue;
         }
         /* "Goroutine 7 (running) created at:" */
-        if (starts(l, "Goroutine ") && find(l, " created at:")) {
+        if (span_starts(l, "Goroutine ") && find(l, " created at:")) {
             long id = number_at(l.s + 10, l.s + l.n);
             struct go_race_access *who = id == r->access.goroutine && !r->access.main_goroutine ? &r->access
                                        : id == r->previous.goroutine ? &r->previous
@@ -149,11 +126,11 @@ int gosigns_race(const char *buf, size_t len, struct go_race *r)
     const char *p = buf, *end = buf + len, *first = NULL;
     struct span l;
     unsigned found = 0;
-    while (next_line(&p, end, &l)) {
-        if (starts(l, "WARNING: DATA RACE")) {
+    while (span_next_line(&p, end, &l)) {
+        if (span_starts(l, "WARNING: DATA RACE")) {
             if (!r->count++)
                 first = p;
-        } else if (starts(l, "Found ") && find(l, " data race")) {
+        } else if (span_starts(l, "Found ") && find(l, " data race")) {
             long n = number_at(l.s + 6, l.s + l.n);
             if (n > 0 && (unsigned long)n > found)
                 found = (unsigned)n;
@@ -249,7 +226,7 @@ int gosigns_recovered(const char *buf, size_t len, struct go_recovered *rp)
     *rp = (struct go_recovered){0};
     const char *p = buf, *end = buf + len;
     struct span l;
-    while (next_line(&p, end, &l)) {
+    while (span_next_line(&p, end, &l)) {
         const char *h = find(l, "http: panic serving ");
         int rc = 0;
         if (h) {
@@ -258,7 +235,7 @@ int gosigns_recovered(const char *buf, size_t len, struct go_recovered *rp)
             const char *sep = memmem(addr, (size_t)(e - addr), ": ", 2);
             const char *v = sep ? sep + 2 : addr;
             rc = recovered_add(rp, v, (size_t)(e - v));
-        } else if ((starts(l, "panic: ") || starts(l, "\tpanic: ")) && l.s[l.n - 1] == ']' &&
+        } else if ((span_starts(l, "panic: ") || span_starts(l, "\tpanic: ")) && l.s[l.n - 1] == ']' &&
                    (h = find(l, " [recovered"))) {
             /* "[recovered]", or 1.25's "[recovered, repanicked]" */
             const char *v = l.s + (l.s[0] == '\t' ? 8 : 7);
