@@ -681,16 +681,6 @@ static bool is_number(const struct jv *v, const char *path)
     return x && x->type == JV_NUMBER;
 }
 
-/* Memory verdicts (issue 12, section 1) come first. PLACEHOLDER for the
- * verdicts' own renderer (diag-mem): until it lands, each verdict in the
- * manifest's diagnosis array is shown as its id and text. */
-static void print_verdicts(const struct jv *v)
-{
-    const struct jv *d = jv_path(v, "diagnosis");
-    for (const struct jv *e = d && d->type == JV_ARRAY ? d->child : NULL; e; e = e->next)
-        field("verdict", "%s: %s", jv_str(e, "verdict") ?: "?", jv_str(e, "text") ?: "");
-}
-
 /* A bundle without a memory cgroup says why in snapshot.missing. */
 static void print_memory(const struct jv *v)
 {
@@ -715,6 +705,18 @@ static void print_memory(const struct jv *v)
         snprintf(kills, sizeof kills, "%.0f", jv_num(v, "memory.oom_kills", 0));
     field("memory", "limit %s, peak %s, usage %s", lim, peak, use);
     field("", "cgroup v%.0f, OOM kills %s", version->num, kills);
+}
+
+/* The memory verdicts (diagnosis.h), first: the line an expert would say.
+ * PLACEHOLDER until diag-mem lands: its renderer replaces this one (the
+ * same name, the same call right after the header line). */
+static void print_verdicts(const struct jv *v)
+{
+    const struct jv *d = jv_get(v, "diagnosis");
+    for (const struct jv *e = d && d->type == JV_ARRAY ? d->child : NULL; e; e = e->next) {
+        field("verdict", "%s", jv_str(e, "verdict") ?: "?");
+        field("", "%s", jv_str(e, "text") ?: "");
+    }
 }
 
 /* How memory was watched during the run (bundles before it have no line). */

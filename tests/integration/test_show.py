@@ -3,11 +3,12 @@ kind (tests/golden/show/*.txt), from real bundles of real Go programs run
 under crashbox here, with what changes from run to run (times, pids, hosts,
 paths, addresses, sizes, the machine's memory watch) normalised.
 UPDATE_GOLDEN=1 rewrites the files instead of comparing."""
+import io
 import json
 import os
 import re
-import signal
 import subprocess
+import tarfile
 import unicodedata
 
 from bundles import list_bundles
@@ -196,3 +197,27 @@ def test_show_oom_kill_groups_the_pre_oom_goroutine_dump(tmp):
         assert "× [chan receive] main.(*call).awaitReply main.go:23, created by main.main" in " ".join(text.split())
     finally:
         remove_cgroup(cg)
+
+
+def test_show_puts_the_verdicts_first(tmp):
+    """The manifest's diagnosis (issue 12, section 1) comes before everything
+    else; here written into a real bundle's manifest until the rules that
+    make it land."""
+    b = crash(tmp, "pileup", [f"{EXAMPLES}/goroutine-pileup"], env={"GOTRACEBACK": "all", "PILEUP_N": "50"})
+    m = manifest_of(b)
+    m["diagnosis"] = [{"verdict": "goroutine-leak", "figures": {"goroutines": 51},
+                       "text": "50 goroutines wait in chan receive at main.(*request).awaitBackend main.go:18, "
+                               "created by main.main; their stacks outgrow the heap"}]
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        data = json.dumps(m).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    out = os.path.join(tmp, "crafted-20260101T000000Z-h-1-go-panic.tar.zst")
+    subprocess.run(["zstd", "-qf", "-o", out], input=raw.getvalue(), check=True)
+    lines = show(out).splitlines()
+    assert lines[1] == "  verdict    goroutine-leak", lines
+    assert lines[2].startswith("             50 goroutines wait in chan receive"), lines
+    assert all(width(l) <= 80 for l in lines), lines
+    assert lines[4].startswith("  what "), lines
