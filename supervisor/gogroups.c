@@ -65,28 +65,6 @@ static bool is_runtime_span(struct span f)
     return goparse_is_runtime_function(name);
 }
 
-/* A profile has no states: the runtime frame a goroutine parked in says
- * what it waits for, in the words a traceback would use. */
-static const char *state_from_runtime(const struct pending *p)
-{
-    static const struct { const char *prefix, *state; } park[] = {
-        {"runtime.chanrecv", "chan receive"},
-        {"runtime.chansend", "chan send"},
-        {"runtime.selectgo", "select"},
-        {"runtime.block", "select (no cases)"},
-        {"time.Sleep", "sleep"},
-        {"internal/poll.runtime_pollWait", "IO wait"},
-        {"sync.runtime_Semacquire", "semacquire"},
-        {"sync.runtime_notifyListWait", "sync.Cond.Wait"},
-        {"runtime/pprof.writeRuntimeProfile", "running"},
-    };
-    for (size_t i = 0; i < p->nframes; i++)
-        for (size_t k = 0; k < sizeof park / sizeof park[0]; k++)
-            if (span_starts(p->functions[i], park[k].prefix))
-                return park[k].state;
-    return NULL;
-}
-
 static uint64_t pending_key(const struct pending *p, const char *state)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -136,8 +114,6 @@ static void pending_close(struct grouper *gp, struct pending *p, size_t count)
         memcpy(state_buf, p->state.s, n);
         state_buf[n] = '\0';
         state = state_buf;
-    } else {
-        state = state_from_runtime(p);
     }
     uint64_t key = pending_key(p, state);
     size_t slot = key % INDEX_SLOTS;

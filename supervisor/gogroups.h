@@ -18,7 +18,7 @@
 
 struct go_group {
     size_t count;
-    char *state; /* owned: "chan receive"; NULL when a profile does not say */
+    char *state; /* owned: "chan receive"; NULL from a profile (pprof's debug=1 has no states) */
     char *functions[GOGROUPS_MAX_FUNCTIONS]; /* owned: innermost first, runtime frames on top dropped */
     size_t nfunctions;
     char *file; /* owned: the top function's file (base name), or NULL */
