@@ -9,7 +9,7 @@ import tarfile
 import time
 import unicodedata
 
-from bundles import list_bundles, manifest
+from bundles import list_bundles, manifest, manifest_only_bundle
 from lib import CRASHBOX, EXAMPLES, write_policy
 
 
@@ -228,15 +228,7 @@ def repacked(tmp, d, change):
     src = os.path.join(d, [b for b in list_bundles(d) if b.startswith("api-") and b.endswith("-signal.tar.zst")][0])
     m = manifest(src)
     change(m)
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as t:
-        data = json.dumps(m).encode()
-        info = tarfile.TarInfo("manifest.json")
-        info.size = len(data)
-        t.addfile(info, io.BytesIO(data))
-    out = os.path.join(tmp, "crafted-20260101T000000Z-h-1-exit.tar.zst")
-    subprocess.run(["zstd", "-qf", "-o", out], input=raw.getvalue(), check=True)
-    return out
+    return manifest_only_bundle(m, os.path.join(tmp, "crafted-20260101T000000Z-h-1-exit.tar.zst"))
 
 
 def test_show_says_what_it_knows_in_plain_words(tmp):

@@ -3,15 +3,13 @@ kind (tests/golden/show/*.txt), from real bundles of real Go programs run
 under crashbox here, with what changes from run to run (times, pids, hosts,
 paths, addresses, sizes, the machine's memory watch) normalised.
 UPDATE_GOLDEN=1 rewrites the files instead of comparing."""
-import io
 import json
 import os
 import re
 import subprocess
-import tarfile
 import unicodedata
 
-from bundles import list_bundles, member
+from bundles import list_bundles, manifest_only_bundle, member
 from lib import CRASHBOX, EXAMPLES, write_policy
 from test_capture import memory_cgroup, only_bundle, remove_cgroup
 
@@ -214,14 +212,7 @@ def test_show_puts_the_verdicts_first(tmp):
     m["diagnosis"] = [{"verdict": "goroutine-leak", "figures": {"goroutines": 51},
                        "text": "50 goroutines wait in chan receive at main.(*request).awaitBackend main.go:18, "
                                "created by main.main; their stacks outgrow the heap"}]
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as t:
-        data = json.dumps(m).encode()
-        info = tarfile.TarInfo("manifest.json")
-        info.size = len(data)
-        t.addfile(info, io.BytesIO(data))
-    out = os.path.join(tmp, "crafted-20260101T000000Z-h-1-go-panic.tar.zst")
-    subprocess.run(["zstd", "-qf", "-o", out], input=raw.getvalue(), check=True)
+    out = manifest_only_bundle(m, os.path.join(tmp, "crafted-20260101T000000Z-h-1-go-panic.tar.zst"))
     lines = show(out).splitlines()
     assert lines[1] == "  verdict    goroutine-leak", lines
     assert lines[2].startswith("             50 goroutines wait in chan receive"), lines
