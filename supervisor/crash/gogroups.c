@@ -142,7 +142,7 @@ static void pending_close(struct grouper *gp, struct pending *p, size_t count)
         g->cap = cap;
     }
     struct go_group *gr = &g->v[g->n];
-    *gr = (struct go_group){.count = count, .wait_minutes_max = p->wait, .key = key};
+    *gr = (struct go_group){.count = count, .wait_minutes_max = p->wait, .key = key, .seq = g->n};
     g->n++;
     gp->index[slot] = (int32_t)(g->n - 1);
     if (group_fill(gr, p, state) < 0)
@@ -305,7 +305,7 @@ static int by_count(const void *a, const void *b)
         return x->count < y->count ? 1 : -1;
     if (x->wait_minutes_max != y->wait_minutes_max)
         return x->wait_minutes_max < y->wait_minutes_max ? 1 : -1;
-    return 0;
+    return x->seq < y->seq ? -1 : x->seq > y->seq; /* ties in the report's order: qsort is not stable */
 }
 
 int gogroups_parse(const char *buf, size_t len, struct go_groups *g)

@@ -26,6 +26,7 @@ struct go_group {
     char *created_by; /* owned, or NULL */
     unsigned wait_minutes_max;
     uint64_t key;
+    size_t seq; /* the order it first appeared in */
 };
 
 struct go_groups {

@@ -588,8 +588,8 @@ static size_t span_width(const char *s, size_t n)
  * long for a line is cut by columns) onto lines indented under it, hang
  * columns further for a value that begins with a column of counts. Control
  * characters (from a service's own message) never reach the terminal. */
-static void vfield(const char *label, size_t hang, const char *fmt, va_list ap) _printf_(3, 0);
-static void vfield(const char *label, size_t hang, const char *fmt, va_list ap)
+static void vfield(const char *label, size_t hang, bool whole, const char *fmt, va_list ap) _printf_(4, 0);
+static void vfield(const char *label, size_t hang, bool whole, const char *fmt, va_list ap)
 {
     char value[4096];
     vsnprintf(value, sizeof value, fmt, ap);
@@ -621,7 +621,7 @@ static void vfield(const char *label, size_t hang, const char *fmt, va_list ap)
         /* Cut what does not fit even on a line of its own. */
         for (const char *q = sp; q < we;) {
             size_t len = glyph_len(q, (size_t)(we - q)), gw = span_width(q, len);
-            if (col + gw > SHOW_COLUMNS && col > SHOW_INDENT) {
+            if (!whole && col + gw > SHOW_COLUMNS && col > SHOW_INDENT) {
                 printf("\n%*s", SHOW_INDENT, "");
                 col = SHOW_INDENT;
             }
@@ -640,7 +640,7 @@ static void field(const char *label, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vfield(label, 0, fmt, ap);
+    vfield(label, 0, false, fmt, ap);
     va_end(ap);
 }
 
@@ -650,7 +650,19 @@ static void field_hang(const char *label, size_t hang, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vfield(label, hang, fmt, ap);
+    vfield(label, hang, false, fmt, ap);
+    va_end(ap);
+}
+
+/* A field with a path or a command to copy: words are never cut; one that
+ * does not fit goes whole onto the next line, past the 80th column if it
+ * must (the first stays beside its label). */
+static void field_whole(const char *label, const char *fmt, ...) _printf_(2, 3);
+static void field_whole(const char *label, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfield(label, 0, true, fmt, ap);
     va_end(ap);
 }
 
@@ -903,12 +915,17 @@ static void print_timing(const struct jv *v)
         field("snapshot", "%s at %s%s", taken, jv_str(v, "snapshot.trigger"), held);
     else
         field("snapshot", "%s: %s", taken, jv_str(v, "snapshot.why_post_mortem") ?: "?");
+}
+
+/* Under the pre-OOM snapshots' count: when each was taken. */
+static void print_crossings(const struct jv *v)
+{
     const struct jv *wm = jv_path(v, "memory.watermarks_crossed");
     for (const struct jv *e = wm ? wm->child : NULL; e; e = e->next) {
         char use[32];
         human_size((uint64_t)jv_num(e, "usage_bytes", 0), use, sizeof use);
-        field(e == wm->child ? "pre-OOM" : "", "%.0f%% (%s), %.0f ms before the end: pre-oom/%.0f/",
-              jv_num(e, "percent", 0), use, jv_num(e, "before_end_ms", 0), jv_num(e, "percent", 0));
+        field("", "%.0f%% (%s), %.0f ms before the end: pre-oom/%.0f/", jv_num(e, "percent", 0), use,
+              jv_num(e, "before_end_ms", 0), jv_num(e, "percent", 0));
     }
 }
 
@@ -1065,9 +1082,8 @@ int oncall_show(int argc, char **argv)
     print_gc(v);
     print_recovered(v);
     print_timing(v);
-    const struct jv *wm = jv_path(v, "memory.watermarks_crossed");
-    if (!(wm && wm->child)) /* older bundles: only the files say */
-        print_preoom(jv_path(v, "snapshot.items"));
+    print_preoom(jv_path(v, "snapshot.items"));
+    print_crossings(v);
     _cleanup_free_ char *smaps = NULL;
     size_t slen;
     if (bundle_read_member(AT_FDCWD, path, "proc/smaps", 8 << 20, &smaps, &slen) == 0)
@@ -1085,13 +1101,13 @@ int oncall_show(int argc, char **argv)
     if (cw && cw->type == JV_BOOL && cw->b) {
         char sz[32];
         human_size((uint64_t)jv_num(v, "core.bytes", 0), sz, sizeof sz);
-        field("core", "%s, %.0f threads%s%s%s: crashbox debug %s", sz, jv_num(v, "core.threads", 0),
+        field_whole("core", "%s, %.0f threads%s%s%s: crashbox debug %s", sz, jv_num(v, "core.threads", 0),
               jv_str(v, "core.cut") ? " (cut: " : "", jv_str(v, "core.cut") ?: "",
               jv_str(v, "core.cut") ? ")" : "", path);
     } else if (jv_str(v, "core.why_not")) {
         field("core", "none: %s", jv_str(v, "core.why_not"));
     }
-    field("bundle", "%s", path);
+    field_whole("bundle", "%s", path);
     jv_free(v);
     return 0;
 }
