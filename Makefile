@@ -165,7 +165,7 @@ install: $(BUILD)/crashbox $(BUILD)/crashbox-ship
 	install -m 0644 policies/*.policy $(DESTDIR)$(PREFIX)/share/crashbox/policies/
 
 # The race detector's report needs a -race build (and cgo).
-$(BUILD)/examples/data-race: GOBUILDFLAGS = -race
+$(BUILD)/examples/data-race $(BUILD)/examples/data-race-four: GOBUILDFLAGS = -race
 
 examples: $(EXAMPLES)
 

@@ -100,9 +100,8 @@ static void memory_json(struct json *j, const struct crash_record *c)
 }
 
 /* A crash without a Go report still gets a crash object of the same shape. */
-static void synthetic_crash_json(struct json *j, const struct crash_record *r)
+static void synthetic_crash_fields(struct json *j, const struct crash_record *r)
 {
-    json_obj_begin(j);
     json_kv_str(j, "kind", crash_kind_name(r->kind));
     json_kv_str(j, "message", r->message);
     if (r->note[0])
@@ -117,7 +116,6 @@ static void synthetic_crash_json(struct json *j, const struct crash_record *r)
     json_arr_begin(j);
     json_arr_end(j);
     json_kv_str(j, "fingerprint", r->fingerprint);
-    json_obj_end(j);
 }
 
 static void core_json(struct json *j, const struct crash_core *c)
@@ -173,10 +171,13 @@ void manifest_build(const struct crash_record *r, const struct policy *p, uint64
     exit_json(j, r);
     json_kv_str(j, "crash_report_source", r->have_gc ? (r->from_shim ? "shim" : "stderr") : NULL);
     json_key(j, "crash");
+    json_obj_begin(j);
     if (r->have_gc && r->kind != CRASH_OOM_KILL)
-        go_crash_to_json(&r->gc, NULL, j);
+        go_crash_fields_json(&r->gc, NULL, j);
     else
-        synthetic_crash_json(j, r);
+        synthetic_crash_fields(j, r);
+    go_signs_json(&r->signs, j);
+    json_obj_end(j);
     memory_json(j, r);
     json_key(j, "go");
     if (r->have_bi) {

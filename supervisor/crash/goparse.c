@@ -591,15 +591,16 @@ static void parse_race(struct go_crash *c, struct cursor *cur)
         if (!in_access) {
             /* "Write at 0x00c00001c0f8 by goroutine 7:" */
             const char *by = NULL;
+            bool by_main = find_n(l.s, l.n, " by main goroutine") != NULL;
             for (size_t i = 0; i + 14 <= l.n; i++)
                 if (memcmp(l.s + i, " by goroutine ", 14) == 0)
                     by = l.s + i;
-            if (by && ends(&l, ":") && l.s[0] != ' ') {
+            if ((by || by_main) && ends(&l, ":") && l.s[0] != ' ') {
                 /* "data race: Write at 0x00c00001c0f8 by goroutine 7" */
                 char msg[256];
                 int n = snprintf(msg, sizeof msg, "data race: %.*s", (int)(l.n - 1 > 200 ? 200 : l.n - 1), l.s);
                 set_str(&c->message, msg, n > 0 ? (size_t)n : 0);
-                c->goroutine = number_at(by + 14, l.s + l.n);
+                c->goroutine = by ? number_at(by + 14, l.s + l.n) : 1;
                 c->goroutine_reason = "crashing";
                 in_access = true;
             } else if (starts(&l, "Read at ") || starts(&l, "Write at ")) {
@@ -975,6 +976,12 @@ static void frame_json(struct json *j, const struct go_frame *f)
 void go_crash_to_json(const struct go_crash *c, const char *kind_override, struct json *j)
 {
     json_obj_begin(j);
+    go_crash_fields_json(c, kind_override, j);
+    json_obj_end(j);
+}
+
+void go_crash_fields_json(const struct go_crash *c, const char *kind_override, struct json *j)
+{
     json_kv_str(j, "kind", kind_override ? kind_override : go_crash_kind_name(c->kind));
     json_kv_str(j, "message", c->message);
     json_kv_str(j, "go_signal", c->go_signal);
@@ -1027,5 +1034,4 @@ void go_crash_to_json(const struct go_crash *c, const char *kind_override, struc
         json_null(j);
     }
     json_kv_str(j, "fingerprint", c->fingerprint);
-    json_obj_end(j);
 }

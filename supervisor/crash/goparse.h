@@ -79,3 +79,5 @@ void crash_fingerprint(const char *kind, const char *message, const char *const 
 /* Writes the crash as the manifest's "crash" object (without the kind
  * when kind_override is given, that name is used instead). */
 void go_crash_to_json(const struct go_crash *c, const char *kind_override, struct json *j);
+/* The same members without the braces, for a caller that adds its own. */
+void go_crash_fields_json(const struct go_crash *c, const char *kind_override, struct json *j);

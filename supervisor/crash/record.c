@@ -218,6 +218,11 @@ enum crash_kind crash_record_build(struct crash_evidence *ev, int status, const 
     ev->have_bi = false;
     if (r->have_bi && r->bi.modinfo)
         add_buildinfo_item(&r->bi, &r->items);
+    /* Before the members are fitted: a goroutine dump cut for size is
+     * still grouped whole. */
+    (void)go_signs_read(&r->signs, go ? report + r->gc.report_offset : NULL,
+                        go ? report_len - r->gc.report_offset : 0, r->recovered ? NULL : ev->tail,
+                        r->recovered ? 0 : ev->tail_len, &r->items);
     items_fit(&r->items, p->bundle_max_size);
     return r->kind;
 }
@@ -228,6 +233,7 @@ void crash_record_free(struct crash_record *r)
         go_crash_free(&r->gc);
     buildinfo_free(&r->bi);
     items_free(&r->items);
+    go_signs_free(&r->signs);
 }
 
 void crash_evidence_free(struct crash_evidence *ev)

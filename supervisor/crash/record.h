@@ -14,6 +14,7 @@
 #include "cgroup.h"
 #include "classify.h"
 #include "goparse.h"
+#include "gosigns.h"
 #include "items.h"
 #include "memwatch.h"
 #include "policy.h"
@@ -110,6 +111,7 @@ struct crash_record {
     struct go_buildinfo bi; /* owned */
     bool have_bi;
     struct items items;  /* owned: the bundle's members, fitted to the policy's size cap */
+    struct go_signs signs; /* owned: goroutine groups, the first race, recovered panics */
 };
 
 /* Pure: classifies the end (status: the wait status; ignored for a

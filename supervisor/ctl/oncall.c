@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -560,6 +561,139 @@ static int resolve_bundle(const char *arg, const char *dir, char *out, size_t ca
     return 0;
 }
 
+/* The show layout: a label column, then values wrapped to fit 80 columns
+ * by display width (table.c's: a CJK character takes two). */
+#define SHOW_COLUMNS 80
+#define SHOW_LABEL 10
+#define SHOW_INDENT (2 + SHOW_LABEL + 1)
+
+/* The bytes of the UTF-8 sequence at s (malformed: one). */
+static size_t glyph_len(const char *s, size_t n)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    return k > n ? 1 : k;
+}
+
+static size_t span_width(const char *s, size_t n)
+{
+    char buf[512];
+    if (n >= sizeof buf)
+        return n; /* longer than any line: it is cut by glyphs anyway */
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return utf8_width(buf);
+}
+
+/* Prints the label and the value, the value wrapped at spaces (a word too
+ * long for a line is cut by columns) onto lines indented under it, hang
+ * columns further for a value that begins with a column of counts. Control
+ * characters (from a service's own message) never reach the terminal. */
+static void vfield(const char *label, size_t hang, bool whole, const char *fmt, va_list ap) _printf_(4, 0);
+static void vfield(const char *label, size_t hang, bool whole, const char *fmt, va_list ap)
+{
+    char value[4096];
+    vsnprintf(value, sizeof value, fmt, ap);
+    for (char *c = value; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+    size_t lw = utf8_width(label);
+    printf("  %s%*s ", label, lw < SHOW_LABEL ? (int)(SHOW_LABEL - lw) : 0, "");
+    size_t col = lw > SHOW_LABEL ? 2 + lw + 1 : SHOW_INDENT;
+    const char *p = value, *end = value + strlen(value);
+    bool line_start = false; /* the value's own leading spaces align it ("%8s") */
+    bool first = true;       /* the first word stays beside its label, cut if it must be */
+    while (p < end) {
+        const char *sp = p;
+        while (sp < end && *sp == ' ')
+            sp++;
+        const char *we = sp;
+        while (we < end && *we != ' ')
+            we++;
+        size_t gap = line_start ? 0 : (size_t)(sp - p), ww = span_width(sp, (size_t)(we - sp));
+        if (!line_start && !first && col + gap + ww > SHOW_COLUMNS) {
+            printf("\n%*s", (int)(SHOW_INDENT + hang), "");
+            col = SHOW_INDENT + hang;
+            line_start = true;
+            gap = 0;
+        }
+        printf("%*s", (int)gap, "");
+        col += gap;
+        /* Cut what does not fit even on a line of its own. */
+        for (const char *q = sp; q < we;) {
+            size_t len = glyph_len(q, (size_t)(we - q)), gw = span_width(q, len);
+            if (!whole && col + gw > SHOW_COLUMNS && col > SHOW_INDENT) {
+                printf("\n%*s", SHOW_INDENT, "");
+                col = SHOW_INDENT;
+            }
+            fwrite(q, 1, len, stdout);
+            col += gw;
+            q += len;
+        }
+        line_start = first = false;
+        p = we;
+    }
+    printf("\n");
+}
+
+static void field(const char *label, const char *fmt, ...) _printf_(2, 3);
+static void field(const char *label, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfield(label, 0, false, fmt, ap);
+    va_end(ap);
+}
+
+/* A field whose wrapped lines hang under its text past a column of counts. */
+static void field_hang(const char *label, size_t hang, const char *fmt, ...) _printf_(3, 4);
+static void field_hang(const char *label, size_t hang, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfield(label, hang, false, fmt, ap);
+    va_end(ap);
+}
+
+/* A field with a path or a command to copy: words are never cut; one that
+ * does not fit goes whole onto the next line, past the 80th column if it
+ * must (the first stays beside its label). */
+static void field_whole(const char *label, const char *fmt, ...) _printf_(2, 3);
+static void field_whole(const char *label, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfield(label, 0, true, fmt, ap);
+    va_end(ap);
+}
+
+/* 50000 -> "50,000" */
+static const char *thousands(double v, char *out, size_t cap)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%.0f", v < 0 ? 0 : v);
+    size_t o = 0;
+    for (int i = 0; i < n && o + 2 < cap; i++) {
+        if (i && (n - i) % 3 == 0)
+            out[o++] = ',';
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = path ? strrchr(path, '/') : NULL;
+    return s ? s + 1 : path ? path : "?";
+}
+
+static bool is_number(const struct jv *v, const char *path)
+{
+    const struct jv *x = jv_path(v, path);
+    return x && x->type == JV_NUMBER;
+}
+
 /* A bundle without a memory cgroup says why in snapshot.missing. */
 static void print_memory(const struct jv *v)
 {
@@ -570,20 +704,32 @@ static void print_memory(const struct jv *v)
         for (const struct jv *e = missing ? missing->child : NULL; e && !why; e = e->next)
             if (jv_str(e, "item") && !strcmp(jv_str(e, "item"), "cgroup"))
                 why = jv_str(e, "reason");
-        printf("  memory   no memory cgroup (%s)\n", why ? why : "the bundle does not say why");
+        field("memory", "no memory cgroup (%s)", why ? why : "the bundle does not say why");
         return;
     }
-    char lim[32] = "no limit", peak[32] = "?", use[32] = "?", kills[24] = "?";
-    if (jv_path(v, "memory.limit_bytes") && jv_path(v, "memory.limit_bytes")->type == JV_NUMBER)
+    char lim[32] = "none", peak[32] = "?", use[32] = "?", kills[24] = "?";
+    if (is_number(v, "memory.limit_bytes"))
         human_size((uint64_t)jv_num(v, "memory.limit_bytes", 0), lim, sizeof lim);
-    if (jv_path(v, "memory.peak_bytes") && jv_path(v, "memory.peak_bytes")->type == JV_NUMBER)
+    if (is_number(v, "memory.peak_bytes"))
         human_size((uint64_t)jv_num(v, "memory.peak_bytes", 0), peak, sizeof peak);
-    if (jv_path(v, "memory.usage_bytes") && jv_path(v, "memory.usage_bytes")->type == JV_NUMBER)
+    if (is_number(v, "memory.usage_bytes"))
         human_size((uint64_t)jv_num(v, "memory.usage_bytes", 0), use, sizeof use);
-    if (jv_path(v, "memory.oom_kills") && jv_path(v, "memory.oom_kills")->type == JV_NUMBER)
+    if (is_number(v, "memory.oom_kills"))
         snprintf(kills, sizeof kills, "%.0f", jv_num(v, "memory.oom_kills", 0));
-    printf("  memory   limit: %s, peak %s, usage %s, cgroup v%.0f, OOM kills %s\n", lim, peak, use,
-           version->num, kills);
+    field("memory", "limit %s, peak %s, usage %s", lim, peak, use);
+    field("", "cgroup v%.0f, OOM kills %s", version->num, kills);
+}
+
+/* The memory verdicts (diagnosis.h), first: the line an expert would say.
+ * PLACEHOLDER until diag-mem lands: its renderer replaces this one (the
+ * same name, the same call right after the header line). */
+static void print_verdicts(const struct jv *v)
+{
+    const struct jv *d = jv_get(v, "diagnosis");
+    for (const struct jv *e = d && d->type == JV_ARRAY ? d->child : NULL; e; e = e->next) {
+        field("verdict", "%s", jv_str(e, "verdict") ?: "?");
+        field("", "%s", jv_str(e, "text") ?: "");
+    }
 }
 
 /* How memory was watched during the run (bundles before it have no line). */
@@ -594,16 +740,194 @@ static void print_watch(const struct jv *v)
         return;
     const char *by = jv_str(w, "by"), *refused = jv_str(w, "registration_refused");
     if (!by) {
-        printf("  watched  nothing: %s\n", jv_str(w, "why_none") ?: "?");
+        field("watched", "nothing: %s", jv_str(w, "why_none") ?: "?");
         return;
     }
-    printf("  watched  %s", by);
+    char polls[96] = "", ref[160] = "";
     if (jv_path(w, "polls"))
-        printf(" (adaptive, %.0f-%.0f ms apart, %.0f reads)", jv_num(w, "poll_min_ms", 0),
-               jv_num(w, "poll_max_ms", 0), jv_num(w, "polls", 0));
+        snprintf(polls, sizeof polls, " (adaptive, %.0f-%.0f ms apart, %.0f reads)", jv_num(w, "poll_min_ms", 0),
+                 jv_num(w, "poll_max_ms", 0), jv_num(w, "polls", 0));
     if (refused)
-        printf("; registration refused: %s", refused);
-    printf("\n");
+        snprintf(ref, sizeof ref, "; registration refused: %s", refused);
+    field("watched", "%s%s%s", by, polls, ref);
+}
+
+/* The GC settings the service ran with, from its environment. */
+static void print_gc(const struct jv *v)
+{
+    const struct jv *env = jv_path(v, "go.env");
+    if (!env || env->type != JV_OBJECT)
+        return;
+    const char *gogc = jv_str(env, "GOGC"), *limit = jv_str(env, "GOMEMLIMIT");
+    const char *procs = jv_str(env, "GOMAXPROCS");
+    field("gc", "GOGC=%s%s, GOMEMLIMIT=%s%s%s%s", gogc ?: "100", gogc ? "" : " (default)", limit ?: "none",
+          limit ? "" : " (default)", procs ? ", GOMAXPROCS=" : "", procs ?: "");
+}
+
+static void print_frames(const struct jv *frames, int max)
+{
+    int k = 0;
+    for (const struct jv *fr = frames ? frames->child : NULL; fr; fr = fr->next, k++) {
+        if (k == max) {
+            int more = 0;
+            for (; fr; fr = fr->next)
+                more++;
+            field("", "(%d more in crash.txt)", more);
+            break;
+        }
+        field("", "%s  %s:%.0f", jv_str(fr, "function") ?: "?", base_name(jv_str(fr, "file")),
+              jv_num(fr, "line", 0));
+    }
+}
+
+static bool traceback_shows_all(const struct jv *v)
+{
+    const char *tb = jv_str(v, "go.env.GOTRACEBACK");
+    static const char *const all[] = {"all", "system", "crash", "wer", "1", "2"};
+    for (size_t i = 0; tb && i < ARRAY_SIZE(all); i++)
+        if (!strcmp(tb, all[i]))
+            return true;
+    return false;
+}
+
+/* The crashing goroutine, its frames and who created it. */
+static void print_goroutine(const struct jv *v)
+{
+    const struct jv *frames = jv_path(v, "crash.frames");
+    if (!frames || !frames->child)
+        return;
+    char id[32] = "", state[128] = "", n[32];
+    if (is_number(v, "crash.goroutine"))
+        snprintf(id, sizeof id, " %.0f", jv_num(v, "crash.goroutine", 0));
+    if (jv_str(v, "crash.goroutine_state"))
+        snprintf(state, sizeof state, " [%s]", jv_str(v, "crash.goroutine_state"));
+    double all = jv_num(v, "crash.goroutines", 0);
+    if (all > 1)
+        field("goroutine", "%s%s, %s goroutines in all", id + (id[0] == ' '), state, thousands(all, n, sizeof n));
+    else if (all == 1 && traceback_shows_all(v))
+        field("goroutine", "%s%s, the only one", id + (id[0] == ' '), state);
+    else if (all == 1)
+        field("goroutine", "%s%s; no others shown (GOTRACEBACK=%s)", id + (id[0] == ' '), state,
+              jv_str(v, "go.env.GOTRACEBACK") ?: "single, the default");
+    print_frames(frames, 8);
+    const char *cb = jv_str(v, "crash.created_by.function");
+    if (cb) {
+        char in[40] = "";
+        if (is_number(v, "crash.created_by.goroutine"))
+            snprintf(in, sizeof in, " in goroutine %.0f", jv_num(v, "crash.created_by.goroutine", 0));
+        field("created by", "%s  %s:%.0f%s", cb, base_name(jv_str(v, "crash.created_by.file")),
+              jv_num(v, "crash.created_by.line", 0), in);
+    }
+}
+
+static void print_race_access(const char *label, const struct jv *a)
+{
+    if (!a || a->type != JV_OBJECT)
+        return;
+    field(label, "%s", jv_str(a, "what") ?: "?");
+    print_frames(jv_path(a, "frames"), 6);
+    const struct jv *created = jv_path(a, "created_at");
+    if (created && created->child)
+        field("", "created by %s  %s:%.0f", jv_str(created->child, "function") ?: "?",
+              base_name(jv_str(created->child, "file")), jv_num(created->child, "line", 0));
+}
+
+static void print_race(const struct jv *v)
+{
+    const struct jv *race = jv_path(v, "crash.race");
+    if (!race || race->type != JV_OBJECT)
+        return;
+    double count = jv_num(race, "count", 0);
+    char n[32];
+    if (count > 1)
+        field("race", "the first of %s races reported", thousands(count, n, sizeof n));
+    else
+        field("race", "one race reported");
+    print_race_access("access", jv_path(race, "access"));
+    print_race_access("previous", jv_path(race, "previous"));
+}
+
+/* "50,000 × [chan receive, 12 minutes] main.(*request).awaitBackend main.go:23, created by main.handle" */
+static void print_groups(const struct jv *v)
+{
+    const struct jv *groups = jv_path(v, "crash.goroutine_groups");
+    if (!groups || !groups->child || !groups->child->next)
+        return; /* one goroutine alone is the crashing one, shown above */
+    char n[32], first[32];
+    size_t width = strlen(thousands(jv_num(groups->child, "count", 0), first, sizeof first));
+    int shown = 0;
+    double rest = 0, rest_groups = 0;
+    for (const struct jv *g = groups->child; g; g = g->next) {
+        if (shown == 5) {
+            rest += jv_num(g, "count", 0);
+            rest_groups++;
+            continue;
+        }
+        char state[160] = "", wait[32] = "", where[300] = "", creator[300] = "";
+        double mins = jv_num(g, "wait_minutes_max", 0);
+        if (mins >= 1)
+            snprintf(wait, sizeof wait, ", %.0f minute%s", mins, mins == 1 ? "" : "s");
+        if (jv_str(g, "state"))
+            snprintf(state, sizeof state, "[%s%s] ", jv_str(g, "state"), wait);
+        const struct jv *fns = jv_path(g, "functions");
+        if (jv_str(g, "file"))
+            snprintf(where, sizeof where, " %s:%.0f", jv_str(g, "file"), jv_num(g, "line", 0));
+        if (jv_str(g, "created_by"))
+            snprintf(creator, sizeof creator, ", created by %s", jv_str(g, "created_by"));
+        field_hang(shown ? "" : "goroutines", width + 3, "%*s × %s%s%s%s", (int)width, thousands(jv_num(g, "count", 0), n, sizeof n),
+              state, fns && fns->child && fns->child->str ? fns->child->str : "?", where, creator);
+        shown++;
+    }
+    double total_groups = jv_num(v, "crash.goroutine_groups_total", 0);
+    rest_groups += total_groups > shown + rest_groups ? total_groups - shown - rest_groups : 0;
+    if (rest_groups)
+        field("", "and %.0f more group%s", rest_groups, rest_groups == 1 ? "" : "s");
+    const char *source = jv_str(v, "crash.goroutine_groups_source");
+    if (source && strcmp(source, "crash.txt") != 0)
+        field("", "(grouped from %s)", source);
+}
+
+/* Panics recovered before the crash: warning signs. */
+static void print_recovered(const struct jv *v)
+{
+    const struct jv *rp = jv_path(v, "crash.recovered_panics");
+    double count = jv_num(rp, "count", 0);
+    if (!rp || count < 1)
+        return;
+    char list[2048] = "", n[32];
+    size_t o = 0;
+    const struct jv *names = jv_path(rp, "names");
+    for (const struct jv *e = names ? names->child : NULL; e && o < sizeof list - 1; e = e->next)
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s%s × %s", o ? "; " : "",
+                              thousands(jv_num(e, "count", 0), n, sizeof n), jv_str(e, "text") ?: "?");
+    field("warnings", "%.0f panic%s recovered in the output before: %s", count, count == 1 ? "" : "s", list);
+}
+
+/* When, and how fresh the evidence is. */
+static void print_timing(const struct jv *v)
+{
+    field("when", "%s on %s (pid %.0f, restart %.0f)", jv_str(v, "time") ?: "?", jv_str(v, "host") ?: "?",
+          jv_num(v, "pid", 0), jv_num(v, "restarts", 0));
+    char held[48] = "";
+    if (is_number(v, "snapshot.held_ms"))
+        snprintf(held, sizeof held, ", the service held %.0f ms", jv_num(v, "snapshot.held_ms", 0));
+    const char *taken = jv_str(v, "snapshot.taken") ?: "?";
+    if (jv_str(v, "snapshot.trigger"))
+        field("snapshot", "%s at %s%s", taken, jv_str(v, "snapshot.trigger"), held);
+    else
+        field("snapshot", "%s: %s", taken, jv_str(v, "snapshot.why_post_mortem") ?: "?");
+}
+
+/* Under the pre-OOM snapshots' count: when each was taken. */
+static void print_crossings(const struct jv *v)
+{
+    const struct jv *wm = jv_path(v, "memory.watermarks_crossed");
+    for (const struct jv *e = wm ? wm->child : NULL; e; e = e->next) {
+        char use[32];
+        human_size((uint64_t)jv_num(e, "usage_bytes", 0), use, sizeof use);
+        field("", "%.0f%% (%s), %.0f ms before the end: pre-oom/%.0f/", jv_num(e, "percent", 0), use,
+              jv_num(e, "before_end_ms", 0), jv_num(e, "percent", 0));
+    }
 }
 
 static void print_top_maps(const char *smaps, size_t len)
@@ -628,25 +952,28 @@ static void print_top_maps(const char *smaps, size_t len)
         } else if (p < le && strchr("0123456789abcdef", *p) && memchr(p, '-', (size_t)(le - p))) {
             /* a mapping header: keep its range and path */
             const char *sp = p;
-            int field = 0;
-            while (sp < le && field < 5) {
+            int field_no = 0;
+            while (sp < le && field_no < 5) {
                 sp = memchr(sp, ' ', (size_t)(le - sp));
                 if (!sp)
                     break;
                 while (sp < le && *sp == ' ')
                     sp++;
-                field++;
+                field_no++;
             }
             const char *dash = memchr(p, ' ', (size_t)(le - p));
-            snprintf(cur, sizeof cur, "%.*s %.*s", dash ? (int)(dash - p) : 0, p,
-                     sp && sp < le ? (int)(le - sp) : 7, sp && sp < le ? sp : "[anon]");
+            /* A file's path says what it is; an anonymous mapping only its range. */
+            if (sp && sp < le)
+                snprintf(cur, sizeof cur, "%.*s", (int)(le - sp), sp);
+            else
+                snprintf(cur, sizeof cur, "[anon] %.*s", dash ? (int)(dash - p) : 0, p);
         }
         p = nl ? nl + 1 : end;
     }
     for (int i = 0; i < 5 && top[i].rss; i++) {
         char size[32];
         human_size((uint64_t)top[i].rss << 10, size, sizeof size);
-        printf("    %8s  %s\n", size, top[i].what);
+        field(i ? "" : "top maps", "%8s  %s", size, top[i].what);
     }
 }
 
@@ -676,7 +1003,7 @@ static void print_preoom(const struct jv *items)
             o += (size_t)w;
     }
     if (n)
-        printf("  pre-OOM  %zu snapshot%s (%s; %zu files under pre-oom/)\n", n, n == 1 ? "" : "s", list, files);
+        field("pre-OOM", "%zu snapshot%s (%s; %zu files under pre-oom/)", n, n == 1 ? "" : "s", list, files);
 }
 
 int oncall_show(int argc, char **argv)
@@ -726,62 +1053,62 @@ int oncall_show(int argc, char **argv)
     const char *kind = jv_str(v, "crash.kind");
     printf("%s%s%s crashed: %s%s%s\n", B, jv_str(v, "service") ?: "?", R, colour ? kind_colour(kind ?: "") : "",
            kind ?: "?", R);
-    printf("  when     %s on %s (pid %.0f, restart %.0f)\n", jv_str(v, "time") ?: "?", jv_str(v, "host") ?: "?",
-           jv_num(v, "pid", 0), jv_num(v, "restarts", 0));
-    printf("  why      %s\n", jv_str(v, "crash.message") ?: "?");
-    if (jv_str(v, "crash.go_signal"))
-        printf("  signal   %s addr=%s pc=%s\n", jv_str(v, "crash.go_signal"),
-               jv_str(v, "crash.signal_detail.addr") ?: "?", jv_str(v, "crash.signal_detail.pc") ?: "?");
-    const char *cf = jv_str(v, "crash.culprit.function");
-    if (cf)
-        printf("  where    %s%s%s  %s:%.0f\n", B, cf, R, jv_str(v, "crash.culprit.file") ?: "?",
-               jv_num(v, "crash.culprit.line", 0));
-    const struct jv *frames = jv_path(v, "crash.frames");
-    if (frames && frames->child) {
-        printf("  goroutine %.0f [%s], %.0f goroutines in all\n", jv_num(v, "crash.goroutine", -1),
-               jv_str(v, "crash.goroutine_state") ?: "?", jv_num(v, "crash.goroutines", 0));
-        int k = 0;
-        for (const struct jv *fr = frames->child; fr && k < 12; fr = fr->next, k++)
-            printf("    %s\n        %s:%.0f\n", jv_str(fr, "function") ?: "?", jv_str(fr, "file") ?: "?",
-                   jv_num(fr, "line", 0));
-    }
+    /* An expert's first paragraph: the verdicts, then what happened, where
+     * and why, then the evidence around it, the details last. */
+    print_verdicts(v);
     const struct jv *code = jv_path(v, "exit.code");
     if (code && code->type == JV_NUMBER)
-        printf("  exit     code %.0f\n", code->num);
+        field("what", "%s, exit code %.0f", kind ?: "?", code->num);
     else if (jv_str(v, "exit.signal"))
-        printf("  exit     killed by %s\n", jv_str(v, "exit.signal"));
+        field("what", "%s, killed by %s", kind ?: "?", jv_str(v, "exit.signal"));
     else
-        printf("  exit     not seen by crashbox (it ended before the service did)\n");
+        field("what", "%s, its end not seen by crashbox (it ended before the service did)", kind ?: "?");
+    const char *cf = jv_str(v, "crash.culprit.function");
+    if (cf)
+        field("where", "%s  %s:%.0f", cf, base_name(jv_str(v, "crash.culprit.file")),
+              jv_num(v, "crash.culprit.line", 0));
+    const char *why = jv_str(v, "crash.message");
+    if (!why || !jv_str(v, "exit.signal") || strncmp(why, "killed by ", 10) != 0 ||
+        strcmp(why + 10, jv_str(v, "exit.signal")) != 0) /* "killed by SIGSEGV" is said above */
+        field("why", "%s", why ?: "?");
+    if (jv_str(v, "crash.go_signal"))
+        field("signal", "%s addr=%s pc=%s", jv_str(v, "crash.go_signal"),
+              jv_str(v, "crash.signal_detail.addr") ?: "?", jv_str(v, "crash.signal_detail.pc") ?: "?");
+    print_race(v);
     print_memory(v);
     print_watch(v);
+    if (!jv_path(v, "crash.race") || jv_path(v, "crash.race")->type != JV_OBJECT)
+        print_goroutine(v);
+    print_groups(v);
+    print_gc(v);
+    print_recovered(v);
+    print_timing(v);
+    print_preoom(jv_path(v, "snapshot.items"));
+    print_crossings(v);
     _cleanup_free_ char *smaps = NULL;
     size_t slen;
-    if (bundle_read_member(AT_FDCWD, path, "proc/smaps", 8 << 20, &smaps, &slen) == 0) {
-        printf("  top maps by RSS\n");
+    if (bundle_read_member(AT_FDCWD, path, "proc/smaps", 8 << 20, &smaps, &slen) == 0)
         print_top_maps(smaps, slen);
-    }
     if (jv_str(v, "go.version")) {
-        printf("  go       %s", jv_str(v, "go.version"));
+        char go[512];
+        size_t o = (size_t)snprintf(go, sizeof go, "%s", jv_str(v, "go.version"));
         static const char *const more[] = {"go.path", "go.vcs_revision"};
-        for (size_t i = 0; i < ARRAY_SIZE(more); i++)
+        for (size_t i = 0; i < ARRAY_SIZE(more) && o < sizeof go; i++)
             if (jv_str(v, more[i]) && *jv_str(v, more[i]))
-                printf(" %s", jv_str(v, more[i]));
-        putchar('\n');
+                o += (size_t)snprintf(go + o, sizeof go - o, " %s", jv_str(v, more[i]));
+        field("go", "%s", go);
     }
-    printf("  snapshot %s%s%s\n", jv_str(v, "snapshot.taken") ?: "?",
-           jv_str(v, "snapshot.trigger") ? " at " : "", jv_str(v, "snapshot.trigger") ?: "");
-    print_preoom(jv_path(v, "snapshot.items"));
     const struct jv *cw = jv_path(v, "core.written");
     if (cw && cw->type == JV_BOOL && cw->b) {
         char sz[32];
         human_size((uint64_t)jv_num(v, "core.bytes", 0), sz, sizeof sz);
-        printf("  core     %s, %.0f threads%s%s%s: crashbox debug %s\n", sz, jv_num(v, "core.threads", 0),
-               jv_str(v, "core.cut") ? " (cut: " : "", jv_str(v, "core.cut") ?: "",
-               jv_str(v, "core.cut") ? ")" : "", path);
+        field_whole("core", "%s, %.0f threads%s%s%s: crashbox debug %s", sz, jv_num(v, "core.threads", 0),
+              jv_str(v, "core.cut") ? " (cut: " : "", jv_str(v, "core.cut") ?: "",
+              jv_str(v, "core.cut") ? ")" : "", path);
     } else if (jv_str(v, "core.why_not")) {
-        printf("  core     none: %s\n", jv_str(v, "core.why_not"));
+        field("core", "none: %s", jv_str(v, "core.why_not"));
     }
-    printf("  bundle   %s\n", path);
+    field_whole("bundle", "%s", path);
     jv_free(v);
     return 0;
 }

@@ -1,9 +1,11 @@
 """Reading crash bundles back with the real tools: GNU tar, bsdtar, zstd."""
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 
 NAME_RE = re.compile(r"^(?P<service>[A-Za-z0-9._-]+)-(?P<time>\d{8}T\d{6}Z)-(?P<host>[A-Za-z0-9._-]+)-"
                      r"(?P<pid>\d+)-(?P<kind>[a-z-]+)\.tar\.zst$")
@@ -31,6 +33,18 @@ def member(path, name):
 
 def manifest(path):
     return json.loads(member(path, "manifest.json"))
+
+
+def manifest_only_bundle(m, out):
+    """Writes a bundle at out holding only the manifest m (a real one, changed)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        data = json.dumps(m).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    subprocess.run(["zstd", "-qf", "-o", out], input=raw.getvalue(), check=True)
+    return out
 
 
 def extract_all_ways(path, dest):
