@@ -463,6 +463,26 @@ static void record_free(struct crash_record *r)
     items_free(&r->items);
 }
 
+/* One cut member: {"item", "kept_bytes", "cut_bytes" (null when not
+ * known), "cut_at" (where a cut from its middle is marked, or null)}. */
+static void cut_json(struct json *j, const struct item *v)
+{
+    json_obj_begin(j);
+    json_kv_str(j, "item", v->name);
+    json_kv_uint(j, "kept_bytes", v->len);
+    json_key(j, "cut_bytes");
+    if (v->cut_bytes)
+        json_uint(j, v->cut_bytes);
+    else
+        json_null(j);
+    json_key(j, "cut_at");
+    if (v->cut_at >= 0)
+        json_int(j, v->cut_at);
+    else
+        json_null(j);
+    json_obj_end(j);
+}
+
 static void build_manifest(const struct capture *c, const struct crash_record *r, uint64_t suppressed,
                            struct json *j)
 {
@@ -548,7 +568,7 @@ static void build_manifest(const struct capture *c, const struct crash_record *r
     json_arr_begin(j);
     for (size_t i = 0; i < it->n; i++)
         if (it->v[i].truncated)
-            json_str(j, it->v[i].name);
+            cut_json(j, &it->v[i]);
     json_arr_end(j);
     json_obj_end(j);
     json_obj_end(j);
@@ -660,28 +680,32 @@ struct capture_job {
     struct crash_record r;
 };
 
-enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tail, struct capture_job **out)
+enum crash_kind capture_finish(struct capture *c, int st, const struct keep *tail, const struct keep *shim,
+                               struct capture_job **out)
 {
     *out = NULL;
     if (!c->exit_at_ms)
         c->exit_at_ms = now_ms();
-    size_t tail_len = tail ? ring_used(tail) : 0;
-    _cleanup_free_ char *tailbuf = malloc(tail_len + 1);
-    if (!tailbuf)
-        tail_len = 0;
-    else if (tail_len)
-        ring_copy(tail, tailbuf);
+    __attribute__((cleanup(keep_text_free))) struct keep_text tt = {0}, st_shim = {0};
+    if (tail)
+        (void)keep_take(tail, &tt);
+    if (shim && keep_total(shim))
+        (void)keep_take(shim, &st_shim);
+    char *tailbuf = tt.buf;
+    size_t tail_len = tt.len;
 
     struct crash_record r = {.status = st, .now = time(NULL)};
     /* The shim's channel first: intact even if the service closed stderr. */
     const char *report = tailbuf;
     size_t report_len = tail_len;
+    const struct keep_text *kept = &tt;
     int pr = 0;
-    if (c->shim_report_len) {
-        pr = goparse_crash(c->shim_report, c->shim_report_len, &r.gc);
+    if (st_shim.len) {
+        pr = goparse_crash(st_shim.buf, st_shim.len, &r.gc);
         if (pr > 0) {
-            report = c->shim_report;
-            report_len = c->shim_report_len;
+            report = st_shim.buf;
+            report_len = st_shim.len;
+            kept = &st_shim;
             r.from_shim = true;
         } else {
             go_crash_free(&r.gc);
@@ -692,6 +716,10 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
     r.have_gc = pr > 0;
     if (pr == 0 || pr < 0)
         go_crash_free(&r.gc);
+    /* Cut in its middle, the report shows only some goroutines: the count
+     * made as it streamed past is the true one. */
+    if (r.have_gc && kept->cut_bytes && kept->goroutines > r.gc.goroutines)
+        r.gc.goroutines = kept->goroutines;
     read_memory(c, getpid(), &r.mem);
     bool oom_killed = r.mem.has_oom_kills && c->mem_start.has_oom_kills &&
                       r.mem.oom_kills > c->mem_start.oom_kills;
@@ -744,12 +772,17 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
 
     /* Members. */
     struct items *it = &r.items;
-    if (tail_len)
+    if (tail_len) {
         items_add_copy(it, "stderr.log", tailbuf, tail_len);
-    else
+        if (tt.cut_bytes)
+            items_mark_cut(it, tt.cut_at, tt.cut_bytes);
+    } else
         items_add_missing(it, "stderr.log", c->no_tail_reason ?: "the service wrote nothing to stderr");
-    if (r.have_gc)
+    if (r.have_gc) {
         items_add_copy(it, "crash.txt", report + r.gc.report_offset, report_len - r.gc.report_offset);
+        if (kept->cut_bytes && kept->cut_at >= r.gc.report_offset)
+            items_mark_cut(it, kept->cut_at - r.gc.report_offset, kept->cut_bytes);
+    }
     if (c->snapshot_taken)
         items_move(it, &c->snapshot, "");
     else

@@ -13,6 +13,7 @@
 #include "exithook.h"
 #include "goparse.h"
 #include "items.h"
+#include "keep.h"
 #include "memwatch.h"
 #include "policy.h"
 #include "ring.h"
@@ -71,8 +72,6 @@ struct capture {
     const char *no_tail_reason; /* why there is no stderr tail, when not relayed; NULL */
     /* The Go shim: its control socket, and the crash report it sent. */
     int control_fd;           /* not owned, -1 if none */
-    const char *shim_report;  /* not owned */
-    size_t shim_report_len;
     /* Pre-OOM snapshots handed over at the end (pre-oom/<percent>/...). */
     struct items preoom_items;
     struct {
@@ -100,8 +99,8 @@ void capture_stop_hook(struct capture *c);
 /* At the service's end: classify, and for a crash gather everything the
  * bundle needs into a job (*out, NULL for a clean end). Returns the kind. */
 struct capture_job;
-enum crash_kind capture_finish(struct capture *c, int wait_status, const struct ring *tail,
-                               struct capture_job **out);
+enum crash_kind capture_finish(struct capture *c, int wait_status, const struct keep *tail,
+                               const struct keep *shim, struct capture_job **out);
 /* Stores the job's bundle (rate limit, size cap, directory then fallback),
  * prints the summary line and frees the job. Never fails the supervisor;
  * safe to run on a thread of its own. */

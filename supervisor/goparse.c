@@ -127,6 +127,8 @@ static bool crash_start_is_real(const char *start, const char *end)
     return true; /* only report-shaped lines up to the end: truncated */
 }
 
+bool goparse_report_is_real(const char *buf, size_t len) { return crash_start_is_real(buf, buf + len); }
+
 /* Finds the start of the last real crash report. Returns NULL if none. */
 static const char *find_report(const char *buf, size_t len)
 {

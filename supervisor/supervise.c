@@ -441,7 +441,9 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     shim_crash[1] = shim_ctl[1] = -1;
     cap.control_fd = shim_ctl[0];
     struct relay relay;
-    r = relay_start(&relay, steal_fd(&err_rd), STDERR_FILENO, pol->tail_size, steal_fd(&shim_crash[0]),
+    struct keep_sizes keep_sz = {.log_tail = pol->log_tail_size, .report_tail = pol->tail_size,
+                                 .report_head = pol->report_head_size};
+    r = relay_start(&relay, steal_fd(&err_rd), STDERR_FILENO, &keep_sz, steal_fd(&shim_crash[0]),
                     !pol->keep_reading_without_reader);
     if (r < 0)
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
@@ -465,9 +467,9 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     capture_stop_hook(&cap);
     relay_finish(&relay, pol->drain_timeout_ms);
     struct capture_job *job = NULL;
-    cap.shim_report = relay.crash_buf;
-    cap.shim_report_len = relay.crash_len;
-    *kind = capture_finish(&cap, s.reaped.main_status, relay.tail.buf ? &relay.tail : NULL, &job);
+    bool relayed = relay.tail.tail.buf != NULL, shim = relay.crash.tail.buf != NULL;
+    *kind = capture_finish(&cap, s.reaped.main_status, relayed ? &relay.tail : NULL, shim ? &relay.crash : NULL,
+                           &job);
     relay_free(&relay);
     state_end(&pre, &cap); /* the end record: this run is accounted for */
     if (*kind != CRASH_NONE) {

@@ -97,6 +97,60 @@ def idle_rss():
            kib <= 2048)
 
 
+def status_kib(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+def held_after_logs(binary, nbytes, policy=None):
+    """RSS and anon memory of a supervisor after its service wrote nbytes of
+    ordinary log lines to stderr (a pipe, as under a container runtime) and
+    then idles: what the tail costs for the rest of the container's life."""
+    line = "2026-12-02T10:00:00Z info request served in 3ms path=/api/v1/items status=200"
+    svc = ["sh", "-c", f'yes "{line}" | head -c {nbytes} >&2; exec sleep 60']
+    cmd = [binary] + (["-p", policy] if policy else []) + ["--"] + svc
+    if os.path.basename(binary) == "tini":
+        cmd = ["tini", "-s", "--"] + svc
+    sink = subprocess.Popen([HELPER, "drain"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    p = subprocess.Popen(cmd, stderr=sink.stdin, stdout=subprocess.DEVNULL)
+    sink.stdin.close()
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:  # the service's shell has become `sleep`
+            kids = [c for c in open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()]
+            if kids and open(f"/proc/{kids[0]}/comm").read().strip() == "sleep":
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)  # the relay drains what is still in the pipe
+        return status_kib(p.pid, "VmRSS"), status_kib(p.pid, "RssAnon")
+    finally:
+        p.kill()
+        p.wait()
+        sink.kill()
+        sink.wait()
+
+
+def relay_memory(tmp):
+    big = os.path.join(tmp, "bigtail.policy")
+    with open(big, "w") as f:
+        f.write("[stderr]\ntail_size = 64M\n")
+    binary = STATIC if os.access(STATIC, os.X_OK) else CRASHBOX
+    gib = 1 << 30
+    rss0, anon0 = held_after_logs(binary, 0)
+    rss, anon = held_after_logs(binary, 100 * 10**6)
+    rssg, anong = held_after_logs(binary, gib)
+    rssb, anonb = held_after_logs(binary, gib, big)
+    base = held_after_logs("tini", gib) if shutil.which("tini") else (0, 0)
+    grown = max(rss, rssg, rssb) - rss0
+    report("memory held after the service wrote 1 GiB to stderr, growth over idle (static build)",
+           f"{grown} KiB (RSS idle {rss0} KiB, after 100 MB {rss} KiB, after 1 GiB {rssg} KiB, "
+           f"1 GiB with tail_size 64M {rssb} KiB; anon {anon0}/{anon}/{anong}/{anonb} KiB; "
+           f"tini after 1 GiB {base[0]} KiB)", "<= 2 MiB", grown <= 2048 and max(anong, anonb) <= 2048)
+
+
 def exit_hook_overhead(tmp):
     """The service's syscall throughput under the exit hook's filter, as a
     ratio to the same loop with the hook off (a BPF program per syscall)."""
@@ -525,6 +579,7 @@ def main():
         crash_latency(tmp, "goroutines-10k", "10,000-goroutine dump", "1 s")
         parse_speed(tmp)
         ls_scale(tmp)
+        relay_memory(tmp)
         core_dump(tmp)
     idle_rss()
     with tempfile.TemporaryDirectory(prefix="crashbox-bench-mem-", dir=os.environ.get("BENCH_TMP")) as tmp:
