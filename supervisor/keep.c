@@ -38,8 +38,24 @@ static bool has(const char *s, size_t n, const char *p)
     return n >= m && memcmp(s, p, m) == 0;
 }
 
+/* The first bytes that may start a line judge() cares about: the rest (a
+ * timestamp, a level) are passed over without a look at more. */
+static bool may_matter(char c, bool in_report)
+{
+    switch (c) {
+    case 'p': case 'f': case 'W': case '[': case 'r': case 'S':
+        return !in_report;
+    case 'g':
+        return in_report;
+    default:
+        return false;
+    }
+}
+
 bool keep_is_report_start(const char *s, size_t n)
 {
+    if (n == 0 || !may_matter(s[0], false))
+        return false;
     static const char *const starts[] = {"panic: ",  "fatal error: ", "WARNING: DATA RACE", "[signal ",
                                          "runtime: "};
     for (size_t i = 0; i < ARRAY_SIZE(starts); i++)
@@ -110,6 +126,8 @@ static void scan(struct keep *k, const char *p, size_t n, uint64_t at)
     const char *base = p, *s = p, *end = p + n;
     bool was = k->in_report;
     while (p < end) {
+        if (!k->line_judged && k->line_len == 0 && !may_matter(*p, k->in_report))
+            k->line_judged = true; /* most lines: nothing to copy */
         if (!k->line_judged) {
             size_t want = KEEP_PREFIX - k->line_len;
             size_t avail = (size_t)(end - p);
