@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -34,6 +36,44 @@ void close_fds_from(int from, int keep)
             close(fd);
 }
 
+/* The signals whose disposition is not the default: ignored ones survive
+ * execve, caught ones (crashbox's fault handlers) would run in the child
+ * until execve. Bit s-1 for signal s; every signal until noted. */
+static uint64_t not_default = ~0ULL;
+
+static bool status_mask(const char *status, const char *key, uint64_t *out)
+{
+    const char *p = strstr(status, key);
+    if (!p)
+        return false;
+    p += strlen(key);
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char *end;
+    unsigned long long v = strtoull(p, &end, 16);
+    if (end == p)
+        return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
+void signals_note_dispositions(void)
+{
+    /* One read of /proc instead of a sigaction per signal in every child. */
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    uint64_t ign, cgt;
+    if (status_mask(buf, "\nSigIgn:", &ign) && status_mask(buf, "\nSigCgt:", &cgt))
+        not_default = ign | cgt;
+}
+
 void signals_reset_for_exec(void)
 {
     /* The raw syscall: glibc refuses to touch the two real-time signals
@@ -45,8 +85,8 @@ void signals_reset_for_exec(void)
         void *restorer;
         unsigned long mask;
     } dfl = {0};
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
+    for (int s = 1; s < NSIG && s <= 64; s++)
+        if (s != SIGKILL && s != SIGSTOP && (not_default >> (s - 1) & 1))
             (void)syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof dfl.mask);
     sigset_t none;
     sigemptyset(&none);
@@ -142,6 +182,11 @@ int spawn_service(const struct spawn_request *req, struct spawn_result *res)
         close(errpipe[0]);
         close(errpipe[1]);
         return r;
+    }
+    static bool noted;
+    if (!noted) {
+        signals_note_dispositions();
+        noted = true;
     }
     pid_t parent = getpid();
     pid_t pid = fork();

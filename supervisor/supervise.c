@@ -563,7 +563,8 @@ int supervise(const struct service_run *run)
     }
     struct exithook_prog hook = {0};
     if (pol->exit_hook || pol->seccomp_deny.n) {
-        int r = exithook_compile(&hook, pol->exit_hook, &pol->seccomp_deny, pol->seccomp_deny_kill);
+        int r = exithook_compile(&hook, pol->exit_hook, &pol->seccomp_deny, pol->seccomp_deny_kill,
+                                 &pol->normal_exit_codes);
         if (r < 0 && pol->seccomp_deny.n) {
             log_error("cannot build the seccomp filter: %s: not starting the service", strerror(-r));
             return EXIT_CRASHBOX_POLICY;
