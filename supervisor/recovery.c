@@ -101,13 +101,36 @@ void state_name(char *out, size_t cap, const char *service, const char *host, pi
     snprintf(out, cap, ".crashbox-state-%s-%s-%d", service, host, (int)supervisor);
 }
 
+/* State files live in a subdirectory of their own, so that the scan for
+ * a previous run's at every start does not grow with the bundles. Sticky
+ * and group-writable: supervisors of several users may share the directory. */
+#define STATE_DIR ".crashbox-run"
+
+static int state_dir_open(int dirfd, bool create)
+{
+    if (create && mkdirat(dirfd, STATE_DIR, 01770) < 0 && errno != EEXIST)
+        return -errno;
+    int fd = openat(dirfd, STATE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
 int state_open(int dirfd, const char *service, const char *host)
 {
     char name[200];
     state_name(name, sizeof name, service, host, getpid());
-    int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    int fd = -ENOENT;
+    /* Another supervisor may remove the directory, empty, between our
+     * mkdir and our open: then again. */
+    for (int i = 0; i < 3 && fd == -ENOENT; i++) {
+        _cleanup_close_ int sub = state_dir_open(dirfd, true);
+        if (sub < 0)
+            return sub;
+        fd = openat(sub, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+        if (fd < 0)
+            fd = -errno;
+    }
     if (fd < 0)
-        return -errno;
+        return fd;
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || flock(fd, LOCK_EX | LOCK_NB) < 0) {
         int r = errno ? -errno : -EINVAL;
@@ -133,7 +156,11 @@ void state_remove(int dirfd, int fd, const char *service, const char *host)
 {
     char name[200];
     state_name(name, sizeof name, service, host, getpid());
-    unlinkat(dirfd, name, 0);
+    _cleanup_close_ int sub = state_dir_open(dirfd, false);
+    if (sub >= 0)
+        unlinkat(sub, name, 0);
+    /* Left empty, it goes: a directory that had no crash looks untouched. */
+    (void)unlinkat(dirfd, STATE_DIR, AT_REMOVEDIR);
     (void)fd;
 }
 
@@ -145,25 +172,28 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
     _cleanup_close_ int dfd = bundledir_open(p->bundle_dir);
     if (dfd < 0)
         return 0;
+    _cleanup_close_ int sdir = state_dir_open(dfd, false);
+    if (sdir < 0)
+        return 0;
     /* State files of this service on this host whose crashbox is gone:
      * a live one holds its lock. */
     char want[200], name[256] = "";
     snprintf(want, sizeof want, ".crashbox-state-%s-%s-", service, host);
     _cleanup_close_ int sfd = -1;
     {
-        _cleanup_closedir_ DIR *sd = opendirat(dfd, ".");
+        _cleanup_closedir_ DIR *sd = opendirat(sdir, ".");
         struct dirent *se;
         while (sd && (se = readdir(sd))) {
             if (strncmp(se->d_name, want, strlen(want)) != 0)
                 continue;
-            int fd = openat(dfd, se->d_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+            int fd = openat(sdir, se->d_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
             if (fd < 0)
                 continue;
             struct stat st1, st2;
             /* Locked: alive. Unlinked meanwhile: its owner just ended
              * cleanly. Empty and recent: its owner is creating it. */
             if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st1) < 0 || st1.st_nlink == 0 ||
-                fstatat(dfd, se->d_name, &st2, AT_SYMLINK_NOFOLLOW) < 0 || st2.st_ino != st1.st_ino ||
+                fstatat(sdir, se->d_name, &st2, AT_SYMLINK_NOFOLLOW) < 0 || st2.st_ino != st1.st_ino ||
                 (st1.st_size == 0 && time(NULL) - st1.st_mtime < 60)) {
                 close(fd);
                 continue;
@@ -179,8 +209,8 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
     size_t len;
     struct service_state st;
     if (read_fd_all(sfd, 4096, &text, &len) < 0 || state_parse(text, len, &st) < 0) {
-        log_warn("%s/%s: unreadable state file, removed", p->bundle_dir, name);
-        unlinkat(dfd, name, 0);
+        log_warn("%s/%s/%s: unreadable state file, removed", p->bundle_dir, STATE_DIR, name);
+        unlinkat(sdir, name, 0);
         return -EINVAL;
     }
     /* The cgroup's OOM counter now, if it is the same cgroup. */
@@ -297,7 +327,7 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
     (void)bundledir_index_append(dfd, &ie);
     for (size_t i = 0; i < ncrossed; i++)
         unlinkat(dfd, pending[i], 0);
-    unlinkat(dfd, name, 0);
+    unlinkat(sdir, name, 0);
     log_warn("the previous run ended without crashbox's end record: %s bundle %s/%s (%s)", kind, p->bundle_dir, bname,
              note);
     return 1;
