@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "shipconf.h"
 #include "util.h"
 
 #define INDEX_MAX_BYTES (64u << 20)
@@ -300,13 +301,18 @@ int bundledir_index_append(int dirfd, const struct index_entry *e)
     return write_all(fd, line, n); /* O_APPEND: one write, one line */
 }
 
-bool bundledir_rate_allows(const struct index_entry *v, size_t n, const char *fingerprint, time_t now,
-                           const struct policy *p, uint64_t *suppressed_since_last)
+static bool same_crash(const struct index_entry *e, const char *service, const char *fingerprint)
+{
+    return strcmp(e->fingerprint, fingerprint) == 0 && strcmp(e->service, service) == 0;
+}
+
+bool bundledir_rate_allows(const struct index_entry *v, size_t n, const char *service, const char *fingerprint,
+                           time_t now, const struct policy *p, uint64_t *suppressed_since_last)
 {
     time_t window = (time_t)(p->rate_limit_window_ms / 1000);
     uint64_t full_in_window = 0, suppressed = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(v[i].fingerprint, fingerprint) != 0)
+        if (!same_crash(&v[i], service, fingerprint))
             continue;
         if (v[i].type == 'B') {
             suppressed = 0; /* counted from the last full bundle on */
@@ -346,7 +352,7 @@ static void bundledir_index_compact(int dirfd, time_t now, const struct policy *
             /* still needed if no full bundle of it came since: keep the newest ones */
             bool later_full = false;
             for (size_t k = i + 1; k < n; k++)
-                if (v[k].type == 'B' && strcmp(v[k].fingerprint, v[i].fingerprint) == 0)
+                if (v[k].type == 'B' && same_crash(&v[k], v[i].service, v[i].fingerprint))
                     later_full = true;
             if (later_full)
                 continue;
@@ -381,8 +387,17 @@ static int by_time(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, const struct policy *p)
+size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, const struct policy *p,
+                                   size_t *unshipped_deleted)
 {
+    /* Where a shipper keeps its journal, a bundle not yet shipped outlives
+     * the soft limits (age, counts); only the space limits may take it. */
+    _cleanup_free_ char *journal = NULL;
+    _cleanup_free_ char **shipped = NULL;
+    size_t jlen, nshipped = 0;
+    bool shipping = read_file_at(dirfd, SHIP_JOURNAL, 256 << 20, &journal, &jlen) == 0 &&
+                    ship_journal_parse(journal, jlen, &shipped, &nshipped) == 0;
+    *unshipped_deleted = 0;
     _cleanup_closedir_ DIR *dir = opendirat(dirfd, ".");
     if (!dir)
         return 0;
@@ -431,6 +446,10 @@ size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, c
                     (have_vfs && free_bytes < p->keep_free) || (is_mine && mine > p->max_bundles);
         if (!too_old && !over)
             continue;
+        bool space = total > p->max_total_size || (have_vfs && free_bytes < p->keep_free);
+        bool unshipped = shipping && !ship_journal_has(shipped, nshipped, all[i].name);
+        if (unshipped && !space)
+            continue;
         /* Never the newest bundle: a crash loop must leave its evidence. */
         if (i + 1 == n)
             break;
@@ -441,6 +460,7 @@ size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, c
             free_bytes += (uint64_t)all[i].size;
             if (is_mine)
                 mine--;
+            *unshipped_deleted += unshipped;
         }
     }
     free(all);

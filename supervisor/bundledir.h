@@ -61,13 +61,18 @@ int bundledir_lock(int dirfd);
 int bundledir_index_read(int dirfd, struct index_entry **v, size_t *n);
 int bundledir_index_append(int dirfd, const struct index_entry *e);
 
-/* The rate limit, under the lock: whether a crash with this fingerprint at
- * `now` gets a full bundle, and how many were suppressed since the last
- * full one. */
-bool bundledir_rate_allows(const struct index_entry *v, size_t n, const char *fingerprint, time_t now,
-                           const struct policy *p, uint64_t *suppressed_since_last);
+/* The rate limit, under the lock: whether a crash of this service with this
+ * fingerprint at `now` gets a full bundle, and how many were suppressed
+ * since the last full one. Keyed by service and fingerprint together: in a
+ * directory shared by many services, one service's crash loop never costs
+ * another service its bundles. */
+bool bundledir_rate_allows(const struct index_entry *v, size_t n, const char *service, const char *fingerprint,
+                           time_t now, const struct policy *p, uint64_t *suppressed_since_last);
 
 /* Retention, under the lock: deletes the oldest of our bundles until the
- * policy's limits hold, and rewrites the index without them. Returns how
- * many bundles were deleted. */
-size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, const struct policy *p);
+ * policy's limits hold, and rewrites the index without them. Bundles a
+ * shipper has not shipped yet (see shipconf.h) go only when max_total_size
+ * or keep_free force it, counted in *unshipped_deleted. Returns how many
+ * bundles were deleted. */
+size_t bundledir_enforce_retention(int dirfd, const char *service, time_t now, const struct policy *p,
+                                   size_t *unshipped_deleted);

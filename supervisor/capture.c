@@ -22,12 +22,14 @@
 #include "envbuild.h"
 #include "exithook.h"
 #include "hooks.h"
+#include "shipexec.h"
 #include "json.h"
 #include "passwd.h"
 #include "log.h"
 #include "procsnap.h"
 #include "sigtable.h"
 #include "termlog.h"
+#include "units.h"
 #include "util.h"
 
 const char *crash_kind_name(enum crash_kind k)
@@ -574,6 +576,29 @@ static void build_manifest(const struct capture *c, const struct crash_record *r
     json_obj_end(j);
 }
 
+/* The fingerprint of a crash without a Go report (an OOM kill, a signal, an
+ * exit). Its kind alone would make every OOM kill in a shared directory one
+ * crash, so it also hashes what tells such crashes apart: the service, the
+ * executable's name, the signal or exit code, and for an exit the message
+ * with stderr's last line (crash_fingerprint strips its numbers and
+ * addresses). A Go report's fingerprint names no service: the same bug in
+ * two services is one crash, and the rate limit is per service anyway. */
+static void plain_fingerprint(const struct capture *c, struct crash_record *r)
+{
+    const char *exe = c->argv && c->argv[0] ? c->argv[0] : "";
+    const char *slash = strrchr(exe, '/');
+    char service[96], program[300], how[48];
+    snprintf(service, sizeof service, "service=%s", c->service);
+    snprintf(program, sizeof program, "exe=%s", slash ? slash + 1 : exe);
+    if (WIFSIGNALED(r->status))
+        snprintf(how, sizeof how, "signal=%s", signal_name(WTERMSIG(r->status)) ?: "?");
+    else
+        snprintf(how, sizeof how, "exit=%d", WEXITSTATUS(r->status));
+    const char *parts[] = {service, program, how};
+    crash_fingerprint(crash_kind_name(r->kind), r->kind == CRASH_EXIT ? r->message : "", parts, ARRAY_SIZE(parts),
+                      r->fingerprint);
+}
+
 /* The outcome of storing a crash in one directory. */
 enum store_result { STORE_WRITTEN, STORE_SUPPRESSED, STORE_FAILED };
 
@@ -600,7 +625,7 @@ static enum store_result store_in(struct capture *c, struct crash_record *r, con
     snprintf(e.fingerprint, sizeof e.fingerprint, "%s", r->fingerprint);
     snprintf(e.culprit, sizeof e.culprit, "%.511s", r->culprit);
     snprintf(e.message, sizeof e.message, "%.511s", r->message);
-    if (!bundledir_rate_allows(idx, nidx, r->fingerprint, r->now, c->policy, &suppressed)) {
+    if (!bundledir_rate_allows(idx, nidx, c->service, r->fingerprint, r->now, c->policy, &suppressed)) {
         e.type = 'S';
         int w = bundledir_index_append(dirfd, &e);
         if (w < 0)
@@ -617,7 +642,10 @@ static enum store_result store_in(struct capture *c, struct crash_record *r, con
     char name[300];
     int w = -EEXIST;
     size_t bytes = 0;
-    for (int attempt = 0; attempt < 100 && w == -EEXIST; attempt++) {
+    /* Again under another name after a same-second clash (EEXIST), or when
+     * another crashbox's start-up cleaning took our fresh temporary file
+     * for a dead writer's before we could lock it (EAGAIN). */
+    for (int attempt = 0; attempt < 100 && (w == -EEXIST || w == -EAGAIN); attempt++) {
         char pid[32];
         if (attempt)
             snprintf(pid, sizeof pid, "%d_%d", (int)c->pid, attempt);
@@ -638,9 +666,12 @@ static enum store_result store_in(struct capture *c, struct crash_record *r, con
     int a = bundledir_index_append(dirfd, &e);
     if (a < 0)
         log_warn("cannot update %s/%s: %s", dir, BUNDLEDIR_INDEX, strerror(-a));
-    size_t del = bundledir_enforce_retention(dirfd, c->service, r->now, c->policy);
+    size_t unshipped;
+    size_t del = bundledir_enforce_retention(dirfd, c->service, r->now, c->policy, &unshipped);
     if (del)
         log_info("retention: deleted %zu old bundle(s) in %s", del, dir);
+    if (unshipped)
+        log_warn("retention: %zu of them not yet shipped: max_total_size or keep_free forced it", unshipped);
     snprintf(path, pathcap, "%s/%s", dir, name);
     return STORE_WRITTEN;
 }
@@ -735,11 +766,11 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct keep *tai
     const char *ll;
     size_t lln;
     if (r.kind == CRASH_OOM_KILL) {
-        if (r.mem.has_limit)
-            snprintf(r.message, sizeof r.message,
-                     "killed by the OOM killer at the memory limit of %llu bytes",
-                     (unsigned long long)r.mem.limit_bytes);
-        else
+        if (r.mem.has_limit) {
+            char lim[32];
+            format_size_human(r.mem.limit_bytes, lim, sizeof lim);
+            snprintf(r.message, sizeof r.message, "killed by the OOM killer at the memory limit of %s", lim);
+        } else
             snprintf(r.message, sizeof r.message, "killed by the OOM killer");
     } else if (r.kind == CRASH_SIGNAL) {
         snprintf(r.message, sizeof r.message, "killed by %s", signal_name(WTERMSIG(st)) ?: "a signal");
@@ -763,8 +794,7 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct keep *tai
     if (r.have_gc && r.kind != CRASH_OOM_KILL)
         snprintf(r.fingerprint, sizeof r.fingerprint, "%s", r.gc.fingerprint);
     else
-        crash_fingerprint(crash_kind_name(r.kind), r.kind == CRASH_EXIT ? r.message : "", NULL, 0,
-                          r.fingerprint);
+        plain_fingerprint(c, &r);
     if (r.have_gc && r.kind != CRASH_OOM_KILL && r.gc.culprit >= 0) {
         const struct go_frame *f = &r.gc.frames[r.gc.culprit];
         snprintf(r.culprit, sizeof r.culprit, "%s (%s:%u)", f->function, f->file ? f->file : "?", f->line);
@@ -864,6 +894,7 @@ void capture_job_run(struct capture_job *job)
         struct hook_event ev = {.bundle = path, .service = c->service, .kind = crash_kind_name(rp->kind),
                                 .fingerprint = rp->fingerprint};
         hooks_on_crash(c->policy, &ev);
+        ship_after_bundle(c->policy, path);
     } else if (res == STORE_SUPPRESSED) {
         log_info("crash %s rate-limited: counted in the index, no bundle", rp->fingerprint);
     }

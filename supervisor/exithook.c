@@ -153,6 +153,7 @@ int exithook_compile(struct exithook_prog *prog, bool notify, const struct strli
     }
     prog->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
     prog->listener = notify;
+    prog->denies = deny && deny->n;
     return 0;
 }
 

@@ -22,6 +22,7 @@ struct exithook_prog {
     struct sock_filter *filter; /* owned */
     unsigned short len;
     bool listener;              /* the exit hook's notify rules are in it */
+    bool denies;                /* the policy's deny list is in it */
 };
 
 /* Builds the BPF program: the exit hook's notify rules when notify is set,

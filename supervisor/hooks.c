@@ -59,9 +59,9 @@ static void log_lines(char *buf, size_t *len, bool flush)
 
 void hooks_on_crash(const struct policy *p, const struct hook_event *ev)
 {
+    __attribute__((cleanup(envp_freep))) char **env = NULL;
     if (!p->on_crash.n)
         return;
-    __attribute__((cleanup(envp_freep))) char **env = NULL;
     if (env_build(environ, &p->watcher_env, &env) < 0)
         return;
     env = env_put(env, "CRASHBOX_BUNDLE", ev->bundle);
@@ -76,6 +76,11 @@ void hooks_on_crash(const struct policy *p, const struct hook_event *ev)
     for (size_t i = 0; i < n; i++)
         argv[i] = p->on_crash.items[i];
     argv[n] = (char *)ev->bundle;
+    hooks_run_watcher(p, argv, env);
+}
+
+void hooks_run_watcher(const struct policy *p, char *const *argv, char **env)
+{
     int out[2];
     if (pipe2(out, O_CLOEXEC) < 0)
         return;

@@ -19,3 +19,7 @@ struct hook_event {
 
 /* Runs the policy's on_crash hook for ev, if any, to its end or timeout. */
 void hooks_on_crash(const struct policy *p, const struct hook_event *ev);
+
+/* Runs argv as a watcher child, as the on_crash hook runs, with env (a
+ * NULL-terminated environment), to its end or the hooks' timeout. */
+void hooks_run_watcher(const struct policy *p, char *const *argv, char **env);

@@ -18,6 +18,7 @@
 #include "exitstatus.h"
 #include "json.h"
 #include "jsonread.h"
+#include "table.h"
 #include "units.h"
 #include "util.h"
 
@@ -68,38 +69,37 @@ static int row_by_time(const void *a, const void *b)
     return x->e.time < y->e.time ? -1 : x->e.time > y->e.time ? 1 : strcmp(x->e.name, y->e.name);
 }
 
-/* A row from the bundle's own manifest (no index entry). */
-static void row_from_manifest(int dirfd, const char *name, struct row *r)
+int bundle_summary_read(int dirfd, const char *name, struct index_entry *e)
 {
     struct bundle_name_parts parts;
     bundle_name_parse(name, &parts);
-    r->e = (struct index_entry){.type = 'B', .time = parts.time};
-    snprintf(r->e.name, sizeof r->e.name, "%s", name);
-    snprintf(r->e.service, sizeof r->e.service, "%s", parts.service);
-    snprintf(r->e.kind, sizeof r->e.kind, "%s", parts.kind);
+    *e = (struct index_entry){.type = 'B', .time = parts.time};
+    snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->service, sizeof e->service, "%s", parts.service);
+    snprintf(e->kind, sizeof e->kind, "%s", parts.kind);
     struct stat st;
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        r->e.size = (uint64_t)st.st_size;
+        e->size = (uint64_t)st.st_size;
     _cleanup_free_ char *m = NULL;
     size_t len;
     int rc = bundle_read_member(dirfd, name, "manifest.json", 4 << 20, &m, &len);
     struct jv *v = rc == 0 ? jv_parse(m, len) : NULL;
     if (!v) {
-        r->unreadable = true;
-        snprintf(r->e.message, sizeof r->e.message, "(unreadable bundle: %s)",
+        snprintf(e->message, sizeof e->message, "(unreadable bundle: %s)",
                  rc < 0 ? strerror(-rc) : "bad manifest");
-        return;
+        return rc < 0 ? rc : -EBADMSG;
     }
     const char *s;
     if ((s = jv_str(v, "crash.message")))
-        snprintf(r->e.message, sizeof r->e.message, "%s", s);
+        snprintf(e->message, sizeof e->message, "%s", s);
     if ((s = jv_str(v, "crash.fingerprint")))
-        snprintf(r->e.fingerprint, sizeof r->e.fingerprint, "%s", s);
+        snprintf(e->fingerprint, sizeof e->fingerprint, "%s", s);
     const char *fn = jv_str(v, "crash.culprit.function"), *file = jv_str(v, "crash.culprit.file");
     if (fn)
-        snprintf(r->e.culprit, sizeof r->e.culprit, "%s (%s:%.0f)", fn, file ? file : "?",
+        snprintf(e->culprit, sizeof e->culprit, "%s (%s:%.0f)", fn, file ? file : "?",
                  jv_num(v, "crash.culprit.line", 0));
     jv_free(v);
+    return 0;
 }
 
 /* Every bundle in dir as a row (index first, manifests for the rest), and
@@ -148,7 +148,7 @@ static int collect(const char *dir, struct row **rows, size_t *nrows, struct ind
         if (hit)
             v[n].e = *hit;
         else
-            row_from_manifest(dfd, de->d_name, &v[n]);
+            v[n].unreadable = bundle_summary_read(dfd, de->d_name, &v[n].e) < 0;
         n++;
     }
     closedir(d);
@@ -156,6 +156,28 @@ static int collect(const char *dir, struct row **rows, size_t *nrows, struct ind
     if (n)
         qsort(v, n, sizeof *v, row_by_time);
     *rows = v;
+    *nrows = n;
+    return 0;
+}
+
+int (*oncall_remote)(const char *where, struct index_entry **v, size_t *n);
+
+/* The rows of a store (s3://...), from the reader crashbox-ship sets. */
+static int collect_remote(const char *where, struct row **rows, size_t *nrows)
+{
+    struct index_entry *v = NULL;
+    size_t n = 0;
+    int r = oncall_remote(where, &v, &n);
+    if (r < 0)
+        return r;
+    *rows = calloc(n + 1, sizeof **rows);
+    for (size_t i = 0; *rows && i < n; i++)
+        (*rows)[i].e = v[i];
+    free(v);
+    if (!*rows)
+        return -ENOMEM;
+    if (n)
+        qsort(*rows, n, sizeof **rows, row_by_time);
     *nrows = n;
     return 0;
 }
@@ -232,26 +254,9 @@ static void entry_json(struct json *j, const struct index_entry *e, const char *
     json_obj_end(j);
 }
 
-static void shorten(char *dst, size_t cap, const char *s)
-{
-    size_t n = 0;
-    for (; *s && n + 4 < cap; s++)
-        dst[n++] = (*s == '\n' || *s == '\t') ? ' ' : *s;
-    if (*s)
-        memcpy(dst + n - 1, "\xe2\x80\xa6", 3), n += 2; /* … */
-    dst[n] = '\0';
-}
-
 static void human_size(uint64_t v, char *out, size_t cap)
 {
-    if (v < 10240)
-        snprintf(out, cap, "%lluB", (unsigned long long)v);
-    else if (v < (10ULL << 20))
-        snprintf(out, cap, "%.1fK", (double)v / 1024);
-    else if (v < (10ULL << 30))
-        snprintf(out, cap, "%.1fM", (double)v / (1 << 20));
-    else
-        snprintf(out, cap, "%.1fG", (double)v / (1 << 30));
+    format_size_human(v, out, cap);
 }
 
 static const char *kind_colour(const char *kind)
@@ -286,7 +291,8 @@ static int listing_open(int argc, char **argv, const char *what, struct listing 
         fprintf(stderr, "crashbox %s: no directory (give one, or set CRASHBOX_BUNDLE_DIR)\n", what);
         return EXIT_CRASHBOX_USAGE;
     }
-    int r = collect(l->dir, &l->rows, &l->n, &l->sup, &l->nsup);
+    int r = oncall_remote && strncmp(l->dir, "s3://", 5) == 0 ? collect_remote(l->dir, &l->rows, &l->n)
+                                                              : collect(l->dir, &l->rows, &l->n, &l->sup, &l->nsup);
     if (r < 0) {
         fprintf(stderr, "crashbox %s: %s: %s\n", what, l->dir, strerror(-r));
         return EXIT_CRASHBOX_SYSTEM;
@@ -300,57 +306,124 @@ static void listing_free(struct listing *l)
     free(l->sup);
 }
 
+static const char *kind_cell_colour(size_t col, const char *text)
+{
+    return col == 2 ? kind_colour(text) : NULL;
+}
+
+static const char *top_cell_colour(size_t col, const char *text)
+{
+    return col == 3 ? kind_colour(text) : NULL;
+}
+
 int oncall_ls(int argc, char **argv)
 {
     struct listing l;
     int code = listing_open(argc, argv, "ls", &l);
     if (code)
         return code;
-    const struct filters f = l.f;
-    const bool json = l.json;
-    const char *dir = l.dir;
-    struct row *rows = l.rows;
-    size_t n = l.n;
-    bool colour = use_colour();
     struct json j;
     json_init(&j, false);
-    if (json)
+    if (l.json)
         json_arr_begin(&j);
-    else
-        printf("%-20s  %-16s  %-9s  %-40s  %-36s  %-8s  %8s\n", "TIME", "SERVICE", "KIND", "MESSAGE",
-               "CULPRIT", "FP", "SIZE");
-    for (size_t i = 0; i < n; i++) {
-        const struct index_entry *e = &rows[i].e;
-        if (!row_matches(e, &f))
+    /* TIME and KIND as wide as they are; MESSAGE, CULPRIT and SERVICE give
+     * way, and FP, SIZE, then CULPRIT go when even their minimums do not
+     * fit (80 columns keep TIME, SERVICE, KIND, MESSAGE and CULPRIT). FP is the fingerprint's first 8 digits, a prefix that
+     * --fingerprint takes. */
+    struct table_column cols[] = {
+        {.header = "TIME"},
+        {.header = "SERVICE", .min = 8, .max = 24, .shrink = 3},
+        {.header = "KIND"},
+        {.header = "MESSAGE", .min = 20, .max = 60, .shrink = 1},
+        {.header = "CULPRIT", .min = 12, .max = 40, .shrink = 2, .drop = 3},
+        {.header = "FP", .drop = 1},
+        {.header = "SIZE", .right = true, .drop = 2},
+    };
+    struct table t;
+    table_init(&t, cols, ARRAY_SIZE(cols));
+    if (use_colour())
+        t.colour = kind_cell_colour;
+    for (size_t i = 0; i < l.n; i++) {
+        const struct index_entry *e = &l.rows[i].e;
+        if (!row_matches(e, &l.f))
             continue;
-        if (json) {
-            entry_json(&j, e, dir);
+        if (l.json) {
+            entry_json(&j, e, l.dir);
             continue;
         }
-        char when[32], msg[48], cul[40], size[16];
+        char when[32], cul[512], fp[9], size[16];
         format_utc(e->time, when, sizeof when);
-        shorten(msg, sizeof msg - 6, e->message);
         const char *paren = strstr(e->culprit, " (");
-        snprintf(cul, sizeof cul, "%.*s", paren ? (int)(paren - e->culprit) : 36, e->culprit);
+        snprintf(cul, sizeof cul, "%.*s", paren ? (int)(paren - e->culprit) : (int)strlen(e->culprit),
+                 e->culprit);
+        snprintf(fp, sizeof fp, "%s", e->fingerprint[0] ? e->fingerprint : "-");
         human_size(e->size, size, sizeof size);
-        printf("%-20s  %-16.16s  %s%-9s%s  %-40s  %-36.36s  %-8.8s  %8s\n", when, e->service,
-               colour ? kind_colour(e->kind) : "", e->kind, colour ? "\033[0m" : "", msg,
-               cul[0] ? cul : "-", e->fingerprint[0] ? e->fingerprint : "-", size);
+        const char *cells[] = {when, e->service, e->kind, e->message, cul[0] ? cul : "-", fp, size};
+        (void)table_add(&t, cells);
     }
-    if (json) {
+    if (l.json) {
         json_arr_end(&j);
         printf("%s\n", j.buf);
+    } else {
+        table_print(&t, table_output_columns());
     }
+    table_free(&t);
     json_free(&j);
     listing_free(&l);
     return 0;
 }
 
+/* A fingerprint's crashes, with each service's share. */
 struct fp_group {
-    char fingerprint[24], kind[24], message[512], services[256];
+    char fingerprint[24], kind[24], message[512];
     size_t bundles, suppressed;
     time_t first, last;
+    struct svc_count {
+        char name[80];
+        size_t n;
+    } *svc; /* owned */
+    size_t nsvc;
 };
+
+static int count_service(struct fp_group *g, const char *service)
+{
+    for (size_t i = 0; i < g->nsvc; i++)
+        if (strcmp(g->svc[i].name, service) == 0) {
+            g->svc[i].n++;
+            return 0;
+        }
+    struct svc_count *nv = realloc(g->svc, (g->nsvc + 1) * sizeof *nv);
+    if (!nv)
+        return -ENOMEM;
+    g->svc = nv;
+    snprintf(g->svc[g->nsvc].name, sizeof g->svc[g->nsvc].name, "%s", service);
+    g->svc[g->nsvc++].n = 1;
+    return 0;
+}
+
+static int by_count(const void *a, const void *b)
+{
+    const struct fp_group *x = a, *y = b;
+    size_t cx = x->bundles + x->suppressed, cy = y->bundles + y->suppressed;
+    return cx != cy ? (cx > cy ? -1 : 1) : (x->last != y->last ? (x->last > y->last ? -1 : 1) : 0);
+}
+
+static int svc_by_count(const void *a, const void *b)
+{
+    const struct svc_count *x = a, *y = b;
+    return x->n != y->n ? (x->n > y->n ? -1 : 1) : strcmp(x->name, y->name);
+}
+
+/* "api,web": every service of the group, most crashes first. */
+static void services_list(const struct fp_group *g, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < g->nsvc && o < cap; i++) {
+        int n = snprintf(out + o, cap - o, "%s%s", i ? "," : "", g->svc[i].name);
+        o += n > 0 ? (size_t)n : 0;
+    }
+}
 
 int oncall_top(int argc, char **argv)
 {
@@ -358,16 +431,11 @@ int oncall_top(int argc, char **argv)
     int code = listing_open(argc, argv, "top", &l);
     if (code)
         return code;
-    const struct filters f = l.f;
-    const bool json = l.json;
-    struct row *rows = l.rows;
-    struct index_entry *sup = l.sup;
-    size_t n = l.n, nsup = l.nsup;
-    struct fp_group *g = calloc(n + nsup + 1, sizeof *g);
+    struct fp_group *g = calloc(l.n + l.nsup + 1, sizeof *g);
     size_t ng = 0;
-    for (size_t i = 0; g && i < n + nsup; i++) {
-        const struct index_entry *e = i < n ? &rows[i].e : &sup[i - n];
-        if (!row_matches(e, &f) || !e->fingerprint[0])
+    for (size_t i = 0; g && i < l.n + l.nsup; i++) {
+        const struct index_entry *e = i < l.n ? &l.rows[i].e : &l.sup[i - l.n];
+        if (!row_matches(e, &l.f) || !e->fingerprint[0])
             continue;
         size_t k = 0;
         while (k < ng && strcmp(g[k].fingerprint, e->fingerprint) != 0)
@@ -379,7 +447,7 @@ int oncall_top(int argc, char **argv)
             snprintf(g[k].message, sizeof g[k].message, "%s", e->message);
             g[k].first = g[k].last = e->time;
         }
-        if (i < n)
+        if (i < l.n)
             g[k].bundles++;
         else
             g[k].suppressed++;
@@ -387,32 +455,37 @@ int oncall_top(int argc, char **argv)
             g[k].first = e->time;
         if (e->time > g[k].last)
             g[k].last = e->time;
-        if (!strstr(g[k].services, e->service) && strlen(g[k].services) + strlen(e->service) + 2 < sizeof g[k].services) {
-            if (g[k].services[0])
-                strcat(g[k].services, ",");
-            strcat(g[k].services, e->service);
-        }
+        (void)count_service(&g[k], e->service);
     }
-    /* Most crashes first. */
-    for (size_t a = 0; a < ng; a++)
-        for (size_t b = a + 1; b < ng; b++)
-            if (g[b].bundles + g[b].suppressed > g[a].bundles + g[a].suppressed) {
-                struct fp_group t = g[a];
-                g[a] = g[b];
-                g[b] = t;
-            }
+    if (ng)
+        qsort(g, ng, sizeof *g, by_count);
     struct json j;
     json_init(&j, false);
-    if (json)
+    if (l.json)
         json_arr_begin(&j);
-    else
-        printf("%-16s  %6s  %10s  %-9s  %-20s  %-20s  %-20s  %s\n", "FINGERPRINT", "COUNT", "SUPPRESSED",
-               "KIND", "FIRST", "LAST", "SERVICES", "MESSAGE");
+    /* FIRST, then LAST, make way for SERVICES and MESSAGE on a narrow terminal. */
+    struct table_column cols[] = {
+        {.header = "FINGERPRINT"},
+        {.header = "COUNT", .right = true},
+        {.header = "SUPPRESSED", .right = true},
+        {.header = "KIND"},
+        {.header = "FIRST", .drop = 1},
+        {.header = "LAST", .drop = 2},
+        {.header = "SERVICES", .min = 8, .max = 40, .shrink = 2},
+        {.header = "MESSAGE", .min = 12, .max = 80, .shrink = 1},
+    };
+    struct table t;
+    table_init(&t, cols, ARRAY_SIZE(cols));
+    if (use_colour())
+        t.colour = top_cell_colour;
     for (size_t k = 0; k < ng; k++) {
-        char first[32], last[32], msg[60];
+        char first[32], last[32], services[8192], count[24], suppressed[24];
         format_utc(g[k].first, first, sizeof first);
         format_utc(g[k].last, last, sizeof last);
-        if (json) {
+        if (g[k].nsvc)
+            qsort(g[k].svc, g[k].nsvc, sizeof *g[k].svc, svc_by_count);
+        services_list(&g[k], services, sizeof services);
+        if (l.json) {
             json_obj_begin(&j);
             json_kv_str(&j, "fingerprint", g[k].fingerprint);
             json_kv_uint(&j, "count", g[k].bundles + g[k].suppressed);
@@ -421,20 +494,31 @@ int oncall_top(int argc, char **argv)
             json_kv_str(&j, "kind", g[k].kind);
             json_kv_str(&j, "first_seen", first);
             json_kv_str(&j, "last_seen", last);
-            json_kv_str(&j, "services", g[k].services);
+            json_kv_str(&j, "services", services);
+            json_key(&j, "by_service");
+            json_obj_begin(&j);
+            for (size_t i = 0; i < g[k].nsvc; i++)
+                json_kv_uint(&j, g[k].svc[i].name, g[k].svc[i].n);
+            json_obj_end(&j);
             json_kv_str(&j, "message", g[k].message);
             json_obj_end(&j);
             continue;
         }
-        shorten(msg, sizeof msg - 6, g[k].message);
-        printf("%-16s  %6zu  %10zu  %-9s  %-20s  %-20s  %-20.20s  %s\n", g[k].fingerprint,
-               g[k].bundles + g[k].suppressed, g[k].suppressed, g[k].kind, first, last, g[k].services, msg);
+        snprintf(count, sizeof count, "%zu", g[k].bundles + g[k].suppressed);
+        snprintf(suppressed, sizeof suppressed, "%zu", g[k].suppressed);
+        const char *cells[] = {g[k].fingerprint, count, suppressed, g[k].kind, first, last, services, g[k].message};
+        (void)table_add(&t, cells);
     }
-    if (json) {
+    if (l.json) {
         json_arr_end(&j);
         printf("%s\n", j.buf);
+    } else {
+        table_print(&t, table_output_columns());
     }
+    table_free(&t);
     json_free(&j);
+    for (size_t k = 0; k < ng; k++)
+        free(g[k].svc);
     free(g);
     listing_free(&l);
     return 0;
@@ -558,8 +642,40 @@ static void print_top_maps(const char *smaps, size_t len)
         }
         p = nl ? nl + 1 : end;
     }
-    for (int i = 0; i < 5 && top[i].rss; i++)
-        printf("    %8ld kB  %s\n", top[i].rss, top[i].what);
+    for (int i = 0; i < 5 && top[i].rss; i++) {
+        char size[32];
+        human_size((uint64_t)top[i].rss << 10, size, sizeof size);
+        printf("    %8s  %s\n", size, top[i].what);
+    }
+}
+
+/* The pre-OOM snapshots: one directory per watermark crossed
+ * (pre-oom/80/...), however many files each holds. */
+static void print_preoom(const struct jv *items)
+{
+    char seen[16][16], list[256] = "";
+    size_t n = 0, files = 0, o = 0;
+    for (const struct jv *it = items ? items->child : NULL; it; it = it->next) {
+        if (!it->str || strncmp(it->str, "pre-oom/", 8) != 0)
+            continue;
+        files++;
+        const char *name = it->str + 8, *slash = strchr(name, '/');
+        size_t len = slash ? (size_t)(slash - name) : strlen(name);
+        if (len == 0 || len >= sizeof seen[0])
+            continue;
+        size_t k = 0;
+        while (k < n && !(strlen(seen[k]) == len && !memcmp(seen[k], name, len)))
+            k++;
+        if (k < n || n == ARRAY_SIZE(seen))
+            continue;
+        memcpy(seen[n], name, len);
+        seen[n++][len] = '\0';
+        int w = snprintf(list + o, sizeof list - o, "%s%s%%", o ? ", " : "", seen[k]);
+        if (w > 0 && (size_t)w < sizeof list - o)
+            o += (size_t)w;
+    }
+    if (n)
+        printf("  pre-OOM  %zu snapshot%s (%s; %zu files under pre-oom/)\n", n, n == 1 ? "" : "s", list, files);
 }
 
 int oncall_show(int argc, char **argv)
@@ -631,8 +747,10 @@ int oncall_show(int argc, char **argv)
     const struct jv *code = jv_path(v, "exit.code");
     if (code && code->type == JV_NUMBER)
         printf("  exit     code %.0f\n", code->num);
+    else if (jv_str(v, "exit.signal"))
+        printf("  exit     killed by %s\n", jv_str(v, "exit.signal"));
     else
-        printf("  exit     killed by %s\n", jv_str(v, "exit.signal") ?: "?");
+        printf("  exit     not seen by crashbox (it ended before the service did)\n");
     print_memory(v);
     print_watch(v);
     _cleanup_free_ char *smaps = NULL;
@@ -641,18 +759,17 @@ int oncall_show(int argc, char **argv)
         printf("  top maps by RSS\n");
         print_top_maps(smaps, slen);
     }
-    if (jv_str(v, "go.version"))
-        printf("  go       %s %s %s\n", jv_str(v, "go.version"), jv_str(v, "go.path") ?: "",
-               jv_str(v, "go.vcs_revision") ?: "");
+    if (jv_str(v, "go.version")) {
+        printf("  go       %s", jv_str(v, "go.version"));
+        static const char *const more[] = {"go.path", "go.vcs_revision"};
+        for (size_t i = 0; i < ARRAY_SIZE(more); i++)
+            if (jv_str(v, more[i]) && *jv_str(v, more[i]))
+                printf(" %s", jv_str(v, more[i]));
+        putchar('\n');
+    }
     printf("  snapshot %s%s%s\n", jv_str(v, "snapshot.taken") ?: "?",
            jv_str(v, "snapshot.trigger") ? " at " : "", jv_str(v, "snapshot.trigger") ?: "");
-    const struct jv *items = jv_path(v, "snapshot.items");
-    int pre = 0;
-    for (const struct jv *it = items ? items->child : NULL; it; it = it->next)
-        if (it->str && !strncmp(it->str, "pre-oom/", 8))
-            pre++;
-    if (pre)
-        printf("  pre-OOM  %d snapshot file(s) under pre-oom/\n", pre);
+    print_preoom(jv_path(v, "snapshot.items"));
     const struct jv *cw = jv_path(v, "core.written");
     if (cw && cw->type == JV_BOOL && cw->b) {
         char sz[32];

@@ -11,11 +11,12 @@
 #include <sys/stat.h>
 
 #include "sandbox.h"
+#include "shipconf.h"
 #include "sigtable.h"
 #include "util.h"
 
 enum value_type {
-    V_STRING, V_PATH, V_NAME, V_SIZE, V_DURATION, V_BOOL, V_FORWARD, V_PATTERNS, V_ASSIGNMENTS,
+    V_STRING, V_PATH, V_NAME, V_S3URL, V_URL, V_SIZE, V_DURATION, V_BOOL, V_FORWARD, V_PATTERNS, V_ASSIGNMENTS,
     V_EXIT_CODES, V_MODE, V_COUNT, V_RESTART, V_IDNAME, V_GROUPS, V_CAPS, V_SYSCALLS, V_RLIMIT,
     V_DENY_ACTION, V_READER_GONE, V_COMMAND, V_PERCENTS, V_SIGNALS,
 };
@@ -80,6 +81,9 @@ static const struct key_def keys[] = {
     {"memory", "poll", V_BOOL, FIELD(memory_poll), 0, 0, 0},
     {"hooks", "on_crash", V_COMMAND, FIELD(on_crash), 0, 0, 0},
     {"hooks", "timeout", V_DURATION, FIELD(hook_timeout_ms), 100, 3600000, 0},
+    {"ship", "to", V_S3URL, FIELD(ship_to), 0, 0, 0},
+    {"ship", "endpoint", V_URL, FIELD(ship_endpoint), 0, 0, 0},
+    {"ship", "delete_after", V_BOOL, FIELD(ship_delete_after), 0, 0, 0},
     {"kubernetes", "termination_log", V_PATH, FIELD(termination_log), 0, 0, 0},
     {"metrics", "textfile", V_PATH, FIELD(metrics_textfile), 0, 0, 0},
     {"capture", "exit_hook", V_BOOL, FIELD(exit_hook), 0, 0, 0},
@@ -182,6 +186,8 @@ void policy_free(struct policy *p)
     strlist_free(&p->watermarks);
     free(p->termination_log);
     free(p->metrics_textfile);
+    free(p->ship_to);
+    free(p->ship_endpoint);
     free(p->sandbox_user);
     free(p->sandbox_group);
     strlist_free(&p->supplementary_groups);
@@ -265,9 +271,16 @@ static const char *set_value(struct policy *p, const struct key_def *k, const ch
     switch (k->type) {
     case V_STRING:
     case V_PATH:
+    case V_S3URL:
+    case V_URL:
     case V_NAME: {
         if (k->type == V_PATH && *v && v[0] != '/')
             return "must be an absolute path";
+        struct s3_target t;
+        if (k->type == V_S3URL && *v && s3_target_parse(v, &t) < 0)
+            return "must be s3://BUCKET[/PREFIX] (bucket: 3-63 of a-z 0-9 . -)";
+        if (k->type == V_URL && *v && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+            return "must be an http:// or https:// URL";
         if (k->type == V_NAME) {
             if (strlen(v) > 64)
                 return "must be at most 64 characters";
@@ -677,6 +690,8 @@ static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
     switch (k->type) {
     case V_STRING:
     case V_PATH:
+    case V_S3URL:
+    case V_URL:
     case V_NAME: {
         const char *s = *(char *const *)v;
         fprintf(f, "%s =%s%s\n", k->key, s ? " " : "", s ? s : "");

@@ -42,7 +42,7 @@ struct policy {
     uint64_t max_total_size;
     uint64_t keep_free;         /* bytes left free on the filesystem */
     uint64_t max_age_ms;
-    uint64_t rate_limit_burst;  /* full bundles per fingerprint per window */
+    uint64_t rate_limit_burst;  /* full bundles per service and fingerprint per window */
     uint64_t rate_limit_window_ms;
     /* [signals] */
     enum forward_target forward_to;
@@ -82,6 +82,10 @@ struct policy {
     /* [hooks] */
     struct strlist on_crash;  /* command run after a bundle is written */
     uint64_t hook_timeout_ms;
+    /* [ship] */
+    char *ship_to;          /* owned; s3://BUCKET[/PREFIX], NULL: off */
+    char *ship_endpoint;    /* owned; NULL: the environment's */
+    bool ship_delete_after; /* delete a bundle once the store has it */
     /* [kubernetes] */
     char *termination_log;  /* owned; NULL: off */
     /* [metrics] */

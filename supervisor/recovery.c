@@ -17,6 +17,7 @@
 #include "bundledir.h"
 #include "bundleread.h"
 #include "cgroup.h"
+#include "goparse.h"
 #include "items.h"
 #include "json.h"
 #include "log.h"
@@ -35,6 +36,19 @@ int oom_protect_self(char *orig, size_t cap)
     if (pwrite(fd, "-1000", 5, 0) != 5)
         return -errno;
     return 0;
+}
+
+bool oom_group_kill_enabled(void)
+{
+    const char *root = getenv("CRASHBOX_CGROUP_ROOT");
+    _cleanup_free_ struct cgroup_memory *m = calloc(1, sizeof *m);
+    _cleanup_free_ char *val = NULL;
+    size_t vlen;
+    char file[4200];
+    if (!m || cgroup_memory_of(getpid(), root && *root ? root : NULL, m) < 0 || m->version != CGROUP_V2)
+        return false;
+    snprintf(file, sizeof file, "%s/memory.oom.group", m->dir);
+    return read_file_at(AT_FDCWD, file, 64, &val, &vlen) == 0 && vlen > 0 && val[0] == '1';
 }
 
 size_t state_format(const struct service_state *s, char *out, size_t cap)
@@ -283,8 +297,12 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
     json_key(&j, "frames");
     json_arr_begin(&j);
     json_arr_end(&j);
-    char fp[17];
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)(oom ? 0x6f6f6d2d6b696c6cULL : 0x73757065722d6b69ULL));
+    /* As for any crash without a Go report: one per service and kind, so
+     * `top` never folds one service's group OOM kills into another's. */
+    char fp[17], svc[96];
+    snprintf(svc, sizeof svc, "service=%s", service);
+    const char *parts[] = {svc};
+    crash_fingerprint(kind, "", parts, ARRAY_SIZE(parts), fp);
     json_kv_str(&j, "fingerprint", fp);
     json_obj_end(&j);
     json_key(&j, "memory");

@@ -151,9 +151,13 @@ static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent,
         (void)write(err_fd, msg, sizeof msg);
         _exit(127);
     }
-    if (req->exit_hook && exithook_install(req->exit_hook, hook_sock) < 0 && !req->exit_hook->listener) {
-        /* A deny list that cannot be installed is a sandbox failure too. */
-        int msg[3] = {SPAWN_STAGE_SANDBOX, errno, SANDBOX_STEP_SECCOMP};
+    /* The errno is the one install returns: reporting it to a listener
+     * socket that is not there (-1) would leave EBADF in errno. */
+    err = req->exit_hook ? exithook_install(req->exit_hook, hook_sock) : 0;
+    if (err < 0 && (!req->exit_hook->listener || req->exit_hook->denies)) {
+        /* A deny list that cannot be installed is a sandbox failure too,
+         * with or without the exit hook in the same filter. */
+        int msg[3] = {SPAWN_STAGE_SANDBOX, -err, SANDBOX_STEP_SECCOMP};
         (void)write(err_fd, msg, sizeof msg);
         _exit(127);
     }

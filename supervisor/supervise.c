@@ -449,8 +449,9 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
     if (pol->self_sandbox && restarts == 0) {
         char what[160];
-        /* Restarts and hooks start processes: they must not inherit a filter. */
-        r = self_sandbox_apply(pol, pol->restart_mode != RESTART_NEVER || pol->on_crash.n, what, sizeof what);
+        /* Restarts, hooks and the shipper start processes: they must not inherit a filter. */
+        bool spawns = pol->restart_mode != RESTART_NEVER || pol->on_crash.n || pol->ship_to;
+        r = self_sandbox_apply(pol, spawns, what, sizeof what);
         if (r < 0)
             log_warn("cannot sandbox crashbox itself: %s: %s", what, strerror(-r));
         else
@@ -550,9 +551,19 @@ int supervise(const struct service_run *run)
     /* Out of the OOM killer's reach where we may (CAP_SYS_RESOURCE): a group
      * OOM kill must not take the supervisor with the service. */
     char orig_adj[16];
-    bool protected_self = oom_protect_self(orig_adj, sizeof orig_adj) == 0;
+    int oom_r = oom_protect_self(orig_adj, sizeof orig_adj);
+    bool protected_self = oom_r == 0;
     if (protected_self)
         log_debug("oom_score_adj set to -1000 (the service keeps %s)", orig_adj);
+    else
+        /* Said where it costs something: with memory.oom.group set, an OOM
+         * kill takes every process of the cgroup; otherwise the OOM killer
+         * picks the largest, the service, and an info line on every start
+         * of every container would only be noise. */
+        log_msg(oom_group_kill_enabled() ? LOG_INFO : LOG_DEBUG,
+                "cannot set my own oom_score_adj to -1000: %s%s; a group OOM kill will take crashbox with the "
+                "service (the next start reports it from the state file)",
+                strerror(-oom_r), oom_r == -EACCES || oom_r == -EPERM ? " (it needs CAP_SYS_RESOURCE)" : "");
     /* Compile in the parent: every name resolved and every error reported
      * before the service exists. */
     struct sandbox sb;

@@ -65,6 +65,19 @@ void format_size(uint64_t v, char *buf, size_t len)
     snprintf(buf, len, "%llu%s", (unsigned long long)v, names[i]);
 }
 
+void format_size_human(uint64_t v, char *buf, size_t len)
+{
+    static const char *const names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    unsigned i = 0;
+    while (i + 1 < ARRAY_SIZE(names) && v >> (10 * (i + 1)))
+        i++;
+    uint64_t unit = 1ULL << (10 * i);
+    if (v % unit == 0)
+        snprintf(buf, len, "%llu%s", (unsigned long long)(v / unit), names[i]);
+    else
+        snprintf(buf, len, "%.1f%s", (double)v / (double)unit, names[i]);
+}
+
 static const struct {
     const char *name;
     uint64_t ms;

@@ -12,6 +12,9 @@
 int parse_size(const char *s, uint64_t *out);
 /* Canonical form: the largest exact binary unit ("8MiB", "1536KiB", "12B"). */
 void format_size(uint64_t v, char *buf, size_t len);
+/* For people: the largest binary unit it reaches, exact when it is a whole
+ * number of it ("96MiB"), else to one decimal ("95.4MiB", "5.2KiB"). */
+void format_size_human(uint64_t v, char *buf, size_t len);
 
 /* "10s", "500ms", "1m30s", "2h", "30d", "0". Stored in milliseconds. A non-zero
  * value needs a unit. */

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from bundles import NAME_RE, extract_all_ways, list_bundles, manifest, member, members
+from bundles import NAME_RE, extract_all_ways, list_bundles, manifest, member, members, only_bundle
 from lib import CRASHBOX, EXAMPLES, Skip, kill_quietly, need_root, sanitizer_build, wait_line, write_policy
 
 
@@ -19,12 +19,6 @@ def crash(tmp, example, *args, policy=None, env=None, sub="b", timeout=120):
     cmd += ["--", os.path.join(EXAMPLES, example) if "/" not in example else example] + list(args)
     r = subprocess.run(cmd, capture_output=True, env=env, timeout=timeout)
     return r, d
-
-
-def only_bundle(d):
-    b = list_bundles(d)
-    assert len(b) == 1, b
-    return os.path.join(d, b[0])
 
 
 def test_nil_deref_bundle_has_everything(tmp):

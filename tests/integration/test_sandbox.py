@@ -3,7 +3,7 @@ import os
 import subprocess
 
 from bundles import list_bundles, manifest
-from lib import CRASHBOX, EXAMPLES, HELPER, Skip, need_root, write_policy
+from lib import CRASHBOX, EXAMPLES, HELPER, Skip, need_root, need_strace, write_policy
 
 
 def status_of(policy, *extra_env):
@@ -137,3 +137,34 @@ def test_crashbox_confines_itself_once_the_service_runs(tmp):
     assert int(st["CapEff"], 16) & (1 << 7)
     st = crashbox_status_while_running(tmp, "[sandbox]\nself_sandbox = no\n")
     assert st["Seccomp"] == "0" and int(st["CapEff"], 16) & (1 << 21)
+
+
+def test_a_seccomp_filter_that_cannot_be_installed_says_why(tmp):
+    """seccomp(2) made to fail in the child (strace's fault injection): the
+    start stops with the real errno, not the EBADF of reporting it to a
+    listener socket that is not there, and never without its deny list."""
+    need_strace()
+    marker = os.path.join(tmp, "ran")
+    pol = write_policy(tmp, "[sandbox]\nseccomp_deny = mount\n[capture]\nexit_hook = no\n")
+    r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=seccomp",
+                        "-e", "inject=seccomp:error=EINVAL", CRASHBOX, "-p", pol, "--", "touch", marker],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 123, (r.returncode, r.stderr)
+    assert b"installing the seccomp filter: Invalid argument" in r.stderr, r.stderr
+    assert b"Bad file descriptor" not in r.stderr
+    assert not os.path.exists(marker)
+
+
+def test_a_deny_list_beside_the_exit_hook_is_never_dropped(tmp):
+    """The deny list shares its filter with the exit hook's listener. Under
+    another crashbox (whose listener is already in the filter stack) the
+    kernel refuses a second listener (EBUSY): the service must not start
+    without its deny list, as it used to."""
+    marker = os.path.join(tmp, "ran")
+    pol = write_policy(tmp, "[sandbox]\nseccomp_deny = mount\n")
+    r = subprocess.run([CRASHBOX, "--", CRASHBOX, "-p", pol, "--", "touch", marker], capture_output=True, timeout=60)
+    assert b"installing the seccomp filter: Device or resource busy" in r.stderr, r.stderr
+    assert not os.path.exists(marker), "the service never runs without its deny list"
+    # Without a deny list the nested service runs, its capture post-mortem.
+    r = subprocess.run([CRASHBOX, "--", CRASHBOX, "--", "touch", marker], capture_output=True, timeout=60)
+    assert r.returncode == 0 and os.path.exists(marker), r.stderr
