@@ -21,9 +21,31 @@ override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsecco
 GO      ?= $(firstword $(wildcard /usr/lib/go-1.2[3-9]/bin/go) $(shell command -v go 2>/dev/null))
 GOENV   := GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off GOCACHE=$(abspath $(BUILD))/gocache
 
-SRCS    := $(wildcard supervisor/*.c)
+# The supervisor's stages, each a folder under supervisor/. A folder sees
+# (-I) and links with only itself and the folders it names below, so an
+# include or a call that climbs the stack fails the build (README: Layout).
+LAYERS        := lib policy watch crash bundle report service ctl
+LAYER_lib     :=
+LAYER_policy  := lib
+LAYER_watch   := lib policy
+LAYER_crash   := lib policy watch
+LAYER_bundle  := lib policy watch crash
+LAYER_report  := lib policy watch crash bundle
+LAYER_service := lib policy watch crash bundle report
+LAYER_ctl     := lib policy watch crash bundle
+LAYER_main    := $(LAYERS)
+# crashbox-ship, the second binary (shipper/), stands beside main.
+LAYER_shipper := lib policy watch crash bundle ctl
+# Unit tests link the pure folders only: no supervision loop, no service.
+PURE          := lib policy watch crash bundle report
+# The -I flags of the layer a source path (supervisor/<layer>/x.c) is in.
+layer_of      = $(if $(findstring /,$(1)),$(firstword $(subst /, ,$(1))),main)
+layer_inc     = $(foreach d,$(filter-out main,$(call layer_of,$(1))) $(LAYER_$(call layer_of,$(1))),-Isupervisor/$(d))
+
+SRCS    := supervisor/main.c $(foreach d,$(LAYERS),$(wildcard supervisor/$(d)/*.c))
+HDRS    := $(foreach d,$(LAYERS),$(wildcard supervisor/$(d)/*.h))
 OBJS    := $(SRCS:supervisor/%.c=$(BUILD)/obj/%.o)
-LIBOBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+PUREOBJS := $(foreach d,$(PURE),$(filter $(BUILD)/obj/$(d)/%,$(OBJS)))
 UNIT    := $(wildcard tests/unit/*.c)
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(filter-out %/static-crasher.c,$(wildcard tests/helpers/*.c)))
 EXAMPLES := $(patsubst examples/%/main.go,$(BUILD)/examples/%,$(wildcard examples/*/main.go))
@@ -35,11 +57,25 @@ STATIC_EXAMPLES := $(filter-out %/cgo-segv %/data-race,$(EXAMPLES:$(BUILD)/examp
 
 all: $(BUILD)/crashbox $(BUILD)/crashbox-ship
 
-$(BUILD)/obj/%.o: supervisor/%.c $(wildcard supervisor/*.h) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/obj/%.o: supervisor/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call layer_inc,$*) -c $< -o $@
 
-$(BUILD)/crashbox: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# The link rule of the layers: every symbol a folder's objects use and
+# crashbox defines is defined in that folder or one it names below.
+layer_objs = $(if $(filter main,$(1)),$(BUILD)/obj/main.o,$(filter $(BUILD)/obj/$(1)/%,$(OBJS)))
+$(BUILD)/layers.ok: $(OBJS)
+	@nm -g --defined-only $(OBJS) | awk 'NF==3{print $$3}' | sort -u > $@.all
+	@$(foreach l,$(LAYERS) main,\
+	  nm -u $(call layer_objs,$(l)) | awk 'NF{print $$NF}' | sort -u > $@.used && \
+	  nm -g --defined-only $(foreach d,$(l) $(LAYER_$(l)),$(call layer_objs,$(d))) | awk 'NF==3{print $$3}' | sort -u > $@.seen && \
+	  bad="$$(comm -23 $@.used $@.seen | comm -12 - $@.all)" && \
+	  { [ -z "$$bad" ] || { echo "layering: supervisor/$(l) calls up into a higher folder:" $$bad >&2; exit 1; }; } &&) true
+	@rm -f $@.all $@.used $@.seen; touch $@
+
+$(BUILD)/crashbox: $(OBJS) $(BUILD)/layers.ok
+	$(CC) $(CFLAGS) $(LDFLAGS) $(OBJS) -o $@ $(LDLIBS)
+
 
 # crashbox-ship: the uploader to object storage, a second binary linked
 # dynamically with libcurl so crashbox (and `make static`) stays free of
@@ -49,21 +85,21 @@ SHIP_OBJS := $(SHIP_SRCS:shipper/%.c=$(BUILD)/obj/shipper/%.o)
 CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 
-$(BUILD)/obj/shipper/%.o: shipper/%.c $(wildcard shipper/*.h supervisor/*.h) | $(BUILD)/obj
+$(BUILD)/obj/shipper/%.o: shipper/%.c $(wildcard shipper/*.h) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isupervisor $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(foreach d,$(LAYER_shipper),-Isupervisor/$(d)) $(CURL_CFLAGS) -c $< -o $@
 
-$(BUILD)/libcrashbox.a: $(LIBOBJS)
+$(BUILD)/libcrashbox.a: $(foreach d,$(LAYER_shipper),$(call layer_objs,$(d)))
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/crashbox-ship: $(SHIP_OBJS) $(BUILD)/libcrashbox.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ -Wl,--as-needed $(CURL_LIBS) $(LDLIBS)
 
-$(BUILD)/obj $(BUILD)/helpers $(BUILD)/examples:
+$(BUILD)/helpers $(BUILD)/examples:
 	mkdir -p $@
 
-$(BUILD)/unit-tests: $(UNIT) $(LIBOBJS)
-	$(CC) $(CFLAGS) -Isupervisor $(UNIT) $(LIBOBJS) -o $@ $(LDLIBS) -lcriterion
+$(BUILD)/unit-tests: $(UNIT) $(PUREOBJS)
+	$(CC) $(CFLAGS) $(foreach d,$(PURE),-Isupervisor/$(d)) $(UNIT) $(PUREOBJS) -o $@ $(LDLIBS) -lcriterion
 
 # Helpers are the service side of tests: built plainly, never sanitized, so
 # what they report about their process is what any program would see.
@@ -88,9 +124,9 @@ static-examples: $(STATIC_EXAMPLES)
 # Its own flags: never sanitized (a sanitizer runtime cannot link statically).
 STATIC_DIR := $(BUILD)/static
 STATIC_CFLAGS := -O2 -g -std=gnu11 -D_GNU_SOURCE -DCRASHBOX_VERSION='"$(VERSION)"' $(WARN) -pthread
-$(STATIC_DIR)/obj/%.o: supervisor/%.c $(wildcard supervisor/*.h)
+$(STATIC_DIR)/obj/%.o: supervisor/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(STATIC_CFLAGS) -c $< -o $@
+	$(CC) $(STATIC_CFLAGS) $(call layer_inc,$*) -c $< -o $@
 
 $(STATIC_DIR)/crashbox: $(SRCS:supervisor/%.c=$(STATIC_DIR)/obj/%.o)
 	$(CC) -static -s $(STATIC_CFLAGS) $^ -o $@ -lseccomp -lcap -lzstd -pthread
@@ -206,8 +242,9 @@ demo-run: $(BUILD)/crashbox $(BUILD)/examples/nil-deref
 	  print(json.dumps({k: m[k] for k in ("service", "exit", "crash", "memory", "go", "snapshot")}, indent=2))'
 
 # libFuzzer targets (clang), one per tests/fuzz/fuzz_*.c, each linked with
-# every supervisor object (so a new dependency can never leave one unlinked)
-# and run from a seed corpus: the Go crash fixtures for the parser, the
+# every object of the folders it names (FUZZ_LAYERS_*, the pure ones unless
+# it says; so a new dependency within them never leaves one unlinked, and
+# one on a higher folder fails its build) and run from a seed corpus: the Go crash fixtures for the parser, the
 # shipped policies for the policy parser. A crash or leak fails the target.
 # `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-smoke` (part of `make
 # test`) builds them all and runs each for FUZZ_SMOKE_SECONDS, so none rots.
@@ -215,9 +252,14 @@ FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -DCRASHBOX_VERSION='"$(VERSION)"' -fsanitize=address,undefined \
-                -fno-sanitize-recover=undefined -Isupervisor $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+                -fno-sanitize-recover=undefined $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZERS      := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_OBJS    := $(filter-out %/main.o,$(SRCS:supervisor/%.c=$(BUILD)/fuzz/obj/%.o))
+FUZZ_LAYERS_fuzz_policy     := lib policy
+FUZZ_LAYERS_fuzz_cgroupfind := lib policy watch
+FUZZ_LAYERS_fuzz_goparse    := lib policy watch crash
+fuzz_layers  = $(or $(FUZZ_LAYERS_$(1)),$(PURE))
+fuzz_objs    = $(foreach d,$(call fuzz_layers,$(1)),$(filter $(BUILD)/fuzz/obj/$(d)/%,$(FUZZ_OBJS)))
 FUZZ_SEEDS_fuzz_goparse := $(wildcard tests/fixtures/go1.*/*.txt)
 FUZZ_SEEDS_fuzz_policy  := $(wildcard tests/fuzz/corpus-policy/*) $(wildcard policies/*.policy)
 FUZZ_SEEDS_fuzz_index   := $(wildcard tests/fuzz/corpus-index/*)
@@ -229,13 +271,15 @@ FUZZ_SEED_CMD_fuzz_cgroupfind = for d in tests/fixtures/cgroupfs/*/; do { cat $$
 FUZZ_OPTS_fuzz_cgroupfind := -max_len=16384
 
 .SECONDARY: $(FUZZ_OBJS)
-$(BUILD)/fuzz/obj/%.o: supervisor/%.c $(wildcard supervisor/*.h)
+$(BUILD)/fuzz/obj/%.o: supervisor/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(call layer_inc,$*) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(call fuzz_objs,fuzz_$$*)
 	@command -v $(FUZZ_CC) >/dev/null || { echo "no $(FUZZ_CC) for the fuzzers: run .ci/install-deps" >&2; exit 1; }
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) -o $@ $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(foreach d,$(call fuzz_layers,fuzz_$*),-Isupervisor/$(d)) -fsanitize=fuzzer $< \
+	  $(call fuzz_objs,fuzz_$*) -o $@ $(LDLIBS)
 
 # Runs one fuzzer ($1) for $2 seconds from a fresh copy of its seeds.
 define run_fuzzer

@@ -187,7 +187,7 @@ def oom_in(tmp, ns):
     watch = mem.get("watch") or {}
     assert watch.get("by"), ("the manifest names the mechanism that watched", mem)
     text = show(path)
-    assert re.search(r"memory\s+limit:? 128\.0M", text), text
+    assert re.search(r"memory\s+limit:? 128(\.0)?M(iB)?\b", text), text
     assert re.search(r"^\s*watched\s+\S*" + re.escape(watch["by"]), text, re.M), text
     assert re.search(r"pre-OOM\s+\d+ snapshot", text), text
 

@@ -111,11 +111,15 @@ def test_hardened_policy_runs_the_examples(tmp):
     assert m["snapshot"]["taken"] == "exit-hook"
 
 
-def crashbox_status_while_running(tmp, policy_text):
+def crashbox_status_while_running(tmp, policy_text, settled="true"):
     pol = write_policy(tmp, policy_text, "self.policy")
-    # The service reads its parent's (crashbox's) status while crashbox supervises it.
-    r = subprocess.run([CRASHBOX, "-p", pol, "--", "sh", "-c",
-                        "grep -E '^(Seccomp|CapBnd|CapEff):' /proc/$PPID/status"],
+    # The service reads its parent's (crashbox's) status while crashbox
+    # supervises it. crashbox confines itself just after the service starts,
+    # so the service may run first: it waits (at most 5 s) until the status
+    # shows what `settled` (a shell test on $st) looks for.
+    script = ("for i in $(seq 250); do st=$(cat /proc/$PPID/status); " + settled + " && break; sleep 0.02; done; "
+              "grep -E '^(Seccomp|CapBnd|CapEff):' /proc/$PPID/status")
+    r = subprocess.run([CRASHBOX, "-p", pol, "--", "sh", "-c", script],
                        capture_output=True, timeout=30)
     return dict((k, v.strip()) for k, v in (l.split(":", 1) for l in r.stdout.decode().splitlines()))
 
@@ -124,7 +128,8 @@ def test_crashbox_confines_itself_once_the_service_runs(tmp):
     need_root("dropping crashbox's own capabilities")
     if b"sanitizers" in subprocess.run([CRASHBOX, "--version"], capture_output=True).stdout:
         raise Skip("a sanitizer build installs no self-filter: LeakSanitizer needs ptrace at exit")
-    st = crashbox_status_while_running(tmp, "[sandbox]\nself_sandbox = yes\n")
+    st = crashbox_status_while_running(tmp, "[sandbox]\nself_sandbox = yes\n",
+                                       settled='echo "$st" | grep -Eq "^Seccomp:[[:space:]]+2"')
     assert st["Seccomp"] == "2", st
     eff = int(st["CapEff"], 16)
     assert not eff & (1 << 21), "CAP_SYS_ADMIN dropped"

@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "goparse.h"
 #include "keep.h"
 
-static const struct keep_sizes small = {.log_tail = 64, .report_tail = 4096, .report_head = 512};
+static const struct keep_sizes small = {.log_tail = 64, .report_tail = 4096, .report_head = 512,
+                                        .report_is_real = goparse_report_is_real};
 
 /* Feeds text in pieces of `step` bytes, so lines start and end across
  * the relay's reads. */

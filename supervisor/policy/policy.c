@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "sandbox.h"
+#include "names.h"
 #include "shipconf.h"
 #include "sigtable.h"
 #include "util.h"

@@ -19,6 +19,9 @@ struct keep_sizes {
     size_t log_tail;    /* the tail held outside a crash report */
     size_t report_tail; /* the tail held once a report has started */
     size_t report_head; /* the report's first bytes */
+    /* Whether a head, which starts like a report, goes on like one (the
+     * Go parser's judgement, from a stage above); NULL: always. */
+    bool (*report_is_real)(const char *buf, size_t len);
 };
 
 struct keep {

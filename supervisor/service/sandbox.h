@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "names.h"
 #include "policy.h"
 
 #define SANDBOX_MAX_GROUPS 64
@@ -50,7 +51,3 @@ const char *sandbox_step_name(int step);
 /* In the child, after fork, before the seccomp filter: applies it. Only
  * async-signal-safe calls. Returns 0 or -errno, with the failed step. */
 int sandbox_apply(const struct sandbox *sb, int *step);
-
-/* Name checks for the policy parser (libcap's and libseccomp's tables). */
-bool sandbox_capability_known(const char *name, int *cap);
-bool sandbox_syscall_known(const char *name);

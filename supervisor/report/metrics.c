@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "bundledir.h"
-#include "capture.h"
+#include "classify.h"
 #include "util.h"
 
 /* Label values: backslash, quote and newline escaped, as the format wants. */
@@ -46,7 +46,7 @@ size_t metrics_format(const struct metrics *m, char *out, size_t cap)
     } while (0)
     OUT("# HELP crashbox_crashes_total Crashes of the service, by kind.\n");
     OUT("# TYPE crashbox_crashes_total counter\n");
-    for (int kind = CRASH_GO_PANIC; kind <= CRASH_EXIT; kind++)
+    for (int kind = CRASH_NONE + 1; kind < CRASH_KINDS; kind++)
         OUT("crashbox_crashes_total{service=\"%s\",kind=\"%s\"} %llu\n", svc,
             crash_kind_name((enum crash_kind)kind), (unsigned long long)m->crashes[kind]);
     OUT("# HELP crashbox_restarts_total Restarts of the service by crashbox.\n");

@@ -8,6 +8,7 @@
 
 #include "capture.h"
 #include "policy.h"
+#include "restart.h"
 
 /* Blocks every signal but the synchronous faults (which get a handler that
  * passes on ones sent with kill(2)) and returns a signalfd for the rest.
@@ -26,8 +27,3 @@ struct service_run {
 /* Runs the service to its end (restarting it as the policy says) and
  * returns crashbox's exit code: the last run's. */
 int supervise(const struct service_run *run);
-
-/* Restart decisions, pure: whether a run that ended so is restarted, and
- * the back-off before restart n (rnd: a random number for the jitter). */
-bool restart_wanted(const struct policy *p, enum crash_kind kind, int code);
-long long restart_delay_ms(const struct policy *p, unsigned n, unsigned rnd);

@@ -6,11 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "goparse.h"
 #include "util.h"
 
 /* Enough of a report's head to tell it from a log line that happens to
- * start like one (see goparse_report_is_real). */
+ * start like one (keep_sizes.report_is_real). */
 #define KEEP_CHECK_AT (8u << 10)
 
 int keep_init(struct keep *k, const struct keep_sizes *sz, bool whole_report)
@@ -177,7 +176,7 @@ void keep_commit(struct keep *k, size_t n)
     if (k->in_report && !k->checked &&
         (k->head_len >= KEEP_CHECK_AT || k->head_len == k->sz.report_head)) {
         k->checked = true;
-        if (!goparse_report_is_real(k->head, k->head_len))
+        if (k->sz.report_is_real && !k->sz.report_is_real(k->head, k->head_len))
             report_abandon(k);
     }
 }

@@ -17,6 +17,7 @@
 #include "capture.h"
 #include "exithook.h"
 #include "exitstatus.h"
+#include "goparse.h"
 #include "log.h"
 #include "reap.h"
 #include "relay.h"
@@ -442,6 +443,7 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     cap.control_fd = shim_ctl[0];
     struct relay relay;
     struct keep_sizes keep_sz = {.log_tail = pol->log_tail_size, .report_tail = pol->tail_size,
+                                 .report_is_real = goparse_report_is_real,
                                  .report_head = pol->report_head_size};
     r = relay_start(&relay, steal_fd(&err_rd), STDERR_FILENO, &keep_sz, steal_fd(&shim_crash[0]),
                     !pol->keep_reading_without_reader);
@@ -490,20 +492,6 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
     return code;
 }
 
-/* The pause before restart n (1-based): exponential from min to max, with
- * up to 25% jitter either way so that a fleet does not restart in step. */
-long long restart_delay_ms(const struct policy *p, unsigned n, unsigned rnd)
-{
-    uint64_t d = p->restart_min_delay_ms;
-    for (unsigned i = 1; i < n && d < p->restart_max_delay_ms; i++)
-        d *= 2;
-    if (d > p->restart_max_delay_ms)
-        d = p->restart_max_delay_ms;
-    long long jitter = d >= 4 ? (long long)(rnd % (d / 2 + 1)) - (long long)(d / 4) : 0;
-    long long out = (long long)d + jitter;
-    return out < 0 ? 0 : out;
-}
-
 /* Waits out a back-off. Returns false if asked to stop meanwhile. */
 static bool backoff(int sfd, long long ms)
 {
@@ -527,20 +515,6 @@ static bool backoff(int sfd, long long ms)
             }
         }
     }
-}
-
-bool restart_wanted(const struct policy *p, enum crash_kind kind, int code)
-{
-    switch (p->restart_mode) {
-    case RESTART_NEVER:
-        return false;
-    case RESTART_ON_CRASH:
-        return kind != CRASH_NONE;
-    case RESTART_ALWAYS:
-        return true;
-    }
-    (void)code;
-    return false;
 }
 
 int supervise(const struct service_run *run)

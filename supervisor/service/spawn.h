@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include "childexec.h"
 #include "exithook.h"
 #include "sandbox.h"
 
@@ -42,14 +43,3 @@ struct spawn_result {
  * Returns 0 or -errno if fork failed. When exec fails the child is already
  * reaped and res->exec_errno says why. */
 int spawn_service(const struct spawn_request *req, struct spawn_result *res);
-
-/* Closes every fd from `from` upward except `keep` (which may be -1). */
-void close_fds_from(int from, int keep);
-
-/* Resets signal mask and all dispositions to their defaults: what a
- * freshly exec'd program expects to inherit. Async-signal-safe. */
-void signals_reset_for_exec(void);
-/* Notes which dispositions signals_reset_for_exec must reset (those not
- * the default now), so that it resets only those. Call in the parent once
- * its own handlers are set; until then it resets every signal. */
-void signals_note_dispositions(void);

@@ -7,9 +7,11 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "classify.h"
+
 struct metrics {
     char service[80];
-    uint64_t crashes[8]; /* by enum crash_kind */
+    uint64_t crashes[CRASH_KINDS];
     uint64_t restarts;
     time_t last_crash;
     uint64_t dir_bytes, dir_bundles;

@@ -15,7 +15,7 @@
 #include "log.h"
 #include "reap.h"
 #include "sigtable.h"
-#include "spawn.h"
+#include "childexec.h"
 #include "util.h"
 
 extern char **environ;

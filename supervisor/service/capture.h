@@ -10,6 +10,7 @@
 
 #include "bundle.h"
 #include "cgroup.h"
+#include "classify.h"
 #include "exithook.h"
 #include "goparse.h"
 #include "items.h"
@@ -17,27 +18,6 @@
 #include "memwatch.h"
 #include "policy.h"
 #include "ring.h"
-
-/* What ended the service, as the manifest's crash.kind names it. */
-enum crash_kind {
-    CRASH_NONE,     /* a clean end: no bundle */
-    CRASH_GO_PANIC,
-    CRASH_GO_FATAL,
-    CRASH_RACE,
-    CRASH_OOM_KILL,
-    CRASH_SIGNAL,
-    CRASH_EXIT,
-};
-
-const char *crash_kind_name(enum crash_kind k);
-
-/* The rules, pure: a normal exit code is clean whatever stderr says, and so
- * is a death by the stop signal crashbox forwarded (stop_signal, 0 if none),
- * or by any signal that only ends a process (HUP INT PIPE TERM, from
- * wherever it came) unless crash_signal says the policy lists it; an OOM
- * kill beats everything else; then the Go report; then signal or exit. */
-enum crash_kind crash_classify(int wait_status, bool normal_exit, enum go_crash_kind go_kind,
-                               bool oom_killed, int stop_signal, bool crash_signal);
 
 struct capture {
     const struct policy *policy;

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "policy.h"
+#include "runstate.h"
 
 /* Sets our oom_score_adj to -1000; *orig gets the old value for the child
  * (as text, NUL-terminated). Returns 0 or -errno. */
@@ -22,25 +23,6 @@ int oom_protect_self(char *orig, size_t cap);
  * memory.oom.group = 1, as Kubernetes 1.28+ sets it), crashbox included
  * unless it is protected. Under $CRASHBOX_CGROUP_ROOT (fixture trees) if set. */
 bool oom_group_kill_enabled(void);
-
-struct service_state {
-    char service[80];
-    char host[64];
-    pid_t pid;
-    long long started;      /* unix seconds */
-    uint64_t limit_bytes;   /* 0: none */
-    uint64_t usage_bytes;   /* at the last update */
-    unsigned watermark;     /* highest crossed, 0: none */
-    uint64_t oom_kills;     /* the cgroup's counter at start */
-    char cgroup[512];
-};
-
-/* Pure: one "key=value" line each. */
-size_t state_format(const struct service_state *s, char *out, size_t cap);
-int state_parse(const char *buf, size_t len, struct service_state *s);
-/* Pure: the inference. Near the limit: a watermark of 90% or more crossed,
- * usage within 10% of the limit, or more OOM kills now than at start. */
-bool state_shows_oom(const struct service_state *s, bool have_now, uint64_t oom_kills_now);
 
 /* The state file of this crashbox for a service on a host:
  * ".crashbox-state-<service>-<host>-<crashbox pid>". It stays flock'd while
