@@ -654,6 +654,8 @@ def write_markdown(path):
     with open(path, "w") as f:
         f.write("# crashbox benchmarks\n\n")
         f.write(f"Written by `make bench` on {time.strftime('%Y-%m-%d', time.gmtime())}, on {machine()}.\n")
+        f.write(f"Load average at the end of the run: {open('/proc/loadavg').read().split()[0]} "
+                "(other work on the machine inflates every figure).\n")
         f.write(f"Every ratio is against a baseline measured in the same run; medians of {ROUNDS} rounds "
                 "unless said otherwise. These machines are shared and noisy: read ratios, not absolutes.\n\n")
         f.write("| figure | result | target | |\n|---|---|---|---|\n")
