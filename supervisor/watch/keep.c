@@ -218,7 +218,8 @@ int keep_take(const struct keep *k, struct keep_text *out)
     out->buf = malloc(head_len + mark_len + used + 1);
     if (!out->buf)
         return -ENOMEM;
-    memcpy(out->buf, k->head, head_len);
+    if (head_len) /* no head outside a report: memcpy wants a pointer even for 0 bytes */
+        memcpy(out->buf, k->head, head_len);
     memcpy(out->buf + head_len, mark, mark_len);
     out->cut_at = head_len;
     ring_copy(&k->tail, out->buf + head_len + mark_len);
