@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
@@ -459,6 +460,9 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
         else
             log_debug("self-sandbox: %s", what);
     }
+    /* Start-up is over (policy, filters, environment): the heap it freed
+     * goes back, not held for the life of the container. */
+    (void)malloc_trim(0);
 
     run_until_exit(&s, run->signal_fd);
     cap.exit_at_ms = now_ms();
