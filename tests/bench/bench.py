@@ -683,8 +683,9 @@ def write_markdown(path):
                 "temporary files of bundle writers that died mid-write (bundledir_clean_leftovers at each start). "
                 "Moving the writers' temporary files into `.crashbox-run/` as well is the remaining step.\n")
         f.write("\nIdle RSS of the static build: its file-backed pages (about 1.3 MB of the binary, which carries "
-                "libzstd, libseccomp and libcap) against tini-static's 650 kB; anon about 196 kB: 124 kB of heap "
-                "and the relay thread's stack.\n")
+                "libzstd, libseccomp and libcap) against tini-static's 650 kB. Anon memory was 204 kB, 124 kB of "
+                "it heap that start-up had freed (policy, filters, environment) and glibc kept: it is given back "
+                "(malloc_trim) once the service runs, leaving the live heap and the relay thread's stack.\n")
         f.write("\nThe relay: ordinary logs keep a 256 KiB tail (`log_tail_size`); the tail grows to `tail_size` "
                 "only once a Go crash report starts, and gives its pages back (MADV_DONTNEED) when what followed "
                 "was not a report. Each byte is still read once into the tail and its line starts looked at "
