@@ -17,6 +17,7 @@
 #include "keep.h"
 #include "memwatch.h"
 #include "policy.h"
+#include "record.h"
 #include "ring.h"
 
 struct capture {
@@ -52,16 +53,6 @@ struct capture {
     const char *no_tail_reason; /* why there is no stderr tail, when not relayed; NULL */
     /* The Go shim: its control socket, and the crash report it sent. */
     int control_fd;           /* not owned, -1 if none */
-    /* Pre-OOM snapshots handed over at the end (pre-oom/<percent>/...). */
-    struct items preoom_items;
-    struct {
-        unsigned percent;
-        uint64_t usage;
-        long long age_ms; /* how long before the end it was taken */
-        time_t taken;     /* when (wall clock) */
-    } crossed[8];
-    size_t ncrossed;
-    struct memwatch_report watch; /* how memory was watched (set at the run's end) */
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
 };
@@ -76,11 +67,20 @@ void capture_on_notify(struct capture *c);
 /* Stops watching: later notifications fail open (ENOSYS) in the kernel. */
 void capture_stop_hook(struct capture *c);
 
+/* What the memory watcher brings to the run's end: its pre-OOM snapshots
+ * (pre-oom/<percent>/...), the watermarks crossed, how it watched. */
+struct preoom_evidence {
+    struct items items; /* owned */
+    struct crash_crossing crossed[CRASH_MAX_CROSSED];
+    size_t ncrossed;
+    struct memwatch_report watch;
+};
+
 /* At the service's end: classify, and for a crash gather everything the
  * bundle needs into a job (*out, NULL for a clean end). Returns the kind. */
 struct capture_job;
 enum crash_kind capture_finish(struct capture *c, int wait_status, const struct keep *tail,
-                               const struct keep *shim, struct capture_job **out);
+                               const struct keep *shim, struct preoom_evidence *mem, struct capture_job **out);
 /* Stores the job's bundle (rate limit, size cap, directory then fallback),
  * prints the summary line and frees the job. Never fails the supervisor;
  * safe to run on a thread of its own. */

@@ -248,24 +248,23 @@ void preoom_on_event(struct preoom *p, int fd)
     memwatch_schedule(&p->w, usage);
 }
 
-void preoom_finish(struct preoom *p)
+void preoom_finish(struct preoom *p, struct preoom_evidence *out)
 {
-    p->capture->watch = p->w.report;
+    *out = (struct preoom_evidence){.watch = p->w.report};
     if (!p->active || p->dirfd < 0)
         return;
-    struct capture *c = p->capture;
     for (size_t i = 0; i < p->w.st.n; i++) {
         if (!p->pending[i][0])
             continue;
         char prefix[32];
         snprintf(prefix, sizeof prefix, "pre-oom/%u/", p->w.st.wm[i].percent);
-        if (bundle_read_into_items(p->dirfd, p->pending[i], prefix, 8 << 20, &c->preoom_items) == 0 &&
-            c->ncrossed < MEMWATCH_MAX) {
-            c->crossed[c->ncrossed].percent = p->w.st.wm[i].percent;
-            c->crossed[c->ncrossed].usage = p->w.st.wm[i].pending_usage;
-            c->crossed[c->ncrossed].age_ms = now_ms() - p->w.st.wm[i].pending_ms;
-            c->crossed[c->ncrossed].taken = time(NULL) - (time_t)(c->crossed[c->ncrossed].age_ms / 1000);
-            c->ncrossed++;
+        if (bundle_read_into_items(p->dirfd, p->pending[i], prefix, 8 << 20, &out->items) == 0 &&
+            out->ncrossed < CRASH_MAX_CROSSED) {
+            struct crash_crossing *x = &out->crossed[out->ncrossed++];
+            x->percent = p->w.st.wm[i].percent;
+            x->usage = p->w.st.wm[i].pending_usage;
+            x->age_ms = now_ms() - p->w.st.wm[i].pending_ms;
+            x->taken = time(NULL) - (time_t)(x->age_ms / 1000);
         }
         unlinkat(p->dirfd, p->pending[i], 0);
         p->pending[i][0] = '\0';
