@@ -147,6 +147,27 @@ static void random_id(char out[33])
 }
 
 
+
+/* One cut member: {"item", "kept_bytes", "cut_bytes" (null when not
+ * known), "cut_at" (where a cut from its middle is marked, or null)}. */
+static void cut_json(struct json *j, const struct item *v)
+{
+    json_obj_begin(j);
+    json_kv_str(j, "item", v->name);
+    json_kv_uint(j, "kept_bytes", v->len);
+    json_key(j, "cut_bytes");
+    if (v->cut_bytes)
+        json_uint(j, v->cut_bytes);
+    else
+        json_null(j);
+    json_key(j, "cut_at");
+    if (v->cut_at >= 0)
+        json_int(j, v->cut_at);
+    else
+        json_null(j);
+    json_obj_end(j);
+}
+
 void manifest_build(const struct crash_record *r, const struct policy *p, uint64_t suppressed, struct json *j)
 {
     char id[33], when[32];
@@ -236,7 +257,7 @@ void manifest_build(const struct crash_record *r, const struct policy *p, uint64
     json_arr_begin(j);
     for (size_t i = 0; i < it->n; i++)
         if (it->v[i].truncated)
-            json_str(j, it->v[i].name);
+            cut_json(j, &it->v[i]);
     json_arr_end(j);
     json_obj_end(j);
     json_obj_end(j);

@@ -27,13 +27,36 @@ void state_name(char *out, size_t cap, const char *service, const char *host, pi
     snprintf(out, cap, ".crashbox-state-%s-%s-%d", service, host, (int)supervisor);
 }
 
+/* State files live in a subdirectory of their own, so that the scan for
+ * a previous run's at every start does not grow with the bundles. Sticky
+ * and group-writable: supervisors of several users may share the directory. */
+#define STATE_DIR ".crashbox-run"
+
+static int state_dir_open(int dirfd, bool create)
+{
+    if (create && mkdirat(dirfd, STATE_DIR, 01770) < 0 && errno != EEXIST)
+        return -errno;
+    int fd = openat(dirfd, STATE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
 int state_open(int dirfd, const char *service, const char *host)
 {
     char name[200];
     state_name(name, sizeof name, service, host, getpid());
-    int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    int fd = -ENOENT;
+    /* Another supervisor may remove the directory, empty, between our
+     * mkdir and our open: then again. */
+    for (int i = 0; i < 3 && fd == -ENOENT; i++) {
+        _cleanup_close_ int sub = state_dir_open(dirfd, true);
+        if (sub < 0)
+            return sub;
+        fd = openat(sub, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+        if (fd < 0)
+            fd = -errno;
+    }
     if (fd < 0)
-        return -errno;
+        return fd;
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || flock(fd, LOCK_EX | LOCK_NB) < 0) {
         int r = errno ? -errno : -EINVAL;
@@ -59,7 +82,11 @@ void state_remove(int dirfd, int fd, const char *service, const char *host)
 {
     char name[200];
     state_name(name, sizeof name, service, host, getpid());
-    unlinkat(dirfd, name, 0);
+    _cleanup_close_ int sub = state_dir_open(dirfd, false);
+    if (sub >= 0)
+        unlinkat(sub, name, 0);
+    /* Left empty, it goes: a directory that had no crash looks untouched. */
+    (void)unlinkat(dirfd, STATE_DIR, AT_REMOVEDIR);
     (void)fd;
 }
 
@@ -67,7 +94,7 @@ void state_remove(int dirfd, int fd, const char *service, const char *host)
 /* The state file of this service on this host whose crashbox is gone (a
  * live one holds its lock), opened and locked; its name in name. Returns
  * the fd, or -1 if there is none. */
-static int dead_state_open(int dfd, const char *service, const char *host, char *name, size_t cap)
+static int dead_state_open(int dfd /* the state directory */, const char *service, const char *host, char *name, size_t cap)
 {
     char want[200];
     snprintf(want, sizeof want, ".crashbox-state-%s-%s-", service, host);
@@ -123,16 +150,19 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
     _cleanup_close_ int dfd = bundledir_open(p->bundle_dir);
     if (dfd < 0)
         return 0;
+    _cleanup_close_ int sdir = state_dir_open(dfd, false);
+    if (sdir < 0)
+        return 0;
     char name[256] = "";
-    _cleanup_close_ int sfd = dead_state_open(dfd, service, host, name, sizeof name);
+    _cleanup_close_ int sfd = dead_state_open(sdir, service, host, name, sizeof name);
     if (sfd < 0)
         return 0;
     _cleanup_free_ char *text = NULL;
     size_t len;
     struct service_state st;
     if (read_fd_all(sfd, 4096, &text, &len) < 0 || state_parse(text, len, &st) < 0) {
-        log_warn("%s/%s: unreadable state file, removed", p->bundle_dir, name);
-        unlinkat(dfd, name, 0);
+        log_warn("%s/%s/%s: unreadable state file, removed", p->bundle_dir, STATE_DIR, name);
+        unlinkat(sdir, name, 0);
         return -EINVAL;
     }
     /* The evidence: the state, the cgroup's OOM counter now (if it is the
@@ -164,7 +194,7 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
     }
     for (size_t i = 0; i < rec.ncrossed; i++)
         unlinkat(dfd, pending[i], 0);
-    unlinkat(dfd, name, 0);
+    unlinkat(sdir, name, 0);
     log_warn("the previous run ended without crashbox's end record: %s bundle %s (%s)", crash_kind_name(rec.kind),
              res == STORE_WRITTEN ? path : "rate-limited", rec.note);
     crash_record_free(&rec);

@@ -200,6 +200,8 @@ static bool crash_start_is_real(const char *start, const char *end)
     return !raw_value_lines;
 }
 
+bool goparse_report_is_real(const char *buf, size_t len) { return crash_start_is_real(buf, buf + len); }
+
 static const char *first_of_chain(const char *buf, size_t len, const char *start);
 
 /* Finds the start of the last real crash report. Returns NULL if none. */

@@ -65,6 +65,9 @@ struct go_crash {
  * with none of them, none ("none": goroutine -1, no frames). */
 int goparse_crash(const char *buf, size_t len, struct go_crash *c);
 void go_crash_free(struct go_crash *c);
+/* Whether buf, which starts with a line that opens a crash report, goes on
+ * like one (a log line that happens to start with "panic: " does not). */
+bool goparse_report_is_real(const char *buf, size_t len);
 
 const char *go_crash_kind_name(enum go_crash_kind k);
 /* True for frames of the Go runtime that are never a culprit. */

@@ -28,7 +28,7 @@ static void last_line(const char *buf, size_t len, const char **s, size_t *n)
 /* The Go report, from the shim's channel first (intact even if the
  * service closed stderr), else from the tail. Sets where it was found. */
 static void find_go_report(const struct crash_evidence *ev, struct crash_record *r, const char **report,
-                           size_t *report_len)
+                           size_t *report_len, const struct crash_cut **cut)
 {
     int pr = 0;
     if (ev->shim_report_len) {
@@ -36,6 +36,7 @@ static void find_go_report(const struct crash_evidence *ev, struct crash_record 
         if (pr > 0) {
             *report = ev->shim_report;
             *report_len = ev->shim_report_len;
+            *cut = &ev->shim_cut;
             r->from_shim = true;
         } else {
             go_crash_free(&r->gc);
@@ -45,10 +46,15 @@ static void find_go_report(const struct crash_evidence *ev, struct crash_record 
         pr = ev->tail ? goparse_crash(ev->tail, ev->tail_len, &r->gc) : 0;
         *report = ev->tail;
         *report_len = ev->tail_len;
+        *cut = &ev->tail_cut;
     }
     r->have_gc = pr > 0;
     if (!r->have_gc)
         go_crash_free(&r->gc);
+    /* Cut in its middle, the report shows only some goroutines: the count
+     * made as it streamed past is the true one. */
+    if (r->have_gc && (*cut)->bytes && (*cut)->goroutines > r->gc.goroutines)
+        r->gc.goroutines = (size_t)(*cut)->goroutines;
 }
 
 static void exit_message(const struct crash_evidence *ev, int st, char *out, size_t cap)
@@ -166,11 +172,12 @@ enum crash_kind crash_record_build(struct crash_evidence *ev, int status, const 
                                .mem = ev->mem, .mem_start = ev->mem_start};
     const char *report = NULL;
     size_t report_len = 0;
+    const struct crash_cut *cut = &ev->tail_cut;
     if (ev->recovered) {
         r->recovered = true;
         r->kind = classify_recovered(ev, r);
     } else {
-        find_go_report(ev, r, &report, &report_len);
+        find_go_report(ev, r, &report, &report_len, &cut);
         bool oom_killed = r->mem.has_oom_kills && ev->mem_start.has_oom_kills &&
                           r->mem.oom_kills > ev->mem_start.oom_kills;
         bool normal = WIFEXITED(status) && policy_is_normal_exit(p, WEXITSTATUS(status));
@@ -204,12 +211,18 @@ enum crash_kind crash_record_build(struct crash_evidence *ev, int status, const 
     /* Members: stderr and the Go report first, then what the watchers
      * brought, then the build info. */
     if (!r->recovered) {
-        if (ev->tail_len)
+        if (ev->tail_len) {
             items_add_copy(&r->items, "stderr.log", ev->tail, ev->tail_len);
-        else
+            if (ev->tail_cut.bytes)
+                items_mark_cut(&r->items, ev->tail_cut.at, ev->tail_cut.bytes);
+        } else {
             items_add_missing(&r->items, "stderr.log", ev->no_tail_reason ?: "the service wrote nothing to stderr");
-        if (r->have_gc)
+        }
+        if (r->have_gc) {
             items_add_copy(&r->items, "crash.txt", report + r->gc.report_offset, report_len - r->gc.report_offset);
+            if (cut->bytes && cut->at >= r->gc.report_offset)
+                items_mark_cut(&r->items, cut->at - r->gc.report_offset, cut->bytes);
+        }
     }
     items_move(&r->items, &ev->items, "");
     r->bi = ev->bi;

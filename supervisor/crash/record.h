@@ -69,6 +69,13 @@ struct crash_evidence {
     const char *no_tail_reason;     /* why there is no tail, when not relayed; NULL */
     const char *shim_report;        /* the Go shim's report, intact even if stderr closed */
     size_t shim_report_len;
+    /* Where the relay cut a crash report's middle (head and tail kept),
+     * and the goroutine headers it counted as the report streamed past. */
+    struct crash_cut {
+        uint64_t bytes; /* 0: nothing cut */
+        size_t at;      /* where in the text the cut is marked */
+        uint64_t goroutines;
+    } tail_cut, shim_cut;
     struct cgroup_memory mem;       /* at the end */
     struct cgroup_memory mem_start; /* at the start: the OOM-kill baseline */
     int stop_signal;                /* what crashbox forwarded to stop it, or 0 */

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "childexec.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,6 +29,44 @@ void close_fds_from(int from, int keep)
             close(fd);
 }
 
+/* The signals whose disposition is not the default: ignored ones survive
+ * execve, caught ones (crashbox's fault handlers) would run in the child
+ * until execve. Bit s-1 for signal s; every signal until noted. */
+static uint64_t not_default = ~0ULL;
+
+static bool status_mask(const char *status, const char *key, uint64_t *out)
+{
+    const char *p = strstr(status, key);
+    if (!p)
+        return false;
+    p += strlen(key);
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char *end;
+    unsigned long long v = strtoull(p, &end, 16);
+    if (end == p)
+        return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
+void signals_note_dispositions(void)
+{
+    /* One read of /proc instead of a sigaction per signal in every child. */
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    uint64_t ign, cgt;
+    if (status_mask(buf, "\nSigIgn:", &ign) && status_mask(buf, "\nSigCgt:", &cgt))
+        not_default = ign | cgt;
+}
+
 void signals_reset_for_exec(void)
 {
     /* The raw syscall: glibc refuses to touch the two real-time signals
@@ -35,8 +78,8 @@ void signals_reset_for_exec(void)
         void *restorer;
         unsigned long mask;
     } dfl = {0};
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
+    for (int s = 1; s < NSIG && s <= 64; s++)
+        if (s != SIGKILL && s != SIGSTOP && (not_default >> (s - 1) & 1))
             (void)syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof dfl.mask);
     sigset_t none;
     sigemptyset(&none);

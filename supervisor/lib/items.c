@@ -16,7 +16,7 @@ int items_add(struct items *it, const char *name, char *data, size_t len, bool t
         return -ENOMEM;
     }
     it->v = v;
-    it->v[it->n++] = (struct item){.name = n, .data = data, .len = len, .truncated = truncated};
+    it->v[it->n++] = (struct item){.name = n, .data = data, .len = len, .truncated = truncated, .cut_at = -1};
     return 0;
 }
 
@@ -48,6 +48,10 @@ int items_move(struct items *dst, struct items *src, const char *prefix)
     for (size_t i = 0; i < src->n; i++) {
         snprintf(name, sizeof name, "%s%s", prefix, src->v[i].name);
         int r = items_add(dst, name, src->v[i].data, src->v[i].len, src->v[i].truncated);
+        if (r == 0) {
+            dst->v[dst->n - 1].cut_bytes = src->v[i].cut_bytes;
+            dst->v[dst->n - 1].cut_at = src->v[i].cut_at;
+        }
         src->v[i].data = NULL;
         if (r < 0)
             return r;
@@ -58,6 +62,16 @@ int items_move(struct items *dst, struct items *src, const char *prefix)
     }
     items_free(src);
     return 0;
+}
+
+void items_mark_cut(struct items *it, size_t at, uint64_t bytes)
+{
+    if (!it->n)
+        return;
+    struct item *last = &it->v[it->n - 1];
+    last->truncated = true;
+    last->cut_at = (long long)at;
+    last->cut_bytes += bytes;
 }
 
 size_t items_fit(struct items *it, size_t cap)
@@ -85,10 +99,16 @@ size_t items_fit(struct items *it, size_t cap)
         if (cut > excess)
             cut = excess;
         size_t keep = big->len - cut;
-        if (strcmp(big->name, "stderr.log") == 0)
+        if (strcmp(big->name, "stderr.log") == 0) {
             memmove(big->data, big->data + cut, keep);
+            if (big->cut_at >= 0)
+                big->cut_at = big->cut_at > (long long)cut ? big->cut_at - (long long)cut : 0;
+        } else if (big->cut_at > (long long)keep) {
+            big->cut_at = (long long)keep;
+        }
         big->len = keep;
         big->truncated = true;
+        big->cut_bytes += cut;
         total -= cut;
         removed += cut;
     }

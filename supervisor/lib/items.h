@@ -6,12 +6,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct item {
     char *name;   /* owned: the member path, "proc/maps" */
     char *data;   /* owned */
     size_t len;
     bool truncated; /* cut at its size cap */
+    uint64_t cut_bytes; /* bytes cut, when known (0: not known) */
+    long long cut_at;   /* where a cut from its middle is marked, -1 if none */
 };
 
 struct missing_item {
@@ -29,6 +32,8 @@ struct items {
 /* Takes ownership of data (also on failure). */
 int items_add(struct items *it, const char *name, char *data, size_t len, bool truncated);
 int items_add_copy(struct items *it, const char *name, const char *data, size_t len);
+/* Records a cut from the middle of the item just added. */
+void items_mark_cut(struct items *it, size_t at, uint64_t bytes);
 void items_add_missing(struct items *it, const char *name, const char *reason);
 /* Moves every item and missing entry of src into dst under prefix
  * ("pre-oom/90/"), leaving src empty. */

@@ -4,25 +4,59 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-int ring_init(struct ring *r, size_t cap)
+int ring_init_max(struct ring *r, size_t cap, size_t max)
 {
     *r = (struct ring){0};
-    if (cap == 0)
+    if (cap == 0 || max < cap)
         return -EINVAL;
-    /* malloc of a large buffer maps pages lazily: an idle service with a
-     * quiet stderr costs no resident memory for its tail. */
-    r->buf = malloc(cap);
-    if (!r->buf)
+    /* A mapping, not malloc: pages are touched only as bytes arrive, and
+     * ring_resize can give them back (freed malloc memory often is not). */
+    void *p = mmap(NULL, max, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
         return -ENOMEM;
+    r->buf = p;
+    r->max = max;
     r->cap = cap;
     return 0;
 }
 
+int ring_init(struct ring *r, size_t cap) { return ring_init_max(r, cap, cap); }
+
 void ring_free(struct ring *r)
 {
-    free(r->buf);
+    if (r->buf)
+        munmap(r->buf, r->max);
     *r = (struct ring){0};
+}
+
+int ring_resize(struct ring *r, size_t cap)
+{
+    if (cap == 0)
+        cap = 1;
+    if (cap > r->max)
+        cap = r->max;
+    if (cap == r->cap)
+        return 0;
+    /* Oldest first at the start of the buffer: the layout of a ring that
+     * has not wrapped, which is what a ring that is not full must be. */
+    size_t keep = r->used < cap ? r->used : cap;
+    char *tmp = malloc(r->used ? r->used : 1);
+    if (!tmp)
+        return -ENOMEM;
+    ring_copy(r, tmp);
+    memmove(r->buf, tmp + (r->used - keep), keep);
+    free(tmp);
+    r->cap = cap;
+    r->used = keep;
+    r->head = keep == cap ? 0 : keep;
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t from = (cap + (size_t)pg - 1) & ~((size_t)pg - 1);
+    if (from < r->max)
+        (void)madvise(r->buf + from, r->max - from, MADV_DONTNEED);
+    return 0;
 }
 
 char *ring_span(struct ring *r, size_t *len)
@@ -36,6 +70,7 @@ void ring_commit(struct ring *r, size_t n)
     r->head += n;
     if (r->head == r->cap)
         r->head = 0;
+    r->used = r->used + n < r->cap ? r->used + n : r->cap;
     r->total += n;
 }
 
@@ -58,13 +93,12 @@ void ring_append(struct ring *r, const void *data, size_t len)
     }
 }
 
-size_t ring_used(const struct ring *r) { return r->total < r->cap ? (size_t)r->total : r->cap; }
+size_t ring_used(const struct ring *r) { return r->used; }
 
 void ring_copy(const struct ring *r, char *out)
 {
-    size_t used = ring_used(r);
-    if (used < r->cap) {
-        memcpy(out, r->buf, used);
+    if (r->used < r->cap) {
+        memcpy(out, r->buf, r->used);
         return;
     }
     size_t older = r->cap - r->head;

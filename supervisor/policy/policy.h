@@ -50,7 +50,9 @@ struct policy {
     uint64_t grace_period_ms;     /* SIGTERM/SIGINT -> SIGKILL of the group */
     uint64_t descendant_grace_ms; /* orphans left by the child: TERM -> KILL */
     /* [stderr] */
-    uint64_t tail_size;        /* bytes of stderr kept for crash capture */
+    uint64_t tail_size;        /* bytes of stderr kept at the end of a crash report */
+    uint64_t log_tail_size;    /* bytes of ordinary logs kept (at most tail_size) */
+    uint64_t report_head_size; /* bytes kept from a crash report's start */
     uint64_t drain_timeout_ms; /* how long to relay after the child is gone */
     bool keep_reading_without_reader; /* reader_gone = keep: the service never sees EPIPE */
     /* [restart] */

@@ -265,7 +265,6 @@ static void gather_evidence(struct capture *c, const char *tail, size_t tail_len
 {
     *ev = (struct crash_evidence){.at = time(NULL), .reaped_ms = c->exit_at_ms, .tail = tail,
                                   .tail_len = tail_len, .no_tail_reason = c->no_tail_reason,
-                                  .shim_report = c->shim_report, .shim_report_len = c->shim_report_len,
                                   .mem_start = c->mem_start, .stop_signal = c->stop_signal};
     struct crash_service *who = &ev->who;
     snprintf(who->service, sizeof who->service, "%s", c->service);
@@ -309,23 +308,29 @@ struct capture_job {
     gid_t bundle_gid;
 };
 
-enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tail, struct preoom_evidence *mem,
-                               struct capture_job **out)
+enum crash_kind capture_finish(struct capture *c, int st, const struct keep *tail, const struct keep *shim,
+                               struct preoom_evidence *mem, struct capture_job **out)
 {
     *out = NULL;
     if (!c->exit_at_ms)
         c->exit_at_ms = now_ms();
     if (crash_end_is_clean(st, c->policy, c->stop_signal))
         return CRASH_NONE;
-    size_t tail_len = tail ? ring_used(tail) : 0;
-    _cleanup_free_ char *tailbuf = malloc(tail_len + 1);
-    if (!tailbuf)
-        tail_len = 0;
-    else if (tail_len)
-        ring_copy(tail, tailbuf);
+    __attribute__((cleanup(keep_text_free))) struct keep_text tt = {0}, shim_text = {0};
+    if (tail)
+        (void)keep_take(tail, &tt);
+    if (shim && keep_total(shim))
+        (void)keep_take(shim, &shim_text);
+    const char *tailbuf = tt.buf;
+    size_t tail_len = tt.len;
 
     struct crash_evidence ev;
     gather_evidence(c, tailbuf, tail_len, &ev);
+    ev.shim_report = shim_text.buf;
+    ev.shim_report_len = shim_text.len;
+    ev.tail_cut = (struct crash_cut){.bytes = tt.cut_bytes, .at = tt.cut_at, .goroutines = tt.goroutines};
+    ev.shim_cut = (struct crash_cut){.bytes = shim_text.cut_bytes, .at = shim_text.cut_at,
+                                     .goroutines = shim_text.goroutines};
     memcpy(ev.crossed, mem->crossed, sizeof ev.crossed);
     ev.ncrossed = mem->ncrossed;
     ev.watch = mem->watch;

@@ -14,6 +14,7 @@
 #include "exithook.h"
 #include "goparse.h"
 #include "items.h"
+#include "keep.h"
 #include "memwatch.h"
 #include "policy.h"
 #include "record.h"
@@ -52,8 +53,6 @@ struct capture {
     const char *no_tail_reason; /* why there is no stderr tail, when not relayed; NULL */
     /* The Go shim: its control socket, and the crash report it sent. */
     int control_fd;           /* not owned, -1 if none */
-    const char *shim_report;  /* not owned */
-    size_t shim_report_len;
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
 };
@@ -80,8 +79,8 @@ struct preoom_evidence {
 /* At the service's end: classify, and for a crash gather everything the
  * bundle needs into a job (*out, NULL for a clean end). Returns the kind. */
 struct capture_job;
-enum crash_kind capture_finish(struct capture *c, int wait_status, const struct ring *tail,
-                               struct preoom_evidence *mem, struct capture_job **out);
+enum crash_kind capture_finish(struct capture *c, int wait_status, const struct keep *tail,
+                               const struct keep *shim, struct preoom_evidence *mem, struct capture_job **out);
 /* Stores the job's bundle (rate limit, size cap, directory then fallback),
  * prints the summary line and frees the job. Never fails the supervisor;
  * safe to run on a thread of its own. */

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -108,6 +110,11 @@ int spawn_service(const struct spawn_request *req, struct spawn_result *res)
         close(errpipe[0]);
         close(errpipe[1]);
         return r;
+    }
+    static bool noted;
+    if (!noted) {
+        signals_note_dispositions();
+        noted = true;
     }
     pid_t parent = getpid();
     pid_t pid = fork();

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "capture.h"
 #include "exithook.h"
 #include "exitstatus.h"
+#include "goparse.h"
 #include "log.h"
 #include "reap.h"
 #include "relay.h"
@@ -422,10 +424,9 @@ static enum crash_kind end_run(const struct run_ctx *x, struct supervisor *s, st
     capture_stop_hook(cap);
     relay_finish(relay, pol->drain_timeout_ms);
     struct capture_job *job = NULL;
-    cap->shim_report = relay->crash_buf;
-    cap->shim_report_len = relay->crash_len;
-    enum crash_kind kind =
-        capture_finish(cap, s->reaped.main_status, relay->tail.buf ? &relay->tail : NULL, &mem, &job);
+    bool relayed = relay->tail.tail.buf != NULL, shim = relay->crash.tail.buf != NULL;
+    enum crash_kind kind = capture_finish(cap, s->reaped.main_status, relayed ? &relay->tail : NULL,
+                                          shim ? &relay->crash : NULL, &mem, &job);
     items_free(&mem.items); /* a clean end's, or what the record did not take */
     relay_free(relay);
     state_end(s->preoom, cap); /* the end record: this run is accounted for */
@@ -532,12 +533,18 @@ static int run_once(const struct run_ctx *x, unsigned restarts, enum crash_kind 
     shim_crash[1] = shim_ctl[1] = -1;
     cap.control_fd = shim_ctl[0];
     struct relay relay;
-    r = relay_start(&relay, steal_fd(&err_rd), STDERR_FILENO, pol->tail_size, steal_fd(&shim_crash[0]),
+    struct keep_sizes keep_sz = {.log_tail = pol->log_tail_size, .report_tail = pol->tail_size,
+                                 .report_is_real = goparse_report_is_real,
+                                 .report_head = pol->report_head_size};
+    r = relay_start(&relay, steal_fd(&err_rd), STDERR_FILENO, &keep_sz, steal_fd(&shim_crash[0]),
                     !pol->keep_reading_without_reader);
     if (r < 0)
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
     if (pol->self_sandbox && restarts == 0)
         confine_self(pol, pid);
+    /* Start-up is over (policy, filters, environment): the heap it freed
+     * goes back, not held for the life of the container. */
+    (void)malloc_trim(0);
 
     run_until_exit(&s, run->signal_fd);
     cap.exit_at_ms = now_ms();
@@ -601,7 +608,8 @@ int supervise(const struct service_run *run)
     }
     struct exithook_prog hook = {0};
     if (pol->exit_hook || pol->seccomp_deny.n) {
-        int r = exithook_compile(&hook, pol->exit_hook, &pol->seccomp_deny, pol->seccomp_deny_kill);
+        int r = exithook_compile(&hook, pol->exit_hook, &pol->seccomp_deny, pol->seccomp_deny_kill,
+                                 &pol->normal_exit_codes);
         if (r < 0 && pol->seccomp_deny.n) {
             log_error("cannot build the seccomp filter: %s: not starting the service", strerror(-r));
             return EXIT_CRASHBOX_POLICY;

@@ -3,8 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +28,87 @@ static void ctx_releasep(scmp_filter_ctx *c)
         seccomp_release(*c);
 }
 
-int exithook_compile(struct exithook_prog *prog, bool notify, const struct strlist *deny, bool deny_kill)
+#if defined(__x86_64__)
+#define EXITHOOK_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define EXITHOOK_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+#ifdef EXITHOOK_ARCH
+/* The low 32 bits of a syscall argument (an int: a status, a signal). */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
+#else
+#define ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i) + 4)
+#endif
+
+/* A block that traps the call when the int argument at `off` is one of the
+ * fatal signals: ld; jeq sig -> notify ...; ret allow; ret notify. */
+static size_t signal_block(struct sock_filter *f, size_t n, unsigned off)
+{
+    size_t nsig = ARRAY_SIZE(fatal_signals);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, off);
+    for (size_t i = 0; i < nsig; i++)
+        f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)fatal_signals[i],
+                                               (unsigned char)(nsig - i), 0);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
+    return n;
+}
+
+size_t exithook_filter_build(struct sock_filter *f, const int *clean, size_t nclean)
+{
+    size_t nsig = ARRAY_SIZE(fatal_signals);
+    if (nclean > EXITHOOK_MAX_CLEAN)
+        nclean = 0; /* every exit_group trapped: correct, only slower */
+    enum { HEAD = 8 };
+    size_t exit_at = HEAD, sig1_at = exit_at + 3 + nclean + 1, sig2_at = sig1_at + nsig + 3;
+    size_t n = 0;
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, EXITHOOK_ARCH, 0, HEAD - 1 - 2);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, (unsigned char)(exit_at - 4), 0);
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_kill, (unsigned char)(sig1_at - 5), 0);
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_tkill, (unsigned char)(sig1_at - 6), 0);
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_tgkill, (unsigned char)(sig2_at - 7), 0);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    /* exit_group: a status the policy calls clean goes on in the kernel,
+     * with no round trip to crashbox (status & 0xff, as wait(2) sees it). */
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0));
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xff);
+    for (size_t i = 0; i < nclean; i++)
+        f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)clean[i] & 0xff,
+                                               (unsigned char)(nclean - i), 0);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    n = signal_block(f, n, ARG_LO(1)); /* kill(pid, sig), tkill(tid, sig) */
+    n = signal_block(f, n, ARG_LO(2)); /* tgkill(tgid, tid, sig) */
+    return n;
+}
+#endif
+
+int exithook_compile(struct exithook_prog *prog, bool notify, const struct strlist *deny, bool deny_kill,
+                     const struct strlist *clean)
 {
     *prog = (struct exithook_prog){0};
+#ifdef EXITHOOK_ARCH
+    /* The usual case, the exit hook alone: a fixed program, without
+     * libseccomp probing the kernel at every start. */
+    if (notify && (!deny || deny->n == 0)) {
+        int codes[EXITHOOK_MAX_CLEAN];
+        size_t ncodes = clean && clean->n <= EXITHOOK_MAX_CLEAN ? clean->n : 0;
+        for (size_t i = 0; i < ncodes; i++)
+            codes[i] = atoi(clean->items[i]);
+        prog->filter = malloc(EXITHOOK_FILTER_MAX * sizeof *prog->filter);
+        if (!prog->filter)
+            return -ENOMEM;
+        prog->len = (unsigned short)exithook_filter_build(prog->filter, codes, ncodes);
+        prog->listener = true;
+        return 0;
+    }
+#else
+    (void)clean;
+#endif
     __attribute__((cleanup(ctx_releasep))) scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (!ctx)
         return -ENOMEM;
@@ -178,19 +259,32 @@ int exithook_buffers_alloc(struct exithook_buffers *b)
     struct seccomp_notif_sizes sizes;
     if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
         return -errno;
-    if (seccomp_notify_alloc(&b->req, &b->resp) < 0)
-        return -ENOMEM;
-    /* libseccomp allocates the larger of the kernel's size and its own. */
+    /* The larger of the kernel's size and ours. */
     b->req_size = sizes.seccomp_notif > sizeof *b->req ? sizes.seccomp_notif : sizeof *b->req;
     b->resp_size = sizes.seccomp_notif_resp > sizeof *b->resp ? sizes.seccomp_notif_resp : sizeof *b->resp;
+    b->req = calloc(1, b->req_size);
+    b->resp = calloc(1, b->resp_size);
+    if (!b->req || !b->resp) {
+        exithook_buffers_free(b);
+        return -ENOMEM;
+    }
     return 0;
 }
 
 void exithook_buffers_free(struct exithook_buffers *b)
 {
-    if (b->req || b->resp)
-        seccomp_notify_free(b->req, b->resp);
+    free(b->req);
+    free(b->resp);
     *b = (struct exithook_buffers){0};
+}
+
+static bool is_native(uint32_t arch)
+{
+#ifdef EXITHOOK_ARCH
+    return arch == EXITHOOK_ARCH;
+#else
+    return arch == seccomp_arch_native();
+#endif
 }
 
 int exithook_recv(int fd, struct exithook_buffers *b, struct exithook_call *c)
@@ -198,20 +292,22 @@ int exithook_recv(int fd, struct exithook_buffers *b, struct exithook_call *c)
     if (!b->req)
         return -ENOMEM;
     memset(b->req, 0, b->req_size); /* the kernel refuses a buffer that is not zeroed */
-    int r = seccomp_notify_receive(fd, b->req);
+    /* Raw ioctls, not libseccomp's wrappers: those probe the kernel's
+     * seccomp API at their first use, a dozen syscalls at every start. */
+    int r = ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, b->req) < 0 ? -errno : 0;
     if (r == 0) {
         *c = (struct exithook_call){
             .id = b->req->id,
             .tid = (pid_t)b->req->pid,
             .nr = b->req->data.nr,
-            .native = b->req->data.arch == seccomp_arch_native(),
+            .native = is_native(b->req->data.arch),
         };
         memcpy(c->args, b->req->data.args, sizeof c->args);
     }
     return r;
 }
 
-bool exithook_still_valid(int fd, uint64_t id) { return seccomp_notify_id_valid(fd, id) == 0; }
+bool exithook_still_valid(int fd, uint64_t id) { return ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; }
 
 int exithook_continue(int fd, struct exithook_buffers *b, uint64_t id)
 {
@@ -220,5 +316,5 @@ int exithook_continue(int fd, struct exithook_buffers *b, uint64_t id)
     memset(b->resp, 0, b->resp_size);
     b->resp->id = id;
     b->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-    return seccomp_notify_respond(fd, b->resp);
+    return ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, b->resp) < 0 ? -errno : 0;
 }

@@ -4,7 +4,8 @@
  * user notifications: exit_group, and kill/tkill/tgkill with a fatal signal.
  * crashbox snapshots the still-whole process, then lets the syscall go on
  * (SECCOMP_USER_NOTIF_FLAG_CONTINUE). Every other syscall is allowed in the
- * kernel; SIGURG (Go's preemption) is never trapped. */
+ * kernel, and so is an exit_group whose status the policy calls clean;
+ * SIGURG (Go's preemption) is never trapped. */
 #pragma once
 
 #include <linux/filter.h>
@@ -27,7 +28,16 @@ struct exithook_prog {
 /* Builds the BPF program: the exit hook's notify rules when notify is set,
  * and the policy's deny list (EPERM, or killing the process) merged in.
  * Returns 0, or -errno (-EINVAL for a list libseccomp refuses). */
-int exithook_compile(struct exithook_prog *prog, bool notify, const struct strlist *deny, bool deny_kill);
+int exithook_compile(struct exithook_prog *prog, bool notify, const struct strlist *deny, bool deny_kill,
+                     const struct strlist *clean);
+
+/* The exit hook alone as a fixed program (no libseccomp at start-up):
+ * exit_group traps unless its status is one of the clean codes, which go
+ * on in the kernel; kill/tkill/tgkill with a fatal signal trap. Writes at
+ * most EXITHOOK_FILTER_MAX instructions; returns how many. Pure. */
+#define EXITHOOK_MAX_CLEAN 64
+#define EXITHOOK_FILTER_MAX (8 + 4 + EXITHOOK_MAX_CLEAN + 2 * 11)
+size_t exithook_filter_build(struct sock_filter *f, const int *clean, size_t nclean);
 void exithook_prog_free(struct exithook_prog *prog);
 
 /* In the child, before execve: no_new_privs, install the filter (with a new

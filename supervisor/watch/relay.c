@@ -35,7 +35,7 @@ static int take_into_tail(struct relay *r, size_t len, bool write_out)
 {
     while (len > 0) {
         size_t span;
-        char *dst = ring_span(&r->tail, &span);
+        char *dst = keep_span(&r->tail, &span);
         if (span > len)
             span = len;
         ssize_t n = read(r->in_fd, dst, span);
@@ -53,7 +53,7 @@ static int take_into_tail(struct relay *r, size_t len, bool write_out)
                 write_out = false;
             }
         }
-        ring_commit(&r->tail, (size_t)n);
+        keep_commit(&r->tail, (size_t)n);
         r->relayed += (uint64_t)n;
         len -= (size_t)n;
     }
@@ -115,7 +115,7 @@ static ssize_t relay_step(struct relay *r)
         }
     }
     size_t span;
-    char *dst = ring_span(&r->tail, &span);
+    char *dst = keep_span(&r->tail, &span);
     /* To a pipe, at most PIPE_BUF at a time: once poll says there is room,
      * such a write cannot block, so a stuck reader cannot hold us. */
     size_t most = r->mode == RELAY_TEE ? PIPE_BUF : RELAY_CHUNK;
@@ -134,29 +134,19 @@ static ssize_t relay_step(struct relay *r)
         if (w < 0)
             output_failed(r, -w);
     }
-    ring_commit(&r->tail, (size_t)n);
+    keep_commit(&r->tail, (size_t)n);
     r->relayed += (uint64_t)n;
     return n;
 }
 
-#define CRASH_MAX (8u << 20)
-
 /* The shim's crash channel: kept, never relayed (the runtime writes the
- * report to stderr as well). */
+ * report to stderr as well). Its head and tail are kept as stderr's are. */
 static void take_crash_output(struct relay *r)
 {
     for (;;) {
-        if (r->crash_len == CRASH_MAX) {
-            char sink[4096];
-            if (read(r->crash_fd, sink, sizeof sink) <= 0)
-                break;
-            continue;
-        }
-        char *b = r->crash_buf ? r->crash_buf : malloc(CRASH_MAX + 1);
-        if (!b)
-            return;
-        r->crash_buf = b;
-        ssize_t n = read(r->crash_fd, b + r->crash_len, CRASH_MAX - r->crash_len);
+        size_t span;
+        char *dst = keep_span(&r->crash, &span);
+        ssize_t n = read(r->crash_fd, dst, span);
         if (n <= 0) {
             if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
                 closep(&r->crash_fd);
@@ -164,8 +154,7 @@ static void take_crash_output(struct relay *r)
             }
             break;
         }
-        r->crash_len += (size_t)n;
-        r->crash_buf[r->crash_len] = '\0';
+        keep_commit(&r->crash, (size_t)n);
     }
 }
 
@@ -252,7 +241,8 @@ static void *relay_thread(void *arg)
     return NULL;
 }
 
-int relay_start(struct relay *r, int in_fd, int out_fd, size_t tail_size, int crash_fd, bool pass_reader_gone)
+int relay_start(struct relay *r, int in_fd, int out_fd, const struct keep_sizes *sz, int crash_fd,
+                bool pass_reader_gone)
 {
     *r = (struct relay){.in_fd = in_fd, .out_fd = out_fd, .stop_fd = -1, .crash_fd = crash_fd,
                         .pass_reader_gone = pass_reader_gone};
@@ -273,7 +263,10 @@ int relay_start(struct relay *r, int in_fd, int out_fd, size_t tail_size, int cr
     r->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (r->stop_fd < 0)
         return -errno;
-    int e = ring_init(&r->tail, tail_size);
+    int e = keep_init(&r->tail, sz, false);
+    if (e < 0)
+        return e;
+    e = keep_init(&r->crash, sz, true);
     if (e < 0)
         return e;
     e = pthread_create(&r->thread, NULL, relay_thread, r);
@@ -320,8 +313,7 @@ void relay_free(struct relay *r)
     closep(&r->in_fd);
     closep(&r->stop_fd);
     closep(&r->crash_fd);
-    free(r->crash_buf);
-    r->crash_buf = NULL;
-    ring_free(&r->tail);
+    keep_free(&r->tail);
+    keep_free(&r->crash);
     r->in_fd = r->stop_fd = r->crash_fd = -1;
 }

@@ -153,7 +153,7 @@ def test_size_cap_truncates_the_largest_member_and_says_so(tmp):
     assert r.returncode == 1
     b = os.path.join(d, list_bundles(d)[0])
     m = manifest(b)
-    assert "stderr.log" in m["snapshot"]["truncated"]
+    assert "stderr.log" in [t["item"] for t in m["snapshot"]["truncated"]]
     tail = member(b, "stderr.log")
     assert len(tail) < 128 * 1024
     assert tail.endswith(b"THE LAST LINE\n"), "a cut stderr keeps its end"

@@ -198,22 +198,22 @@ Test(exithook, classification_of_notifications)
 Test(exithook, filter_compiles)
 {
     struct exithook_prog p;
-    cr_assert_eq(exithook_compile(&p, true, NULL, false), 0);
+    cr_assert_eq(exithook_compile(&p, true, NULL, false, NULL), 0);
     cr_assert_gt(p.len, 4);
     cr_assert(p.listener);
     unsigned short hook_only = p.len;
     exithook_prog_free(&p);
     struct strlist deny = {0};
     strlist_parse("mkdir mkdirat ptrace", &deny);
-    cr_assert_eq(exithook_compile(&p, true, &deny, false), 0);
+    cr_assert_eq(exithook_compile(&p, true, &deny, false, NULL), 0);
     cr_assert_gt(p.len, hook_only, "the deny list is merged into the hook's filter");
     exithook_prog_free(&p);
-    cr_assert_eq(exithook_compile(&p, false, &deny, true), 0);
+    cr_assert_eq(exithook_compile(&p, false, &deny, true, NULL), 0);
     cr_assert_not(p.listener);
     exithook_prog_free(&p);
     strlist_free(&deny);
     strlist_parse("no_such_syscall", &deny);
-    cr_assert_eq(exithook_compile(&p, true, &deny, false), -EINVAL);
+    cr_assert_eq(exithook_compile(&p, true, &deny, false, NULL), -EINVAL);
     strlist_free(&deny);
 }
 

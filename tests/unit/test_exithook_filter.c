@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* The fixed exit-hook filter in the real kernel: a clean exit status goes
+ * on without a round trip, any other is trapped, as is a fatal signal. */
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exithook.h"
+#include "util.h"
+
+/* A child under the filter (clean codes 0 and 7) that does `what`; the
+ * listener comes back over a socket. */
+static pid_t child_under_filter(void (*what)(void), int *listener)
+{
+    struct exithook_prog p;
+    struct strlist clean = {0};
+    strlist_parse("0 7", &clean);
+    cr_assert_eq(exithook_compile(&p, true, NULL, false, &clean), 0);
+    strlist_free(&clean);
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        if (exithook_install(&p, sv[1]) < 0)
+            _exit(99);
+        what();
+        _exit(98);
+    }
+    close(sv[1]);
+    *listener = -1;
+    for (int i = 0; i < 200 && *listener < 0; i++) {
+        *listener = exithook_receive(sv[0]);
+        if (*listener == -ENOMSG)
+            usleep(10000);
+    }
+    cr_assert_geq(*listener, 0, "no listener: %d", *listener);
+    close(sv[0]);
+    exithook_prog_free(&p);
+    return pid;
+}
+
+/* Whether the child ends within ms with nobody answering the listener. */
+static bool ends_unaided(pid_t pid, int ms, int *status)
+{
+    for (int i = 0; i < ms / 10; i++) {
+        if (waitpid(pid, status, WNOHANG) == pid)
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+static void exit_0(void) { syscall(SYS_exit_group, 0); }
+static void exit_7(void) { syscall(SYS_exit_group, 7 + 256); /* the status is the low byte */ }
+static void exit_3(void) { syscall(SYS_exit_group, 3); }
+static void abort_self(void) { syscall(SYS_tgkill, getpid(), getpid(), SIGABRT); }
+
+static void check_trapped(pid_t pid, int fd, int nr, int want_status)
+{
+    int st;
+    cr_assert_not(ends_unaided(pid, 300, &st), "the call must wait for crashbox");
+    struct exithook_buffers b;
+    cr_assert_eq(exithook_buffers_alloc(&b), 0);
+    struct exithook_call c;
+    cr_assert_eq(exithook_recv(fd, &b, &c), 0);
+    cr_assert_eq(c.nr, nr);
+    cr_assert(c.native);
+    cr_assert_eq(exithook_continue(fd, &b, c.id), 0);
+    exithook_buffers_free(&b);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert_eq(st, want_status, "status %#x", st);
+}
+
+Test(exithook_filter, a_clean_exit_goes_on_in_the_kernel)
+{
+    int fd, st;
+    pid_t pid = child_under_filter(exit_0, &fd);
+    cr_assert(ends_unaided(pid, 5000, &st));
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(fd);
+    pid = child_under_filter(exit_7, &fd);
+    cr_assert(ends_unaided(pid, 5000, &st));
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 7);
+    close(fd);
+}
+
+Test(exithook_filter, another_exit_and_a_fatal_signal_are_trapped)
+{
+    int fd;
+    pid_t pid = child_under_filter(exit_3, &fd);
+    check_trapped(pid, fd, SYS_exit_group, 3 << 8);
+    close(fd);
+    pid = child_under_filter(abort_self, &fd);
+    check_trapped(pid, fd, SYS_tgkill, SIGABRT);
+    close(fd);
+}
