@@ -463,6 +463,29 @@ static void record_free(struct crash_record *r)
     items_free(&r->items);
 }
 
+/* The memory verdicts (diagnosis.h) from the watermarks' figures. */
+static void diagnosis_json_of(const struct capture *c, const struct crash_record *r, struct json *j)
+{
+    struct diag_evidence *ev = malloc(sizeof *ev);
+    if (!ev) {
+        json_null(j);
+        return;
+    }
+    *ev = c->diag;
+    ev->service_pid = c->pid;
+    ev->limit = r->mem.has_limit ? r->mem.limit_bytes : c->mem_start.has_limit ? c->mem_start.limit_bytes : 0;
+    ev->oom_killed = r->kind == CRASH_OOM_KILL;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    ev->end_ms = c->exit_at_ms ? (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - (now_ms() - c->exit_at_ms)
+                               : 0;
+    ev->env_gogc = env_get(c->envp, "GOGC");
+    ev->env_gomemlimit = env_get(c->envp, "GOMEMLIMIT");
+    struct diag_verdict v[DIAG_MAX_VERDICTS];
+    diagnosis_json(v, diagnose(ev, v, DIAG_MAX_VERDICTS), j);
+    free(ev);
+}
+
 static void build_manifest(const struct capture *c, const struct crash_record *r, uint64_t suppressed,
                            struct json *j)
 {
@@ -492,6 +515,8 @@ static void build_manifest(const struct capture *c, const struct crash_record *r
     else
         synthetic_crash_json(j, r->kind, r->message, r->fingerprint);
     memory_json(j, &r->mem, c);
+    json_key(j, "diagnosis");
+    diagnosis_json_of(c, r, j);
     json_key(j, "go");
     if (r->have_bi) {
         json_obj_begin(j);

@@ -10,6 +10,7 @@
 
 #include "bundle.h"
 #include "cgroup.h"
+#include "diagnosis.h"
 #include "exithook.h"
 #include "goparse.h"
 #include "items.h"
@@ -83,6 +84,7 @@ struct capture {
     } crossed[8];
     size_t ncrossed;
     struct memwatch_report watch; /* how memory was watched (set at the run's end) */
+    struct diag_evidence diag;    /* the watermarks' figures (set at the run's end) */
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
 };

@@ -269,8 +269,8 @@ static void heap_growth(const struct diag_evidence *ev, struct diag_verdict *out
         snprintf(sites, sizeof sites, "; most in %.100s (%.0f MiB)", rt->sites[0].function,
                  mib(rt->sites[0].inuse_bytes));
     struct diag_verdict *v = verdict(out, cap, n, "heap-growth",
-                                     "the heap itself grew: %.0f MiB in use of the cgroup's %.0f MiB at %u%%%s",
-                                     mib(rt->heap_inuse), mib(s->usage), s->percent, sites);
+                                     "the heap itself grew: %.0f MiB in use at the %u%% watermark of %.0f MiB%s",
+                                     mib(rt->heap_inuse), s->percent, mib(ev->limit), sites);
     fig(v, "heap_inuse_bytes", (int64_t)rt->heap_inuse);
     fig(v, "usage_bytes", (int64_t)s->usage);
     fig(v, "watermark_percent", s->percent);
@@ -472,4 +472,59 @@ int diag_parse_memlimit(const char *s, int64_t *out)
             return 0;
         }
     return -EINVAL;
+}
+
+void diag_sample_json(const struct diag_sample *s, struct json *j)
+{
+    json_obj_begin(j);
+    json_kv_str(j, "schema", "crashbox.figures/1");
+    json_kv_uint(j, "watermark_percent", s->percent);
+    json_kv_int(j, "seen_unix_ms", s->seen_ms);
+    json_key(j, "cgroup");
+    if (s->have_cgroup) {
+        json_obj_begin(j);
+        json_kv_int(j, "read_unix_ms", s->cgroup_read_ms);
+        json_kv_uint(j, "usage_bytes", s->usage);
+        json_kv_uint(j, "file_bytes", s->file);
+        json_kv_uint(j, "shmem_bytes", s->shmem);
+        json_kv_uint(j, "anon_bytes", s->anon);
+        json_obj_end(j);
+    } else {
+        json_null(j);
+    }
+    json_key(j, "processes");
+    json_arr_begin(j);
+    for (size_t i = 0; i < s->nprocs; i++) {
+        const struct diag_proc *p = &s->procs[i];
+        json_obj_begin(j);
+        json_kv_int(j, "pid", p->pid);
+        json_kv_str(j, "comm", p->comm);
+        json_kv_uint(j, "vm_rss", p->rss);
+        json_kv_uint(j, "rss_anon", p->rss_anon);
+        json_kv_uint(j, "rss_file", p->rss_file);
+        json_kv_uint(j, "rss_shmem", p->rss_shmem);
+        json_kv_int(j, "read_unix_ms", p->read_ms);
+        json_obj_end(j);
+    }
+    json_arr_end(j);
+    json_key(j, "go_runtime");
+    const struct diag_runtime *rt = &s->rt;
+    if (rt->have) {
+        json_obj_begin(j);
+        json_kv_int(j, "read_unix_ms", rt->read_ms);
+        json_kv_uint(j, "heap_inuse", rt->heap_inuse);
+        json_kv_uint(j, "heap_idle", rt->heap_idle);
+        json_kv_uint(j, "heap_released", rt->heap_released);
+        json_kv_uint(j, "stack_inuse", rt->stack_inuse);
+        json_kv_uint(j, "goroutines", rt->goroutines);
+        json_kv_uint(j, "num_gc", rt->num_gc);
+        json_kv_int(j, "last_gc_unix_ms", rt->last_gc_ms);
+        json_kv_int(j, "gogc_percent", rt->gogc_percent);
+        json_kv_int(j, "gomemlimit_bytes", rt->gomemlimit == DIAG_NO_LIMIT ? -1 : rt->gomemlimit);
+        json_kv_uint(j, "gomaxprocs", rt->gomaxprocs);
+        json_obj_end(j);
+    } else {
+        json_null(j);
+    }
+    json_obj_end(j);
 }

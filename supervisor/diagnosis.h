@@ -107,3 +107,6 @@ int diag_parse_runtime(const char *buf, size_t len, struct diag_runtime *rt);
 int diag_parse_goroutine_profile(const char *buf, size_t len, struct diag_runtime *rt);
 /* GOMEMLIMIT's syntax (1234, 512MiB, 1GiB, off); -EINVAL if not. */
 int diag_parse_memlimit(const char *s, int64_t *out);
+
+/* One watermark's figures as the snapshot's figures.json keeps them. */
+void diag_sample_json(const struct diag_sample *s, struct json *j);

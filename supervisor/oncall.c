@@ -501,6 +501,29 @@ static void print_memory(const struct jv *v)
            version->num, kills);
 }
 
+/* The memory verdicts (diagnosis.h), first: the line an expert would say.
+ * Each text wrapped under its ID to fit 80 columns. */
+static void print_verdicts(const struct jv *v)
+{
+    const struct jv *d = jv_get(v, "diagnosis");
+    for (const struct jv *e = d && d->type == JV_ARRAY ? d->child : NULL; e; e = e->next) {
+        const char *text = jv_str(e, "text") ?: "";
+        printf("  verdict  %s\n", jv_str(e, "verdict") ?: "?");
+        while (*text) {
+            size_t n = strlen(text), cut = n;
+            if (n > 68) {
+                cut = 68;
+                while (cut > 20 && text[cut] != ' ')
+                    cut--;
+            }
+            printf("           %.*s\n", (int)cut, text);
+            text += cut;
+            while (*text == ' ')
+                text++;
+        }
+    }
+}
+
 /* How memory was watched during the run (bundles before it have no line). */
 static void print_watch(const struct jv *v)
 {
@@ -609,6 +632,7 @@ int oncall_show(int argc, char **argv)
     const char *kind = jv_str(v, "crash.kind");
     printf("%s%s%s crashed: %s%s%s\n", B, jv_str(v, "service") ?: "?", R, colour ? kind_colour(kind ?: "") : "",
            kind ?: "?", R);
+    print_verdicts(v);
     printf("  when     %s on %s (pid %.0f, restart %.0f)\n", jv_str(v, "time") ?: "?", jv_str(v, "host") ?: "?",
            jv_num(v, "pid", 0), jv_num(v, "restarts", 0));
     printf("  why      %s\n", jv_str(v, "crash.message") ?: "?");

@@ -125,6 +125,8 @@ size_t preoom_fds(const struct preoom *p, int *fds, short *events, size_t cap)
 
 static void drop_pending(struct preoom *p, size_t i, bool keep_as_bundle)
 {
+    p->have_sample[i] = false;
+    items_free(&p->missing[i]);
     if (!p->pending[i][0] || p->dirfd < 0)
         return;
     if (keep_as_bundle) {
@@ -146,9 +148,56 @@ static long long wall_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The cheap figures, at once: the cgroup's usage and memory.stat, then
+ * each process in it from /proc/PID/status, each stamped as read. */
+static void cheap_figures(const struct preoom *p, struct diag_sample *s, struct items *it)
+{
+    _cleanup_free_ char *b = NULL;
+    size_t len;
+    const char *usage_file = p->w.version == CGROUP_V1 ? "memory.usage_in_bytes" : "memory.current";
+    if (read_file_at(p->w.dirfd, usage_file, 256, &b, &len) == 0) {
+        s->usage = strtoull(b, NULL, 10);
+        s->have_cgroup = true;
+    }
+    s->cgroup_read_ms = wall_ms();
+    free(steal_pointer(&b));
+    if (read_file_at(p->w.dirfd, "memory.stat", 1 << 16, &b, &len) == 0)
+        (void)diag_parse_memory_stat(b, len, s);
+    free(steal_pointer(&b));
+    if (read_file_at(p->w.dirfd, "cgroup.procs", 1 << 16, &b, &len) < 0) {
+        items_add_missing(it, "figures.json:processes", "cannot read cgroup.procs");
+        return;
+    }
+    pid_t self = getpid();
+    for (char *q = b, *end = b + len; q < end && s->nprocs < DIAG_MAX_PROCS;) {
+        char *nl = memchr(q, '\n', (size_t)(end - q));
+        if (nl)
+            *nl = '\0';
+        int pid = atoi(q);
+        q = nl ? nl + 1 : end;
+        if (pid <= 0 || pid == self)
+            continue;
+        char path[48];
+        snprintf(path, sizeof path, "/proc/%d/status", pid);
+        _cleanup_free_ char *st = NULL;
+        size_t stlen;
+        struct diag_proc *dp = &s->procs[s->nprocs];
+        *dp = (struct diag_proc){.pid = pid};
+        if (read_file_at(AT_FDCWD, path, 1 << 14, &st, &stlen) == 0 && diag_parse_status(st, stlen, dp) == 0) {
+            dp->read_ms = wall_ms();
+            s->nprocs++;
+        }
+    }
+}
+
 static void take(struct preoom *p, size_t i, uint64_t usage)
 {
     long long seen_ms = wall_ms(); /* the crossing was seen now; collecting takes a while */
+    struct diag_sample *sample = &p->samples[i];
+    struct items it = {0};
+    *sample = (struct diag_sample){.percent = p->w.st.wm[i].percent, .seen_ms = seen_ms, .usage = usage};
+    cheap_figures(p, sample, &it);
+    p->have_sample[i] = true;
     struct watermark *wm = &p->w.st.wm[i];
     if (wm->percent > p->state_watermark)
         p->state_watermark = wm->percent;
@@ -156,9 +205,6 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
     state_update(p);
     log_info("memory at %llu of %llu bytes crossed the %u%% watermark: pre-OOM snapshot",
              (unsigned long long)usage, (unsigned long long)p->w.st.limit, wm->percent);
-    if (p->dirfd < 0)
-        return;
-    struct items it = {0};
     char path[64];
     snprintf(path, sizeof path, "/proc/%d", (int)p->capture->pid);
     _cleanup_close_ int procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -169,7 +215,12 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
     if (p->capture->control_fd >= 0 && !p->shim_greeted)
         p->shim_greeted = shimctl_greeted(p->capture->control_fd);
     if (p->shim_greeted)
-        shimctl_collect(p->capture->control_fd, now_ms() + (long long)p->policy->snapshot_budget_ms, &it);
+        shimctl_collect(p->capture->control_fd, now_ms() + (long long)p->policy->snapshot_budget_ms, &it,
+                        &sample->rt);
+    else
+        items_add_missing(&it, "go/runtime.json",
+                          p->capture->control_fd >= 0 ? "the Go shim has not said hello (not imported?)"
+                                                      : "no Go shim ([capture] go_shim is off)");
     static const char *const files[] = {"memory.stat", "memory.usage_in_bytes", "memory.max_usage_in_bytes",
                                         "memory.current", "memory.peak", "memory.events", "memory.pressure", NULL};
     for (size_t k = 0; files[k]; k++) {
@@ -180,6 +231,20 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
         if (read_file_at(p->w.dirfd, files[k], 1 << 20, &buf, &len) == 0)
             items_add(&it, member, buf, len, false);
     }
+    struct json fj;
+    json_init(&fj, true);
+    diag_sample_json(sample, &fj);
+    if (!json_failed(&fj))
+        items_add(&it, "figures.json", steal_pointer(&fj.buf), fj.len, false);
+    json_free(&fj);
+    drop_pending(p, i, false); /* a newer snapshot of the same watermark replaces it */
+    p->have_sample[i] = true;
+    for (size_t k = 0; k < it.nmissing; k++)
+        items_add_missing(&p->missing[i], it.missing[k].name, it.missing[k].reason);
+    if (p->dirfd < 0) {
+        items_free(&it);
+        return;
+    }
     struct json j;
     json_init(&j, true);
     json_obj_begin(&j);
@@ -189,7 +254,6 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
     json_kv_uint(&j, "usage_bytes", usage);
     json_kv_uint(&j, "limit_bytes", p->w.st.limit);
     json_obj_end(&j);
-    drop_pending(p, i, false); /* a newer snapshot of the same watermark replaces it */
     snprintf(p->pending[i], sizeof p->pending[i], ".crashbox-pending-%s-%s-%d-%u.tar.zst", p->capture->service,
              p->capture->host, (int)p->capture->pid, wm->percent);
     size_t bytes;
@@ -247,17 +311,35 @@ void preoom_on_event(struct preoom *p, int fd)
     memwatch_schedule(&p->w, usage);
 }
 
+/* The samples, oldest first, as the verdicts read them. */
+static void hand_samples(struct preoom *p, struct diag_evidence *ev)
+{
+    ev->n = 0;
+    for (size_t i = 0; i < p->w.st.n && ev->n < DIAG_MAX_SAMPLES; i++) {
+        if (!p->have_sample[i])
+            continue;
+        size_t k = ev->n++;
+        for (; k > 0 && ev->samples[k - 1].seen_ms > p->samples[i].seen_ms; k--)
+            ev->samples[k] = ev->samples[k - 1];
+        ev->samples[k] = p->samples[i];
+    }
+}
+
 void preoom_finish(struct preoom *p)
 {
     p->capture->watch = p->w.report;
-    if (!p->active || p->dirfd < 0)
+    if (!p->active)
         return;
     struct capture *c = p->capture;
+    hand_samples(p, &c->diag);
+    if (p->dirfd < 0)
+        return;
     for (size_t i = 0; i < p->w.st.n; i++) {
         if (!p->pending[i][0])
             continue;
         char prefix[32];
         snprintf(prefix, sizeof prefix, "pre-oom/%u/", p->w.st.wm[i].percent);
+        items_move(&c->preoom_items, &p->missing[i], prefix);
         if (bundle_read_into_items(p->dirfd, p->pending[i], prefix, 8 << 20, &c->preoom_items) == 0 &&
             c->ncrossed < MEMWATCH_MAX) {
             c->crossed[c->ncrossed].percent = p->w.st.wm[i].percent;
@@ -273,6 +355,8 @@ void preoom_finish(struct preoom *p)
 
 void preoom_stop(struct preoom *p)
 {
+    for (size_t i = 0; i < MEMWATCH_MAX; i++)
+        items_free(&p->missing[i]);
     memwatch_close(&p->w);
     closep(&p->dirfd);
     p->active = false;

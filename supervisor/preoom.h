@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "capture.h"
+#include "diagnosis.h"
 #include "memwatch.h"
 
 struct preoom {
@@ -23,6 +24,11 @@ struct preoom {
     bool shim_greeted; /* the service's Go shim said hello */
     unsigned state_watermark;
     uint64_t state_usage;
+    /* The figures of each watermark's snapshot, for the verdicts, and what
+     * its snapshot lacks (kept here: the pending file holds members only). */
+    struct diag_sample samples[MEMWATCH_MAX];
+    bool have_sample[MEMWATCH_MAX];
+    struct items missing[MEMWATCH_MAX]; /* owned */
 };
 
 /* Starts watching the service's cgroup (the capture's baseline one). */
@@ -31,7 +37,8 @@ void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
 size_t preoom_fds(const struct preoom *p, int *fds, short *events, size_t cap);
 void preoom_on_event(struct preoom *p, int fd);
 /* At the service's end: hands the pending snapshots to the capture (items
- * under pre-oom/<percent>/ and the crossings) and removes the files. */
+ * under pre-oom/<percent>/, the crossings and their figures in c->diag)
+ * and removes the files. */
 void preoom_finish(struct preoom *p);
 void preoom_stop(struct preoom *p);
 
