@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,17 @@ static bool next_line(struct cursor *c, struct line *l)
     return true;
 }
 
+/* The decimal number at p, reading no further than e (the buffer is not
+ * NUL-terminated); capped, 0 if none. */
+static long number_at(const char *p, const char *e)
+{
+    long v = 0;
+    for (; p < e && isdigit((unsigned char)*p); p++)
+        if (v < 1000000000000L)
+            v = v * 10 + (*p - '0');
+    return v;
+}
+
 static bool starts(const struct line *l, const char *p)
 {
     size_t n = strlen(p);
@@ -58,27 +70,78 @@ static char *dup_n(const char *s, size_t n)
     return d;
 }
 
-/* "goroutine 7 [running]:", "goroutine 1 gp=0xc000002380 m=0 mp=0x547e40
- * [running, locked to thread]:". Fills id and state (pointing into l). */
-static bool goroutine_header(const struct line *l, long *id, const char **state, size_t *state_n)
+/* A goroutine header, as Go 1.19-1.26 print it:
+ *   goroutine 7 [chan receive, 3 minutes, locked to thread]:
+ *   goroutine 1 gp=0x3b46dcb0c000 m=0 mp=0x5a8f40 [running]:   (GOTRACEBACK=system)
+ *   goroutine 19 [chan receive (synctest), synctest group 18]:  (1.24)
+ *   goroutine 21 [sleep (durable), synctest bubble 1]:          (1.25+)
+ *   goroutine 8 [running labels:{"request": "r-42"}]:           (1.26, tracebacklabels)
+ * The state is the wait reason alone; the rest are annotations. */
+struct goroutine_header {
+    long id;
+    const char *state; /* points into the line */
+    size_t state_n;
+    const char *labels; /* "{...}" or NULL */
+    size_t labels_n;
+    unsigned long minutes; /* ", N minutes": blocked that long */
+};
+
+static const char *find_n(const char *s, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(s + i, needle, k) == 0)
+            return s + i;
+    return NULL;
+}
+
+static bool goroutine_header(const struct line *l, struct goroutine_header *h)
 {
     if (!starts(l, "goroutine ") || !ends(l, "]:"))
         return false;
     const char *p = l->s + 10, *e = l->s + l->n;
     if (p >= e || !isdigit((unsigned char)*p))
         return false;
-    long v = 0;
-    while (p < e && isdigit((unsigned char)*p)) {
-        if (v < 1000000000000L)
-            v = v * 10 + (*p - '0');
+    long v = number_at(p, e);
+    while (p < e && isdigit((unsigned char)*p))
         p++;
-    }
+    if (p >= e || *p != ' ')
+        return false;
     const char *open = memchr(p, '[', (size_t)(e - p));
     if (!open)
         return false;
-    *id = v;
-    *state = open + 1;
-    *state_n = (size_t)(e - 2 - (open + 1));
+    *h = (struct goroutine_header){.id = v};
+    const char *in = open + 1, *in_end = e - 2;
+    const char *lab = find_n(in, (size_t)(in_end - in), " labels:{");
+    if (lab) {
+        h->labels = lab + 8;
+        h->labels_n = (size_t)(in_end - h->labels);
+        in_end = lab;
+    }
+    const char *comma = find_n(in, (size_t)(in_end - in), ", ");
+    const char *st_end = comma ? comma : in_end;
+    /* ", 3 minutes" and the like follow the state. */
+    for (const char *a = comma; a; a = find_n(a + 2, (size_t)(in_end - a - 2), ", ")) {
+        const char *q = a + 2;
+        long m = number_at(q, in_end);
+        while (q < in_end && isdigit((unsigned char)*q))
+            q++;
+        if (q > a + 2 && (size_t)(in_end - q) >= 7 && memcmp(q, " minute", 7) == 0)
+            h->minutes = (unsigned long)m;
+    }
+    static const char *const marks[] = {" (durable)", " (scan)", " (leaked)"};
+    for (bool again = true; again;) {
+        again = false;
+        for (size_t i = 0; i < ARRAY_SIZE(marks); i++) {
+            size_t m = strlen(marks[i]);
+            if ((size_t)(st_end - in) > m && memcmp(st_end - m, marks[i], m) == 0) {
+                st_end -= m;
+                again = true;
+            }
+        }
+    }
+    h->state = in;
+    h->state_n = (size_t)(st_end - in);
     return true;
 }
 
@@ -102,30 +165,42 @@ static bool is_crash_start(const struct line *l, const struct line *next)
 /* After a crash start, the runtime prints a goroutine header or "runtime
  * stack:" soon; with GOTRACEBACK=none or a truncated capture, only a few
  * indented or bracketed lines follow. An application's log line that just
- * happens to begin with "panic: " is followed by more log lines. */
+ * happens to begin with "panic: " is followed by more log lines. Before Go
+ * 1.23 a panic value's own newlines are printed raw: up to the first blank
+ * line, any line may belong to the value, and then the report must follow. */
 static bool crash_start_is_real(const char *start, const char *end)
 {
     struct cursor c = {start, end};
     struct line l;
     next_line(&c, &l);
     bool race = starts(&l, "WARNING: DATA RACE");
+    bool in_value = starts(&l, "panic: ") || starts(&l, "fatal error: ");
+    bool raw_value_lines = false;
     for (int i = 0; i < 200 && next_line(&c, &l); i++) {
-        long id;
-        const char *st;
-        size_t stn;
-        if (goroutine_header(&l, &id, &st, &stn) || starts(&l, "runtime stack:"))
+        struct goroutine_header h;
+        if (goroutine_header(&l, &h) || starts(&l, "runtime stack:"))
             return true;
         if (race && (starts(&l, "==================") || ends(&l, ":")))
             return true;
+        if (l.n == 0)
+            in_value = false;
         if (l.n == 0 || l.s[0] == '\t' || l.s[0] == '[' || starts(&l, "PC=") ||
             starts(&l, "runtime: ") || starts(&l, "signal arrived during") ||
             starts(&l, "exit status ") || starts(&l, "fatal error: ") ||
             starts(&l, "goroutine ") || starts(&l, "panic: "))
             continue;
+        if (in_value) {
+            raw_value_lines = true;
+            continue;
+        }
         return false;
     }
-    return true; /* only report-shaped lines up to the end: truncated */
+    /* Only report-shaped lines up to the end: truncated. Raw lines with no
+     * report after them are more likely a log line and its successors. */
+    return !raw_value_lines;
 }
+
+static const char *first_of_chain(const char *buf, size_t len, const char *start);
 
 /* Finds the start of the last real crash report. Returns NULL if none. */
 static const char *find_report(const char *buf, size_t len)
@@ -149,9 +224,65 @@ static const char *find_report(const char *buf, size_t len)
     for (size_t i = 0; i < kept; i++) {
         const char *s = cand[(ncand - 1 - i) % KEEP];
         if (crash_start_is_real(s, buf + len))
-            return s;
+            return first_of_chain(buf, len, s);
     }
     return NULL;
+}
+
+/* The line before the one starting at *p (which moves to it); false at
+ * the start of the buffer. */
+static bool prev_line(const char *buf, const char **p, struct line *l)
+{
+    if (*p <= buf)
+        return false;
+    const char *e = *p - 1; /* the '\n' ending the previous line */
+    const char *nl = e > buf ? memrchr(buf, '\n', (size_t)(e - buf)) : NULL;
+    const char *s = nl ? nl + 1 : buf;
+    l->s = s;
+    l->n = (size_t)(e - s);
+    if (l->n && l->s[l->n - 1] == '\r')
+        l->n--;
+    *p = s;
+    return true;
+}
+
+/* The report's real start, given its last part. Under GOTRACEBACK=crash the
+ * crashing thread's report is followed, for every other thread, by "-----",
+ * a blank line and that thread's own signal dump: the first is the report.
+ * The race detector prints one report per race until the program exits
+ * with "Found N data race(s)": the first race is the crash's. */
+static const char *first_of_chain(const char *buf, size_t len, const char *start)
+{
+    for (;;) {
+        struct cursor c = {start, buf + len};
+        struct line l, later = {0};
+        next_line(&c, &l);
+        bool race = starts(&l, "WARNING: DATA RACE");
+        const char *p = start;
+        if (!race) {
+            if (l.s[0] != 'S')
+                return start;
+            /* Only a dump right after "-----" continues an earlier report. */
+            while (prev_line(buf, &p, &l) && l.n == 0)
+                ;
+            if (p == start || !(l.n == 5 && memcmp(l.s, "-----", 5) == 0))
+                return start;
+        }
+        const char *found = NULL;
+        while (!found && prev_line(buf, &p, &l)) {
+            if (race && starts(&l, "Found ") && find_n(l.s, l.n, " data race"))
+                break; /* the end of a previous run */
+            if (l.n && is_crash_start(&l, later.s ? &later : NULL)) {
+                if (race && !starts(&l, "WARNING: DATA RACE"))
+                    break;
+                found = l.s;
+            }
+            later = l;
+        }
+        if (!found || (!race && !crash_start_is_real(found, start)))
+            return start;
+        start = found;
+    }
 }
 
 /* Lines "runtime: ..." just before a fatal error belong to its report. */
@@ -190,18 +321,6 @@ static void append_line(char **msg, const char *s, size_t n)
     memcpy(m + old + 1, s, n);
     m[old + 1 + n] = '\0';
     *msg = m;
-}
-
-/* Strips Go's " [recovered]" / " [recovered, repanicked]" markers. */
-static size_t strip_recovered(const char *s, size_t n)
-{
-    static const char *const marks[] = {" [recovered, repanicked]", " [recovered]"};
-    for (size_t i = 0; i < ARRAY_SIZE(marks); i++) {
-        size_t m = strlen(marks[i]);
-        if (n >= m && memcmp(s + n - m, marks[i], m) == 0)
-            return n - m;
-    }
-    return n;
 }
 
 /* Value of "key=VALUE" in a space-separated line, into *dst. */
@@ -286,10 +405,70 @@ bool goparse_is_runtime_function(const char *fn)
            strncmp(fn, "internal/", 9) == 0 || strcmp(fn, "panic") == 0;
 }
 
+/* Where the Go distribution's sources are, from a runtime frame's file
+ * ("/usr/lib/go-1.23/src/runtime/proc.go" -> "/usr/lib/go-1.23/src/"): its
+ * length, 0 if no frame shows it. */
+static size_t goroot_src_len(const struct go_crash *c, const char **root)
+{
+    for (size_t i = 0; i < c->nframes; i++) {
+        const struct go_frame *f = &c->frames[i];
+        if (!f->file || strncmp(f->function, "runtime.", 8) != 0)
+            continue;
+        const char *r = strstr(f->file, "/src/runtime/");
+        if (r) {
+            *root = f->file;
+            return (size_t)(r - f->file) + 5;
+        }
+    }
+    return 0;
+}
+
+/* A frame of the Go distribution's own packages ("sync.", "net/http.",
+ * "testing."): the import path's first element has no dot and is not
+ * "main", and the file, where the runtime's frames show where the
+ * distribution is, lies there (a module named "myapp" is not the
+ * distribution's). Under it, which wrapper the distribution puts around a
+ * call (sync.fatal in 1.23, internal/sync.fatal in 1.24) varies by version. */
+static bool is_library_frame(const struct go_frame *f, const char *root, size_t root_n)
+{
+    const char *fn = f->function;
+    const char *dot = strchr(fn, '.'), *slash = strchr(fn, '/');
+    if (!dot)
+        return false;
+    if (slash && slash < dot) {
+        /* "net/http.(*conn).serve": the first element is before the slash */
+    } else if (slash || (dot - fn == 4 && memcmp(fn, "main", 4) == 0)) {
+        return false; /* "example.com/x.F" or "main.main" */
+    }
+    return !(root_n && f->file && strncmp(f->file, root, root_n) != 0);
+}
+
+/* The first frame of the program's own code, or failing that of any
+ * non-runtime code; -1 if none. */
+static int culprit_frame(const struct go_crash *c)
+{
+    const char *root = NULL;
+    size_t root_n = goroot_src_len(c, &root);
+    int fallback = -1;
+    for (size_t i = 0; i < c->nframes; i++) {
+        const struct go_frame *f = &c->frames[i];
+        if (!f->function || goparse_is_runtime_function(f->function))
+            continue;
+        if (!is_library_frame(f, root, root_n))
+            return (int)i;
+        if (fallback < 0)
+            fallback = (int)i;
+    }
+    return fallback;
+}
+
 static bool has_app_frame(const struct go_crash *c)
 {
+    const char *root = NULL;
+    size_t root_n = goroot_src_len(c, &root);
     for (size_t i = 0; i < c->nframes; i++)
-        if (c->frames[i].function && !goparse_is_runtime_function(c->frames[i].function))
+        if (c->frames[i].function && !goparse_is_runtime_function(c->frames[i].function) &&
+            !is_library_frame(&c->frames[i], root, root_n))
             return true;
     return false;
 }
@@ -311,8 +490,44 @@ static void clear_frames(struct go_crash *c)
     c->frames_elided = false;
 }
 
-/* Reads the frames of one goroutine block (Go's format: a function line,
- * then a tab-indented file line) up to its blank line. */
+/* "\t/src/main.go:14 +0x4c fp=...", "\t/src/main.go:14" (an inlined call,
+ * or a newer Go), "\t?:0": a tab, a path, ':' and a line number. */
+static bool is_file_line(const struct line *l)
+{
+    if (l->n < 4 || l->s[0] != '\t')
+        return false;
+    const char *s = l->s + 1, *e = l->s + l->n;
+    const char *sp = memchr(s, ' ', (size_t)(e - s));
+    const char *fe = sp ? sp : e;
+    const char *p = fe;
+    while (p > s && isdigit((unsigned char)p[-1]))
+        p--;
+    return p < fe && p - 1 > s && p[-1] == ':';
+}
+
+/* "main.(*T).Method(0xc000010000, {0x4a0f5b?, 0x3})", "panic({...})": a
+ * name with no space in it, then the arguments in parentheses (cut short
+ * only by the end of a truncated capture). A C function that a cgo
+ * symbolizer names may come without arguments, but always with its file
+ * line. A log line is not a function line. */
+static bool is_function_line(const struct line *l, bool file_ok)
+{
+    if (l->n < 3 || l->s[0] == ' ' || l->s[0] == '\t')
+        return false;
+    if (!memchr(l->s, '(', l->n))
+        return file_ok && !memchr(l->s, ' ', l->n);
+    if (l->s[l->n - 1] != ')' && file_ok)
+        return false;
+    size_t name = function_name_len(l->s, l->n);
+    if (name == 0 || name == l->n)
+        return false;
+    return memchr(l->s, ' ', name) == NULL;
+}
+
+/* Reads the frames of one goroutine block up to its blank line. A frame is
+ * a function line followed by its tab-indented file line; anything else
+ * (another process's log line, a register dump under GOTRACEBACK=crash,
+ * "goroutine running on other thread") is not a frame and is skipped. */
 static void parse_frames(struct go_crash *c, struct cursor *cur)
 {
     struct line l;
@@ -323,38 +538,40 @@ static void parse_frames(struct go_crash *c, struct cursor *cur)
             c->frames_elided = true;
             continue;
         }
-        struct go_frame *f;
-        bool created = starts(&l, "created by ");
-        const char *fs = l.s, *fe = l.s + l.n;
-        if (created) {
-            fs += 11;
-            f = &c->created_by;
+        struct cursor peek = *cur;
+        struct line fl;
+        bool have_fl = next_line(&peek, &fl);
+        bool file_ok = have_fl && is_file_line(&fl);
+        /* The capture ends here, maybe mid-line: take what there is. */
+        bool truncated = !have_fl || (peek.pos >= peek.end && fl.n && fl.s[0] == '\t');
+        if (!file_ok && !truncated)
+            continue;
+        struct go_frame *f = NULL;
+        if (starts(&l, "created by ")) {
+            const char *fs = l.s + 11, *fe = l.s + l.n;
             /* 1.21+: "created by main.main in goroutine 1" */
             const char *in = NULL;
             for (const char *p = fs; p + 14 <= fe; p++)
                 if (memcmp(p, " in goroutine ", 14) == 0)
                     in = p;
             if (in) {
-                c->created_by_goroutine = strtol(in + 14, NULL, 10);
+                c->created_by_goroutine = number_at(in + 14, fe);
                 fe = in;
             }
+            f = &c->created_by;
             free(f->function);
             f->function = dup_n(fs, (size_t)(fe - fs));
-        } else if (l.s[0] == '\t' || l.s[0] == ' ') {
-            continue; /* a file line without its function: skip */
-        } else {
+        } else if (is_function_line(&l, file_ok)) {
             if (c->nframes == GOPARSE_MAX_FRAMES) {
                 c->frames_elided = true;
-                f = NULL;
             } else {
                 f = &c->frames[c->nframes++];
-                f->function = dup_n(fs, function_name_len(fs, (size_t)(fe - fs)));
+                f->function = dup_n(l.s, function_name_len(l.s, l.n));
             }
+        } else {
+            continue;
         }
-        /* The file line follows, tab-indented. */
-        struct cursor peek = *cur;
-        struct line fl;
-        if (next_line(&peek, &fl) && fl.n && fl.s[0] == '\t') {
+        if (file_ok) {
             *cur = peek;
             if (f)
                 parse_file_line(&fl, f);
@@ -382,7 +599,8 @@ static void parse_race(struct go_crash *c, struct cursor *cur)
                 char msg[256];
                 int n = snprintf(msg, sizeof msg, "data race: %.*s", (int)(l.n - 1 > 200 ? 200 : l.n - 1), l.s);
                 set_str(&c->message, msg, n > 0 ? (size_t)n : 0);
-                c->goroutine = strtol(by + 14, NULL, 10);
+                c->goroutine = number_at(by + 14, l.s + l.n);
+                c->goroutine_reason = "crashing";
                 in_access = true;
             } else if (starts(&l, "Read at ") || starts(&l, "Write at ")) {
                 in_access = true;
@@ -453,16 +671,48 @@ void crash_fingerprint(const char *kind, const char *message, const char *const 
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+/* "main.main.gowrap1" (1.22+) or "main.main.func2" (before): the function
+ * a go statement with arguments runs, whose name changed with Go 1.22. */
+static bool is_go_wrapper(const char *fn)
+{
+    const char *dot = strrchr(fn, '.');
+    if (!dot)
+        return false;
+    const char *d = dot + 1;
+    if (strncmp(d, "gowrap", 6) == 0)
+        d += 6;
+    else if (strncmp(d, "func", 4) == 0)
+        d += 4;
+    else
+        return false;
+    if (!*d)
+        return false;
+    for (; *d; d++)
+        if (!isdigit((unsigned char)*d))
+            return false;
+    return true;
+}
+
+/* From the culprit down: the same program code whichever Go's runtime and
+ * library frames sit above it. A goroutine's entry frame, when it is a
+ * closure or a go statement's wrapper below other program frames, is left
+ * out: Go 1.22 renamed those wrappers. */
 static void fingerprint(struct go_crash *c)
 {
-    const char *top[5];
+    const char *root = NULL;
+    size_t root_n = goroot_src_len(c, &root);
+    bool app = c->culprit >= 0 && !is_library_frame(&c->frames[c->culprit], root, root_n);
+    const char *top[GOPARSE_MAX_FRAMES];
     size_t taken = 0;
-    for (size_t i = 0; i < c->nframes && taken < ARRAY_SIZE(top); i++) {
-        const char *fn = c->frames[i].function;
-        if (fn && !goparse_is_runtime_function(fn))
-            top[taken++] = fn;
+    for (size_t i = c->culprit >= 0 ? (size_t)c->culprit : c->nframes; i < c->nframes; i++) {
+        const struct go_frame *f = &c->frames[i];
+        if (f->function && !goparse_is_runtime_function(f->function) &&
+            !(app && is_library_frame(f, root, root_n)))
+            top[taken++] = f->function;
     }
-    crash_fingerprint(go_crash_kind_name(c->kind), c->message, top, taken, c->fingerprint);
+    if (taken > 1 && !c->frames_elided && is_go_wrapper(top[taken - 1]))
+        taken--;
+    crash_fingerprint(go_crash_kind_name(c->kind), c->message, top, taken < 5 ? taken : 5, c->fingerprint);
 }
 
 const char *go_crash_kind_name(enum go_crash_kind k)
@@ -488,8 +738,174 @@ void go_crash_free(struct go_crash *c)
     free(c->signal_addr);
     free(c->signal_pc);
     free(c->goroutine_state);
+    free(c->goroutine_labels);
     clear_frames(c);
     *c = (struct go_crash){0};
+}
+
+/* How much a goroutine of a snapshot dump matters (see goparse.h), 0 for
+ * not at all, and the reason's name. */
+static unsigned long snapshot_rank(const struct go_crash *g, const struct goroutine_header *h,
+                                   const char **reason)
+{
+    if (!has_app_frame(g))
+        return 0;
+    if (h->minutes) {
+        *reason = "blocked longest";
+        return 1000 + (h->minutes < ULONG_MAX - 1000 ? h->minutes : ULONG_MAX - 1000);
+    }
+    if ((h->state_n == 7 && memcmp(h->state, "running", 7) == 0) ||
+        (h->state_n == 8 && memcmp(h->state, "runnable", 8) == 0)) {
+        *reason = "running";
+        return 3;
+    }
+    *reason = h->id == 1 ? "main" : "first";
+    return h->id == 1 ? 2 : 1;
+}
+
+static void take_goroutine(struct go_crash *c, struct go_crash *from, const struct goroutine_header *h)
+{
+    clear_frames(c);
+    memcpy(c->frames, from->frames, sizeof c->frames);
+    c->nframes = from->nframes;
+    c->frames_elided = from->frames_elided;
+    c->created_by = from->created_by;
+    c->created_by_goroutine = from->created_by_goroutine;
+    from->nframes = 0;
+    memset(from->frames, 0, sizeof from->frames);
+    from->created_by = (struct go_frame){0};
+    c->goroutine = h->id;
+    set_str(&c->goroutine_state, h->state, h->state_n);
+    free(c->goroutine_labels);
+    c->goroutine_labels = h->labels ? dup_n(h->labels, h->labels_n) : NULL;
+}
+
+/* Reads the goroutine blocks, from the first header on, and keeps the one
+ * that matters in c. */
+static void parse_goroutines(struct go_crash *c, struct cursor *cur, bool dump, bool snapshot)
+{
+    struct go_crash g = {.created_by_goroutine = -1};
+    unsigned long best = 0;
+    struct line l;
+    while (next_line(cur, &l)) {
+        struct goroutine_header h;
+        if (!goroutine_header(&l, &h))
+            continue; /* register dumps, "-----", other threads' dump lines */
+        bool first = c->goroutines++ == 0;
+        if (snapshot) {
+            clear_frames(&g);
+            parse_frames(&g, cur);
+            const char *reason = NULL;
+            unsigned long rank = snapshot_rank(&g, &h, &reason);
+            if (rank > best) {
+                best = rank;
+                take_goroutine(c, &g, &h);
+                c->goroutine_reason = reason;
+            }
+        } else if (first || (dump && !has_app_frame(c))) {
+            /* The crashing goroutine is printed first. A signal dump of a
+             * fault in non-Go code may start with a runtime-only one, such
+             * as an idle g0: there, the first with application frames. */
+            clear_frames(&g);
+            parse_frames(&g, cur);
+            take_goroutine(c, &g, &h);
+            c->goroutine_reason = "crashing";
+        }
+    }
+    clear_frames(&g);
+    if (snapshot && !best)
+        c->goroutine_reason = "none";
+}
+
+/* " [recovered]" / " [recovered, repanicked]" (1.25+: the same value
+ * panicked again, printed once) off the end of a panic value's last line;
+ * the number of panics the marker stands for. */
+static unsigned recovered_marker(const char *s, size_t *n)
+{
+    static const struct {
+        const char *mark;
+        unsigned panics;
+    } marks[] = {{" [recovered, repanicked]", 1}, {" [recovered]", 0}};
+    for (size_t i = 0; i < ARRAY_SIZE(marks); i++) {
+        size_t m = strlen(marks[i].mark);
+        if (*n >= m && memcmp(s + *n - m, marks[i].mark, m) == 0) {
+            *n -= m;
+            return marks[i].panics;
+        }
+    }
+    return 0;
+}
+
+/* The lines before the first goroutine header: the panic chain, the
+ * signal, the value's other lines. */
+static void parse_preamble(struct go_crash *c, struct cursor *cur)
+{
+    struct line l;
+    bool in_runtime_stack = false;
+    bool in_value = c->kind == GO_CRASH_PANIC; /* the first line's value goes on */
+    for (;;) {
+        struct cursor before = *cur;
+        if (!next_line(cur, &l))
+            return;
+        struct goroutine_header h;
+        if (goroutine_header(&l, &h)) {
+            *cur = before;
+            return;
+        }
+        if (l.n == 0) {
+            in_value = false;
+            continue;
+        }
+        if (starts(&l, "runtime stack:"))
+            in_runtime_stack = true;
+        if (in_runtime_stack)
+            continue;
+        if (starts(&l, "[signal ")) {
+            parse_signal_line(c, &l);
+        } else if (starts(&l, "PC=")) {
+            field(l.s, l.n, "sigcode=", &c->signal_code);
+            field(l.s, l.n, "addr=", &c->signal_addr);
+            field(l.s, l.n, "PC=", &c->signal_pc);
+        } else if (starts(&l, "signal arrived during cgo execution")) {
+            c->cgo = true;
+        } else if (c->kind == GO_CRASH_PANIC && starts(&l, "\tpanic: ")) {
+            size_t n = l.n - 8;
+            c->panics += 1 + recovered_marker(l.s + 8, &n);
+            set_str(&c->message, l.s + 8, n);
+            in_value = true;
+        } else if (c->kind == GO_CRASH_PANIC && starts(&l, "\tfatal error: ")) {
+            /* 1.26: the panics pending when a deferred call hit a fatal
+             * error are printed first; the crash is the fatal error. */
+            c->kind = GO_CRASH_FATAL;
+            set_str(&c->message, l.s + 14, l.n - 14);
+            in_value = true;
+        } else if (l.s[0] == '\t' || (in_value && !starts(&l, "runtime: ") && !starts(&l, "fatal error: "))) {
+            /* The value's other lines: tab-indented since 1.23, raw before. */
+            size_t skip = l.s[0] == '\t', n = l.n - skip;
+            if (c->kind == GO_CRASH_PANIC)
+                c->panics += recovered_marker(l.s + skip, &n);
+            if (n || skip)
+                append_line(&c->message, l.s + skip, n);
+        }
+    }
+}
+
+/* The race reports of this run: how many ("Found N data race(s)", or the
+ * reports themselves when the run was cut short). */
+static unsigned count_races(const char *start, const char *end)
+{
+    struct cursor c = {start, end};
+    struct line l;
+    unsigned seen = 0;
+    while (next_line(&c, &l)) {
+        if (starts(&l, "WARNING: DATA RACE")) {
+            seen++;
+        } else if (starts(&l, "Found ") && find_n(l.s, l.n, " data race")) {
+            long n = number_at(l.s + 6, l.s + l.n);
+            return n && n < UINT_MAX ? (unsigned)n : seen;
+        }
+    }
+    return seen;
 }
 
 int goparse_crash(const char *buf, size_t len, struct go_crash *c)
@@ -504,23 +920,21 @@ int goparse_crash(const char *buf, size_t len, struct go_crash *c)
 
     if (starts(&l, "WARNING: DATA RACE")) {
         c->kind = GO_CRASH_RACE;
+        c->races = count_races(start, buf + len);
         const char *s = start;
+        struct line prev;
         /* The report opens with a "==================" line. */
-        if (s > buf) {
-            const char *p = s - 1;
-            while (p > buf && p[-1] != '\n')
-                p--;
-            if ((size_t)(s - 1 - p) >= 18 && memcmp(p, "==================", 18) == 0)
-                s = p;
-        }
+        if (prev_line(buf, &s, &prev) && !starts(&prev, "=================="))
+            s = start;
         c->report_offset = (size_t)(s - buf);
         set_str(&c->message, "data race", 9);
         parse_race(c, &cur);
     } else {
         if (starts(&l, "panic: ")) {
             c->kind = GO_CRASH_PANIC;
-            c->panics = 1;
-            set_str(&c->message, l.s + 7, strip_recovered(l.s + 7, l.n - 7));
+            size_t n = l.n - 7;
+            c->panics = 1 + recovered_marker(l.s + 7, &n);
+            set_str(&c->message, l.s + 7, n);
         } else if (starts(&l, "fatal error: ")) {
             c->kind = GO_CRASH_FATAL;
             set_str(&c->message, l.s + 13, l.n - 13);
@@ -532,56 +946,14 @@ int goparse_crash(const char *buf, size_t len, struct go_crash *c)
             set_str(&c->go_signal, l.s, (size_t)(colon - l.s));
         }
         c->report_offset = (size_t)(start - buf);
-        /* The preamble: up to the first goroutine header. */
-        bool in_runtime_stack = false;
         bool dump = c->go_signal != NULL;
-        while (next_line(&cur, &l)) {
-            long id;
-            const char *st;
-            size_t stn;
-            if (goroutine_header(&l, &id, &st, &stn)) {
-                /* The crashing goroutine is printed first. A signal dump
-                 * (SIGQUIT) often starts with a runtime-only one, such as
-                 * an idle g0: there, the first with application frames. */
-                if (c->goroutines++ == 0 || (dump && !has_app_frame(c))) {
-                    clear_frames(c);
-                    c->goroutine = id;
-                    set_str(&c->goroutine_state, st, stn);
-                    parse_frames(c, &cur);
-                }
-                continue;
-            }
-            if (c->goroutines)
-                continue; /* other goroutines: counted only */
-            if (starts(&l, "runtime stack:")) {
-                in_runtime_stack = true;
-                continue;
-            }
-            if (in_runtime_stack)
-                continue;
-            if (starts(&l, "[signal ")) {
-                parse_signal_line(c, &l);
-            } else if (starts(&l, "PC=")) {
-                field(l.s, l.n, "sigcode=", &c->signal_code);
-                field(l.s, l.n, "addr=", &c->signal_addr);
-                field(l.s, l.n, "PC=", &c->signal_pc);
-            } else if (starts(&l, "signal arrived during cgo execution")) {
-                c->cgo = true;
-            } else if (c->kind == GO_CRASH_PANIC && starts(&l, "\tpanic: ")) {
-                c->panics++;
-                set_str(&c->message, l.s + 8, strip_recovered(l.s + 8, l.n - 8));
-            } else if (l.n > 1 && l.s[0] == '\t' && c->kind != GO_CRASH_RACE) {
-                append_line(&c->message, l.s + 1, l.n - 1); /* a multi-line message */
-            } else if (starts(&l, "fatal error: ") && c->kind == GO_CRASH_PANIC) {
-                /* "panic during panic" and friends: the panic message stays. */
-            }
-        }
+        parse_preamble(c, &cur);
+        /* A dump the process was sent: SIGQUIT, or SI_USER (kill). */
+        bool snapshot = dump && (!strcmp(c->go_signal, "SIGQUIT") ||
+                                 (c->signal_code && !strcmp(c->signal_code, "0")));
+        parse_goroutines(c, &cur, dump, snapshot);
     }
-    for (size_t i = 0; i < c->nframes; i++)
-        if (c->frames[i].function && !goparse_is_runtime_function(c->frames[i].function)) {
-            c->culprit = (int)i;
-            break;
-        }
+    c->culprit = culprit_frame(c);
     if (!c->message)
         return -ENOMEM;
     fingerprint(c);
@@ -615,14 +987,18 @@ void go_crash_to_json(const struct go_crash *c, const char *kind_override, struc
         json_kv_bool(j, "cgo", c->cgo);
         json_obj_end(j);
     }
-    if (c->kind == GO_CRASH_PANIC)
+    if (c->kind == GO_CRASH_PANIC || c->panics)
         json_kv_uint(j, "panics", c->panics);
+    if (c->kind == GO_CRASH_RACE)
+        json_kv_uint(j, "races", c->races);
     json_key(j, "goroutine");
     if (c->goroutine >= 0)
         json_int(j, c->goroutine);
     else
         json_null(j);
     json_kv_str(j, "goroutine_state", c->goroutine_state);
+    json_kv_str(j, "goroutine_reason", c->goroutine_reason);
+    json_kv_str(j, "goroutine_labels", c->goroutine_labels);
     json_kv_uint(j, "goroutines", c->goroutines);
     json_key(j, "culprit");
     if (c->culprit >= 0)

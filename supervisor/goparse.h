@@ -35,8 +35,11 @@ struct go_crash {
     char *signal_addr; /* owned */
     char *signal_pc;   /* owned */
     bool cgo;          /* "signal arrived during cgo execution" */
-    long goroutine;    /* the crashing goroutine's id, -1 if unknown */
-    char *goroutine_state; /* owned: "running", "chan send", ... */
+    unsigned races;    /* race reports in the run */
+    long goroutine;    /* the goroutine that matters, -1 if none or unknown */
+    char *goroutine_state;  /* owned: "running", "chan send", ... */
+    char *goroutine_labels; /* owned: 1.26's {"k": "v"} under tracebacklabels */
+    const char *goroutine_reason; /* static: why that one (goparse_crash) */
     size_t goroutines; /* goroutine headers in the report */
     struct go_frame frames[GOPARSE_MAX_FRAMES];
     size_t nframes;
@@ -49,7 +52,17 @@ struct go_crash {
 };
 
 /* Returns 1 and fills *c when buf holds a Go crash report, 0 when it holds
- * none, -ENOMEM. *c must be released with go_crash_free() either way. */
+ * none, -ENOMEM. *c must be released with go_crash_free() either way.
+ *
+ * The goroutine that matters is the crashing one ("crashing"): the
+ * runtime prints it first. A dump the process was sent from outside
+ * (SIGQUIT, or any signal with sigcode=0) is a snapshot with no crashing
+ * goroutine; there, among the goroutines running the program's own code
+ * (system goroutines and those only in the Go distribution's packages are
+ * not), it is the one blocked longest if the runtime shows one blocked a
+ * minute or more ("blocked longest"), else one running or runnable
+ * ("running"), else the main goroutine ("main"), else the first ("first");
+ * with none of them, none ("none": goroutine -1, no frames). */
 int goparse_crash(const char *buf, size_t len, struct go_crash *c);
 void go_crash_free(struct go_crash *c);
 
