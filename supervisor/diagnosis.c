@@ -22,8 +22,8 @@
 #define SHARE_HEAP 50        /* % of usage in the heap's in-use spans */
 #define FLOOR_BYTES (8u << 20)
 #define LEAK_GOROUTINES 10000 /* a count no service needs */
-#define BURST_MS 2500         /* first watermark to the kill */
-#define BURST_MIB_S 16
+#define BURST_MS 1500         /* first watermark to the kill */
+#define BURST_MIB_S 32
 
 static struct diag_verdict *verdict(struct diag_verdict *out, size_t cap, size_t *n, const char *id,
                                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -218,15 +218,21 @@ static void goroutine_leak(const struct diag_evidence *ev, struct diag_verdict *
     bool stacks = rt->stack_inuse >= FLOOR_BYTES && rt->stack_inuse >= rt->heap_inuse;
     if (!stacks && rt->goroutines < LEAK_GOROUTINES)
         return;
+    /* The largest group from the latest profile: the last one asked for
+     * may not have come before the kill. */
+    for (size_t i = ev->n; !rt->group_count && i-- > 0;)
+        if (ev->samples[i].rt.have && ev->samples[i].rt.group_count)
+            rt = &ev->samples[i].rt;
     char group[200] = "";
     if (rt->group_count && rt->group_nfunctions)
         snprintf(group, sizeof group, "; %" PRIu64 " in %s", rt->group_count, rt->group_functions[0]);
+    const struct diag_runtime *now = &s->rt;
     struct diag_verdict *v = verdict(out, cap, n, "goroutine-leak",
                                      "%" PRIu64 " goroutines, stacks %.0f MiB against a %.0f MiB heap at %u%%%s",
-                                     rt->goroutines, mib(rt->stack_inuse), mib(rt->heap_inuse), s->percent, group);
-    fig(v, "goroutines", (int64_t)rt->goroutines);
-    fig(v, "stack_inuse_bytes", (int64_t)rt->stack_inuse);
-    fig(v, "heap_inuse_bytes", (int64_t)rt->heap_inuse);
+                                     now->goroutines, mib(now->stack_inuse), mib(now->heap_inuse), s->percent, group);
+    fig(v, "goroutines", (int64_t)now->goroutines);
+    fig(v, "stack_inuse_bytes", (int64_t)now->stack_inuse);
+    fig(v, "heap_inuse_bytes", (int64_t)now->heap_inuse);
     fig(v, "watermark_percent", s->percent);
     if (rt->group_count) {
         fig(v, "largest_group_count", (int64_t)rt->group_count);

@@ -1,0 +1,108 @@
+"""Memory verdicts end to end: a real Go program for each verdict is
+OOM-killed in a real memory cgroup under crashbox with the Go shim, and the
+bundle's diagnosis gives its verdict and no wrong one."""
+import os
+import signal
+import subprocess
+
+from bundles import manifest, member
+from lib import CRASHBOX, EXAMPLES, run, write_policy
+from test_capture import memory_cgroup, only_bundle, remove_cgroup
+
+VERDICTS = {"retained-heap", "goroutine-leak", "other-process", "page-cache", "gc-off",
+            "memlimit-above-limit", "burst", "heap-growth"}
+
+
+def oom(tmp, example, limit_mib=128, env=None):
+    """Runs the example in a memory cgroup until the OOM killer ends it;
+    returns the manifest and the bundle's path."""
+    cg = memory_cgroup(tmp, limit_mib << 20)
+    try:
+        d = os.path.join(tmp, "b")
+        os.makedirs(d)
+        pol = write_policy(tmp, "[capture]\ngo_shim = yes\n", "shim.policy")
+        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -p {pol} -- {EXAMPLES}/{example}"
+        r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=180,
+                           env=dict(os.environ, **(env or {})))
+        assert r.returncode == 128 + signal.SIGKILL, r.stderr[-2000:]
+    finally:
+        remove_cgroup(cg)
+    b = only_bundle(d)
+    m = manifest(b)
+    assert m["crash"]["kind"] == "oom-kill", m["crash"]
+    return m, b
+
+
+def verdicts(m, want, also_true=()):
+    """The verdicts include want; any other is one of also_true (true of
+    the story too, e.g. heap-growth beside gc-off)."""
+    got = {v["verdict"]: v for v in m["diagnosis"]}
+    assert set(got) <= VERDICTS, got
+    for w in want:
+        assert w in got, (w, m["diagnosis"], m["memory"].get("watermarks_crossed"))
+    wrong = set(got) - set(want) - set(also_true)
+    assert not wrong, (wrong, m["diagnosis"])
+    return got
+
+
+def test_heap_growth_names_the_allocation_site(tmp):
+    m, b = oom(tmp, "oom-heap-growth")
+    v = verdicts(m, ["heap-growth"])["heap-growth"]
+    assert v["figures"]["site1_function"] == "main.cacheEntry", v
+    assert "main.cacheEntry" in v["text"]
+    show = run([CRASHBOX, "show", b])
+    lines = show.stdout.decode().splitlines()
+    assert lines[1] == "  verdict  heap-growth", lines[:4]
+
+
+def test_burst_from_the_first_watermark_to_the_kill(tmp):
+    m, _ = oom(tmp, "oom-burst")
+    v = verdicts(m, ["burst"], also_true=["heap-growth"])["burst"]
+    assert v["figures"]["first_watermark_to_kill_ms"] <= 2500, v
+    assert v["figures"]["mib_per_s"] >= 16, v
+
+
+def test_goroutine_leak_names_the_waiting_function(tmp):
+    m, b = oom(tmp, "oom-goroutine-leak")
+    v = verdicts(m, ["goroutine-leak"])["goroutine-leak"]
+    assert v["figures"]["stack_inuse_bytes"] >= v["figures"]["heap_inuse_bytes"], v
+    assert v["figures"]["largest_group_function"] == "main.awaitBackend", v
+    # The aggregated profile, not the full dump.
+    pct = v["figures"]["watermark_percent"]
+    assert member(b, f"pre-oom/{pct}/go/goroutines.txt").startswith(b"goroutine profile: total ")
+
+
+def test_a_second_process_in_the_cgroup_is_named(tmp):
+    # golang/go#73490: GOGC=off with a GOMEMLIMIT below the limit is sound
+    # settings; the app's own crash watcher holds the memory that is missing.
+    m, _ = oom(tmp, "oom-other-process", env={"GOGC": "off", "GOMEMLIMIT": "90MiB"})
+    v = verdicts(m, ["other-process"])["other-process"]
+    assert v["figures"]["comm"] == "oom-other-proce", v  # comm is cut at 15 bytes
+    assert v["figures"]["pid"] != m["pid"]
+    assert v["figures"]["rss_bytes"] >= 50 << 20, v
+
+
+def test_tmpfs_pages_are_page_cache(tmp):
+    m, _ = oom(tmp, "oom-page-cache")
+    v = verdicts(m, ["page-cache"])["page-cache"]
+    assert v["figures"]["shmem_bytes"] >= 32 << 20, v
+
+
+def test_gogc_off_without_a_memory_limit(tmp):
+    m, _ = oom(tmp, "oom-garbage", env={"GOGC": "off"})
+    v = verdicts(m, ["gc-off"], also_true=["heap-growth"])["gc-off"]
+    assert v["figures"]["gogc_percent"] == -1 and v["figures"]["settings_from"] == "runtime", v
+
+
+def test_gomemlimit_above_the_containers_limit(tmp):
+    m, _ = oom(tmp, "oom-garbage", env={"GOGC": "off", "GOMEMLIMIT": "1GiB"})
+    got = verdicts(m, ["memlimit-above-limit", "gc-off"], also_true=["heap-growth"])
+    assert got["memlimit-above-limit"]["figures"]["gomemlimit_bytes"] == 1 << 30
+
+
+def test_retained_heap_after_a_burst(tmp):
+    m, _ = oom(tmp, "oom-retained-heap", limit_mib=256)
+    v = verdicts(m, ["retained-heap"])["retained-heap"]
+    f = v["figures"]
+    assert f["heap_idle_bytes"] - f["heap_released_bytes"] >= 64 << 20, v
+    assert f["heap_inuse_bytes"] < 64 << 20, v
