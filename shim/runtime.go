@@ -70,6 +70,13 @@ func writeRuntime(w io.Writer) error {
 	return json.NewEncoder(w).Encode(&v)
 }
 
+// gcEnabled: GOGC is not off, as the runtime sees it.
+func gcEnabled() bool {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return s[0].Value.Kind() != metrics.KindUint64 || int64(s[0].Value.Uint64()) >= 0
+}
+
 // allocSites sums the heap profile's in-use figures by the first frame
 // outside the runtime, scaled the way pprof scales sampled records.
 func allocSites() []site {

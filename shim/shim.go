@@ -129,10 +129,11 @@ func serve(conn net.Conn) {
 		if _, err := conn.Write(buf.Bytes()); err != nil {
 			return
 		}
-		if name == "heap" || name == "goroutines" {
+		if (name == "heap" || name == "goroutines") && gcEnabled() {
 			// Their garbage is many MiB when goroutines are many, and
 			// a heap goal counting large stacks may not collect it
 			// before the limit: the snapshot would hasten the kill.
+			// Never with GOGC=off: that would change the service.
 			buf = bytes.Buffer{}
 			runtime.GC()
 		}

@@ -76,6 +76,7 @@ static void say_mechanism(const struct memwatch *w)
 void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
 {
     *p = (struct preoom){.policy = pol, .capture = c, .dirfd = -1, .state_dirfd = -1, .state_fd = -1};
+    shimwork_init(&p->shim, -1, (long long)pol->snapshot_budget_ms);
     memwatch_init(&p->w);
     if (!pol->watermarks.n) {
         p->w.report = (struct memwatch_report){.set = true, .why_none = "no watermarks"};
@@ -127,6 +128,7 @@ static void drop_pending(struct preoom *p, size_t i, bool keep_as_bundle)
 {
     p->have_sample[i] = false;
     items_free(&p->missing[i]);
+    shimwork_drop(&p->shim, i);
     if (!p->pending[i][0] || p->dirfd < 0)
         return;
     if (keep_as_bundle) {
@@ -193,11 +195,25 @@ static void cheap_figures(const struct preoom *p, struct diag_sample *s, struct 
 static void take(struct preoom *p, size_t i, uint64_t usage)
 {
     long long seen_ms = wall_ms(); /* the crossing was seen now; collecting takes a while */
+    drop_pending(p, i, false); /* a newer snapshot of the same watermark replaces it */
     struct diag_sample *sample = &p->samples[i];
     struct items it = {0};
     *sample = (struct diag_sample){.percent = p->w.st.wm[i].percent, .seen_ms = seen_ms, .usage = usage};
     cheap_figures(p, sample, &it);
     p->have_sample[i] = true;
+    /* With the Go shim (it greets first): its answers come on a thread of
+     * their own while this loop goes on. A service without it is never
+     * asked. */
+    if (p->capture->control_fd >= 0 && !p->shim_greeted)
+        p->shim_greeted = shimctl_greeted(p->capture->control_fd);
+    if (p->shim_greeted) {
+        p->shim.fd = p->capture->control_fd; /* set after the watch began */
+        shimwork_ask(&p->shim, i);
+    }
+    else
+        items_add_missing(&it, "go/runtime.json",
+                          p->capture->control_fd >= 0 ? "the Go shim has not said hello (not imported?)"
+                                                      : "no Go shim ([capture] go_shim is off)");
     struct watermark *wm = &p->w.st.wm[i];
     if (wm->percent > p->state_watermark)
         p->state_watermark = wm->percent;
@@ -210,17 +226,6 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
     _cleanup_close_ int procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (procfd >= 0)
         procsnap_collect(procfd, &p->policy->redact, now_ms() + (long long)p->policy->snapshot_budget_ms, &it);
-    /* With the Go shim (it greets first): the heap profile, MemStats and
-     * goroutines. A service without it is never asked. */
-    if (p->capture->control_fd >= 0 && !p->shim_greeted)
-        p->shim_greeted = shimctl_greeted(p->capture->control_fd);
-    if (p->shim_greeted)
-        shimctl_collect(p->capture->control_fd, now_ms() + (long long)p->policy->snapshot_budget_ms, &it,
-                        &sample->rt);
-    else
-        items_add_missing(&it, "go/runtime.json",
-                          p->capture->control_fd >= 0 ? "the Go shim has not said hello (not imported?)"
-                                                      : "no Go shim ([capture] go_shim is off)");
     static const char *const files[] = {"memory.stat", "memory.usage_in_bytes", "memory.max_usage_in_bytes",
                                         "memory.current", "memory.peak", "memory.events", "memory.pressure", NULL};
     for (size_t k = 0; files[k]; k++) {
@@ -237,8 +242,6 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
     if (!json_failed(&fj))
         items_add(&it, "figures.json", steal_pointer(&fj.buf), fj.len, false);
     json_free(&fj);
-    drop_pending(p, i, false); /* a newer snapshot of the same watermark replaces it */
-    p->have_sample[i] = true;
     for (size_t k = 0; k < it.nmissing; k++)
         items_add_missing(&p->missing[i], it.missing[k].name, it.missing[k].reason);
     if (p->dirfd < 0) {
@@ -331,6 +334,10 @@ void preoom_finish(struct preoom *p)
     if (!p->active)
         return;
     struct capture *c = p->capture;
+    shimwork_finish(&p->shim);
+    for (size_t i = 0; i < p->w.st.n; i++)
+        if (p->have_sample[i] && p->shim.done[i])
+            p->samples[i].rt = p->shim.rt[i];
     hand_samples(p, &c->diag);
     if (p->dirfd < 0)
         return;
@@ -340,6 +347,7 @@ void preoom_finish(struct preoom *p)
         char prefix[32];
         snprintf(prefix, sizeof prefix, "pre-oom/%u/", p->w.st.wm[i].percent);
         items_move(&c->preoom_items, &p->missing[i], prefix);
+        items_move(&c->preoom_items, &p->shim.got[i], prefix);
         if (bundle_read_into_items(p->dirfd, p->pending[i], prefix, 8 << 20, &c->preoom_items) == 0 &&
             c->ncrossed < MEMWATCH_MAX) {
             c->crossed[c->ncrossed].percent = p->w.st.wm[i].percent;
@@ -355,6 +363,7 @@ void preoom_finish(struct preoom *p)
 
 void preoom_stop(struct preoom *p)
 {
+    shimwork_free(&p->shim);
     for (size_t i = 0; i < MEMWATCH_MAX; i++)
         items_free(&p->missing[i]);
     memwatch_close(&p->w);

@@ -11,6 +11,7 @@
 #include "capture.h"
 #include "diagnosis.h"
 #include "memwatch.h"
+#include "shimwork.h"
 
 struct preoom {
     const struct policy *policy;
@@ -29,6 +30,7 @@ struct preoom {
     struct diag_sample samples[MEMWATCH_MAX];
     bool have_sample[MEMWATCH_MAX];
     struct items missing[MEMWATCH_MAX]; /* owned */
+    struct shimwork shim; /* the Go shim's answers, asked off the loop */
 };
 
 /* Starts watching the service's cgroup (the capture's baseline one). */

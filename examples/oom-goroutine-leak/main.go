@@ -8,8 +8,8 @@ import (
 	"os"
 	"time"
 
-	"crashbox.example/examples/internal/memtest"
 	_ "crashbox.dev/shim"
+	"crashbox.example/examples/internal/memtest"
 )
 
 var never = make(chan struct{})

@@ -15,8 +15,8 @@ import (
 	"runtime/debug"
 	"time"
 
-	"crashbox.example/examples/internal/memtest"
 	_ "crashbox.dev/shim"
+	"crashbox.example/examples/internal/memtest"
 )
 
 var symbols []byte

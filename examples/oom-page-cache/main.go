@@ -11,8 +11,8 @@ import (
 	"time"
 	"unsafe"
 
-	"crashbox.example/examples/internal/memtest"
 	_ "crashbox.dev/shim"
+	"crashbox.example/examples/internal/memtest"
 )
 
 // memfd_create(2) on amd64 and arm64; the syscall package names neither.

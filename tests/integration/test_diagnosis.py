@@ -1,12 +1,13 @@
 """Memory verdicts end to end: a real Go program for each verdict is
 OOM-killed in a real memory cgroup under crashbox with the Go shim, and the
 bundle's diagnosis gives its verdict and no wrong one."""
+import json
 import os
 import signal
 import subprocess
 
-from bundles import manifest, member
-from lib import CRASHBOX, EXAMPLES, run, write_policy
+from bundles import manifest, member, members
+from lib import CRASHBOX, EXAMPLES, Skip, run, write_policy
 from test_capture import memory_cgroup, only_bundle, remove_cgroup
 
 VERDICTS = {"retained-heap", "goroutine-leak", "other-process", "page-cache", "gc-off",
@@ -101,8 +102,15 @@ def test_gomemlimit_above_the_containers_limit(tmp):
 
 
 def test_retained_heap_after_a_burst(tmp):
-    m, _ = oom(tmp, "oom-retained-heap", limit_mib=256)
-    v = verdicts(m, ["retained-heap"])["retained-heap"]
+    m, b = oom(tmp, "oom-retained-heap", limit_mib=256)
+    runtime = [json.loads(member(b, n)) for n in members(b) if n.endswith("/go/runtime.json")]
+    kept = [r for r in runtime if r["heap_idle"] - r["heap_released"] >= 64 << 20]
+    if not kept:
+        # Go's scavenger (1.21 and later) may return the idle pages within
+        # a second of the GC; then there is nothing retained to find.
+        verdicts(m, [], also_true=["burst", "heap-growth"])
+        raise Skip(f"the runtime returned the idle heap before a watermark: {runtime}")
+    v = verdicts(m, ["retained-heap"], also_true=["burst"])["retained-heap"]
     f = v["figures"]
     assert f["heap_idle_bytes"] - f["heap_released_bytes"] >= 64 << 20, v
     assert f["heap_inuse_bytes"] < 64 << 20, v
