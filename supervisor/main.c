@@ -15,6 +15,7 @@
 #include "log.h"
 #include "oncall.h"
 #include "policy.h"
+#include "shipexec.h"
 #include "supervise.h"
 #include "util.h"
 
@@ -237,6 +238,13 @@ int main(int argc, char **argv)
         return cmd_check(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "parse") == 0)
         return cmd_parse(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "ship") == 0)
+        return ship_exec(argc - 1, argv + 1);
+    /* ls, top and show of a store (s3://...) run in crashbox-ship, which has libcurl. */
+    bool remote = argc >= 2 && (!strcmp(argv[1], "ls") || !strcmp(argv[1], "top") || !strcmp(argv[1], "show"));
+    for (int i = 2; remote && i < argc; i++)
+        if (strncmp(argv[i], "s3://", 5) == 0)
+            return ship_exec(argc - 1, argv + 1);
     static const struct {
         const char *name;
         int (*fn)(int, char **);

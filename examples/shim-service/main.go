@@ -28,10 +28,22 @@ func main() {
 		os.Stderr.Close() // the report must not need stderr
 		panic("cache corrupted")
 	}
+	// A duration argument ("10ms") paces the climb: that pause after each MiB.
+	var pace time.Duration
+	if len(os.Args) > 1 {
+		d, err := time.ParseDuration(os.Args[1])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "usage: shim-service [panic | PAUSE]")
+			os.Exit(2)
+		}
+		pace = d
+	}
 	fmt.Fprintln(os.Stderr, "api: caching responses")
 	for i := 0; ; i++ {
 		cacheResponse(i)
-		if i%8 == 0 {
+		if pace > 0 {
+			time.Sleep(pace)
+		} else if i%8 == 0 {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}

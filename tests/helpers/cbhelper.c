@@ -10,7 +10,8 @@
  *   cbhelper syscalls N       make N cheap syscalls, print the nanoseconds taken
  *   cbhelper status           print the security lines of /proc/self/status
  *   cbhelper mkdir PATH       try mkdir(2), print "ok" or the errno name
- *   cbhelper rlimits          print the core, nofile, nproc and as limits */
+ *   cbhelper rlimits          print the core, nofile, nproc and as limits
+ *   cbhelper hog              touch memory 1 MiB at a time until killed (an OOM kill) */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -218,6 +219,16 @@ static int rlimits(void)
     return 0;
 }
 
+static int hog(void)
+{
+    for (;;) {
+        char *p = malloc(1 << 20);
+        if (!p)
+            return 12;
+        memset(p, 1, 1 << 20);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -245,6 +256,8 @@ int main(int argc, char **argv)
         return try_mkdir(argv[2]);
     if (!strcmp(m, "rlimits"))
         return rlimits();
+    if (!strcmp(m, "hog"))
+        return hog();
     if (!strcmp(m, "drain"))
         return drain();
     return 64;

@@ -13,6 +13,13 @@ def list_bundles(d):
     return sorted(f for f in os.listdir(d) if f.endswith(".tar.zst"))
 
 
+def only_bundle(d):
+    """The path of the one bundle in d."""
+    b = list_bundles(d)
+    assert len(b) == 1, b
+    return os.path.join(d, b[0])
+
+
 def members(path):
     out = subprocess.run(["tar", "--zstd", "-tf", path], capture_output=True, check=True).stdout
     return out.decode().split()

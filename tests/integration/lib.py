@@ -1,5 +1,6 @@
 """Shared helpers for crashbox's integration tests: real processes only."""
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -109,3 +110,13 @@ def kill_quietly(p):
 def sanitizer_build():
     """True for a crashbox built with ASan/UBSan (make asan)."""
     return b"sanitizers" in subprocess.run([CRASHBOX, "--version"], capture_output=True).stdout
+
+
+def need_strace():
+    """Skips unless crashbox can run under strace (fault injection, delays)."""
+    if sanitizer_build():
+        raise Skip("LeakSanitizer cannot run under strace's ptrace")
+    if not shutil.which("strace"):
+        raise Skip("strace is not installed (.ci/install-deps installs it)")
+    if subprocess.run(["strace", "-qq", "-o", "/dev/null", "true"], capture_output=True).returncode:
+        raise Skip("ptrace is not permitted here")

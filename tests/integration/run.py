@@ -47,6 +47,9 @@ def main():
                     continue
             passed += 1
             print(f"ok   {full} ({time.monotonic() - t0:.2f}s)", flush=True)
+        # A module's shared fixture (the container tier's dockerd) ends with it.
+        if hasattr(mod, "teardown_module"):
+            mod.teardown_module()
     print(f"integration: {passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 

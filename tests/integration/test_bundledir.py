@@ -215,3 +215,58 @@ def test_bundles_past_max_age_are_deleted_but_never_the_newest(tmp):
     crash(d, "sh", "-c", "exit 6", policy=pol)
     assert not os.path.exists(old), "older than max_age"
     assert len(list_bundles(d)) == 1
+
+
+def test_one_services_crashes_never_cost_another_its_bundle(tmp):
+    """The rate limit is per service and fingerprint: six services killed by
+    a signal within the window each get their first bundle, and a crash
+    without a Go report says which service, program and signal it was."""
+    d = os.path.join(tmp, "shared")
+    os.makedirs(d)
+    for i in range(6):
+        pol = write_policy(tmp, f"[service]\nname = svc{i}\n", f"p{i}.policy")
+        r = crash(d, HELPER, "spew", "/dev/null", "kill", policy=pol)
+        assert r.returncode == 128 + 9, r.stderr
+        assert b'"rate_limited"' not in r.stderr, r.stderr
+    bundles = list_bundles(d)
+    assert sorted(b.split("-")[0] for b in bundles) == [f"svc{i}" for i in range(6)], bundles
+    fps = {e["service"]: e["fingerprint"] for e in index(d)}
+    assert len(set(fps.values())) == 6, "one fingerprint per service"
+    # The same service's crashes are still limited: five full bundles
+    # (the default burst), the sixth identical one only counted.
+    pol = write_policy(tmp, "[service]\nname = svc0\n", "p0.policy")
+    for n in range(5):
+        r = crash(d, HELPER, "spew", "/dev/null", "kill", policy=pol)
+        assert (b'"rate_limited":true' in r.stderr) == (n == 4), (n, r.stderr)
+    svc0 = [e for e in index(d) if e["service"] == "svc0"]
+    assert [e["type"] for e in svc0] == ["B"] * 5 + ["S"]
+    assert {e["fingerprint"] for e in svc0} == {fps["svc0"]}
+    # Another signal or another program in the same service is another crash.
+    r = crash(d, "sh", "-c", "kill -SEGV $$", policy=pol)
+    assert b'"rate_limited"' not in r.stderr
+    r = crash(d, "sh", "-c", "kill -KILL $$", policy=pol)
+    assert b'"rate_limited"' not in r.stderr
+    assert len({e["fingerprint"] for e in index(d) if e["service"] == "svc0"}) == 3
+
+
+def test_six_services_oom_killed_each_get_their_first_bundle(tmp):
+    from test_capture import memory_cgroup, remove_cgroup
+    cg = memory_cgroup(tmp, 64 << 20)
+    d = os.path.join(tmp, "shared")
+    os.makedirs(d)
+    try:
+        for i in range(6):
+            pol = write_policy(tmp, f"[service]\nname = svc{i}\n", f"p{i}.policy")
+            script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -p {pol} -d {d} -- {HELPER} hog"
+            r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
+            assert r.returncode == 128 + 9, (r.returncode, r.stderr[-1000:])
+            assert b'"kind":"oom-kill"' in r.stderr and b'"rate_limited"' not in r.stderr, r.stderr[-1000:]
+            assert b"at the memory limit of 64MiB" in r.stderr, "a size for people, not a byte count"
+    finally:
+        remove_cgroup(cg)
+    bundles = list_bundles(d)
+    assert sorted(b.split("-")[0] for b in bundles) == [f"svc{i}" for i in range(6)], bundles
+    assert all(b.endswith("-oom-kill.tar.zst") for b in bundles)
+    assert len({e["fingerprint"] for e in index(d)}) == 6
+    top = json.loads(subprocess.run([CRASHBOX, "top", "--json", d], capture_output=True).stdout)
+    assert sorted(g["services"] for g in top) == [f"svc{i}" for i in range(6)], top

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from bundles import NAME_RE, extract_all_ways, list_bundles, manifest, member, members
+from bundles import NAME_RE, extract_all_ways, list_bundles, manifest, member, members, only_bundle
 from lib import CRASHBOX, EXAMPLES, Skip, kill_quietly, need_root, sanitizer_build, wait_line, write_policy
 
 
@@ -19,12 +19,6 @@ def crash(tmp, example, *args, policy=None, env=None, sub="b", timeout=120):
     cmd += ["--", os.path.join(EXAMPLES, example) if "/" not in example else example] + list(args)
     r = subprocess.run(cmd, capture_output=True, env=env, timeout=timeout)
     return r, d
-
-
-def only_bundle(d):
-    b = list_bundles(d)
-    assert len(b) == 1, b
-    return os.path.join(d, b[0])
 
 
 def test_nil_deref_bundle_has_everything(tmp):
@@ -306,7 +300,7 @@ def test_oom_kill_in_a_memory_cgroup(tmp):
         d = os.path.join(tmp, "b")
         os.makedirs(d)
         # The shell moves itself into the cgroup, then becomes crashbox.
-        script = f"echo $$ > {cg}/{procs} && exec {CRASHBOX} -d {d} -- {EXAMPLES}/unbounded-alloc"
+        script = f"echo $$ > {cg}/{procs} && exec {CRASHBOX} -d {d} -- {EXAMPLES}/unbounded-alloc 20ms"
         r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
         assert r.returncode == 128 + signal.SIGKILL, (r.returncode, r.stderr[-1000:])
         man = manifest(only_bundle(d))
@@ -404,7 +398,7 @@ def killed_together(tmp, hold_memory):
     d = os.path.join(tmp, "b")
     os.makedirs(d, exist_ok=True)
     pol = write_policy(tmp, "[service]\nname = api\n", "api.policy")
-    svc = [f"{EXAMPLES}/memory-spike", "hold"] if hold_memory else ["sh", "-c", "echo holding; exec sleep 60"]
+    svc = [f"{EXAMPLES}/memory-spike", "hold", "20ms"] if hold_memory else ["sh", "-c", "echo holding; exec sleep 60"]
     script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -p {pol} -d {d} -- {shlex.join(svc)}"
     p = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -493,7 +487,7 @@ def test_oom_kill_with_the_shim_has_a_heap_profile_pprof_reads(tmp):
         d = os.path.join(tmp, "b")
         os.makedirs(d)
         script = (f"echo $$ > {cg}/cgroup.procs && "
-                  f"exec {CRASHBOX} -d {d} -p {shim_policy(tmp)} -- {EXAMPLES}/shim-service")
+                  f"exec {CRASHBOX} -d {d} -p {shim_policy(tmp)} -- {EXAMPLES}/shim-service 10ms")
         r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
         assert r.returncode == 128 + signal.SIGKILL, r.stderr[-1500:]
     finally:

@@ -51,7 +51,7 @@ def test_oom_kill_where_the_mount_shows_the_services_own_cgroup(tmp):
         assert mem["oom_kills"] > mem["oom_kills_at_start"]
         assert "cgroup" not in [m["item"] for m in man["snapshot"]["missing"]]
         line = show(path)
-        assert "limit: 96.0" in line and f"cgroup v{1 if v1 else 2}" in line, line
+        assert "limit: 96MiB" in line and f"cgroup v{1 if v1 else 2}" in line, line
     finally:
         remove_cgroup(cg)
 

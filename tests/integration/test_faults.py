@@ -7,16 +7,12 @@ import subprocess
 import time
 
 from bundles import list_bundles, manifest
-from lib import CRASHBOX, Skip, kill_quietly, sanitizer_build, wait_line, write_policy
+from lib import CRASHBOX, Skip, kill_quietly, need_strace, wait_line, write_policy
+from test_capture import v2_fixture_tree
 
 
 def test_slow_filesystem_does_not_hold_supervision(tmp):
-    if sanitizer_build():
-        raise Skip("LeakSanitizer cannot run under strace's ptrace")
-    if not shutil.which("strace"):
-        raise Skip("strace is not installed (.ci/install-deps installs it)")
-    if subprocess.run(["strace", "-qq", "-o", "/dev/null", "true"], capture_output=True).returncode:
-        raise Skip("ptrace is not permitted here")
+    need_strace()
     d = os.path.join(tmp, "b")
     os.makedirs(d)
     count = os.path.join(tmp, "count")
@@ -68,3 +64,33 @@ def test_service_closing_stderr_early_is_still_supervised(tmp):
         assert p.wait(timeout=10) == 4
     finally:
         kill_quietly(p)
+
+
+def test_staying_in_the_oom_killers_reach_is_said_once_where_a_group_oom_kill_can_happen(tmp):
+    """Without CAP_SYS_RESOURCE crashbox cannot lower its oom_score_adj. Where
+    memory.oom.group is set (Kubernetes 1.28+) a group OOM kill would take it
+    too: it says so once, at info, with why. Elsewhere (the OOM killer picks
+    the largest process, the service) only -v says it."""
+    if not shutil.which("capsh"):
+        raise Skip("capsh is not installed (libcap2-bin)")
+    root, cg = v2_fixture_tree(tmp, {})
+    pol = write_policy(tmp, "[restart]\nmode = on-crash\nmin_delay = 0\nburst = 3\n")
+
+    def run(group, *flags):
+        with open(os.path.join(cg, "memory.oom.group"), "w") as f:
+            f.write(f"{group}\n")
+        # A raised score can always be set; lowering it back needs the
+        # capability, which capsh drops (from the bounding set too).
+        script = (f"echo 100 > /proc/self/oom_score_adj && "
+                  f"exec {CRASHBOX} {' '.join(flags)} -p {pol} -- sh -c 'exit 3'")
+        r = subprocess.run(["capsh", "--drop=cap_sys_resource", "--", "-c", script], capture_output=True,
+                           timeout=60, env=dict(os.environ, CRASHBOX_CGROUP_ROOT=root))
+        return [l for l in r.stderr.decode().splitlines() if "oom_score_adj" in l]
+
+    said = run(1)
+    assert len(said) == 1, said
+    assert said[0].startswith("crashbox: info:") and "Permission denied" in said[0] and "CAP_SYS_RESOURCE" in said[0]
+    assert "a group OOM kill will take crashbox with the service" in said[0]
+    assert run(0) == [], "no group OOM kill: nothing to warn about"
+    said = run(0, "-v")
+    assert len(said) == 1 and said[0].startswith("crashbox: debug:"), said

@@ -2,11 +2,14 @@
 import io
 import json
 import os
+import re
+import shutil
 import subprocess
 import tarfile
 import time
+import unicodedata
 
-from bundles import list_bundles
+from bundles import list_bundles, manifest
 from lib import CRASHBOX, EXAMPLES, write_policy
 
 
@@ -128,3 +131,129 @@ def test_top_groups_by_fingerprint_with_suppressed_counts(tmp):
     assert first["count"] == 3 and first["bundles"] == 2 and first["suppressed"] == 1
     assert first["services"] == "custom-panic"
     assert sum(g["count"] for g in groups) == 5
+
+
+ANSI = re.compile(r"\033\[[0-9;]*m")
+
+
+def cells(line):
+    """A line as terminal cells: a wide character takes two."""
+    out = []
+    for ch in line:
+        out.append(ch)
+        if unicodedata.east_asian_width(ch) in "WF":
+            out.append("")
+    return out
+
+
+def check_table(text, width):
+    lines = [ANSI.sub("", l) for l in text.replace("\r", "").splitlines() if l]
+    assert len(lines) > 1, text
+    head = lines[0]
+    # Headers are ASCII. A left-aligned column starts where its header does,
+    # after two blanks; a number ends where its header does.
+    cols = [(m.start(), m.end(), m.group() in ("COUNT", "SUPPRESSED", "SIZE"))
+            for m in re.finditer(r"\S+", head)]
+    for l in lines:
+        c = cells(l)
+        assert len(c) <= width, (width, len(c), l)
+        assert l == l.rstrip(), f"trailing blanks: {l!r}"
+        for start, end, right in cols:
+            if right:
+                assert c[end - 1] not in ("", " ") and (end == len(c) or c[end] == " "), \
+                    f"number column ending at {end} shifted: {l!r}"
+            elif start and start < len(c):
+                assert "".join(c[start - 2:start]) == "  " and c[start] not in ("", " "), \
+                    f"column at {start} shifted: {l!r}"
+    return lines
+
+
+def crowded(tmp):
+    """Bundles whose text would push a byte-counted table out of line: a
+    long service name, a message full of multi-byte and wide characters,
+    a long kind, two services whose names contain each other."""
+    d = os.path.join(tmp, "b")
+    os.makedirs(d)
+    long_name = "payments-reconciliation-worker-eu-west-1"
+    nil_deref = os.path.join(EXAMPLES, "nil-deref")
+    for name, cmd in [(long_name, ["sh", "-c", "echo 'échec … de connexion à la base 数据库连接失败 after 3 tries' >&2; exit 3"]),
+                      ("api", ["sh", "-c", "kill -SEGV $$"]), ("api2", [nil_deref]), ("api", [nil_deref])]:
+        pol = write_policy(tmp, f"[service]\nname = {name}\n", f"{name}.policy")
+        subprocess.run([CRASHBOX, "-p", pol, "-d", d, "--"] + cmd, capture_output=True, timeout=60)
+    # A long kind: a copy of a bundle renamed as a recovered one (no index
+    # entry: its row comes from the name and the manifest).
+    src = [b for b in list_bundles(d) if b.startswith("api-") and b.endswith("-signal.tar.zst")][0]
+    dst = src.replace("-signal.tar.zst", "-supervisor-killed.tar.zst").replace("api-", "api3-", 1)
+    shutil.copy(os.path.join(d, src), os.path.join(d, dst))
+    return d, long_name
+
+
+def test_ls_and_top_align_by_display_width_and_fit_80_columns_in_a_pipe(tmp):
+    d, long_name = crowded(tmp)
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    ls = cb("ls", d, env=env)
+    lines = check_table(ls.stdout.decode(), 80)
+    assert any("supervisor-killed" in l for l in lines)
+    svc = [l for l in lines if l.startswith("20") and "payments" in l][0]
+    assert long_name not in svc and "payments-" in svc and "…" in svc, "a cut name ends in …"
+    top = cb("top", d, env=env)
+    lines = check_table(top.stdout.decode(), 80)
+    assert any("…" in l for l in lines)
+    groups = json.loads(cb("top", "--json", d).stdout)
+    # The same Go crash in two services whose names contain one another:
+    # both are named, with their counts.
+    go = [g for g in groups if g["kind"] == "go-panic"]
+    assert len(go) == 1 and go[0]["services"] == "api,api2" and go[0]["by_service"] == {"api": 1, "api2": 1}, go
+    # COLUMNS is obeyed, and nothing is cut when there is room.
+    wide = cb("ls", d, env=dict(env, COLUMNS="200")).stdout.decode()
+    check_table(wide, 200)
+    assert long_name in wide and "CULPRIT" in wide and "FP" in wide
+    narrow = cb("top", d, env=dict(env, COLUMNS="50")).stdout.decode()
+    check_table(narrow, 50)
+
+
+def test_ls_fits_the_terminal_it_writes_to(tmp):
+    d, long_name = crowded(tmp)
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    for width in (100, 132):
+        r = subprocess.run(["script", "-qec", f"stty cols {width} rows 50; {CRASHBOX} ls {d}", "/dev/null"],
+                           capture_output=True, timeout=30, env=env)
+        text = r.stdout.decode()
+        lines = check_table(text[text.index("TIME"):], width)
+        assert max(len(cells(ANSI.sub("", l))) for l in lines) > 80, f"uses the {width} columns it has"
+
+
+def repacked(tmp, d, change):
+    """A copy of a real bundle with its manifest changed by change(m)."""
+    src = os.path.join(d, [b for b in list_bundles(d) if b.startswith("api-") and b.endswith("-signal.tar.zst")][0])
+    m = manifest(src)
+    change(m)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        data = json.dumps(m).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    out = os.path.join(tmp, "crafted-20260101T000000Z-h-1-exit.tar.zst")
+    subprocess.run(["zstd", "-qf", "-o", out], input=raw.getvalue(), check=True)
+    return out
+
+
+def test_show_says_what_it_knows_in_plain_words(tmp):
+    d, _ = crowded(tmp)
+    # A service crashbox never saw end: no code, no signal.
+    b = repacked(tmp, d, lambda m: m.update(exit={"code": None, "signal": None}))
+    out = cb("show", b).stdout.decode()
+    assert "killed by ?" not in out and "exit     not seen by crashbox" in out, out
+    # Pre-OOM snapshots are counted as snapshots (one per watermark), not files.
+    def preoom(m):
+        m["snapshot"]["items"] += ["pre-oom/80/proc/status", "pre-oom/80/proc/smaps", "pre-oom/80/cgroup/memory.stat",
+                                   "pre-oom/90/proc/status", "pre-oom/90/proc/smaps"]
+    out = cb("show", repacked(tmp, d, preoom)).stdout.decode()
+    assert "pre-OOM  2 snapshots (80%, 90%; 5 files under pre-oom/)" in out, out
+    # A Go build without VCS information: no trailing blank; sizes for people.
+    out = cb("show", "-d", d, "api2").stdout.decode()
+    assert "  go       go1." in out
+    assert all(l == l.rstrip() for l in out.splitlines()), [l for l in out.splitlines() if l != l.rstrip()]
+    maps = out[out.index("top maps by RSS"):].splitlines()[1:3]
+    assert maps and all(re.match(r"^\s+[0-9.]+(B|KiB|MiB|GiB)  ", l) for l in maps), maps

@@ -3,7 +3,7 @@ import os
 import subprocess
 
 from bundles import list_bundles, manifest
-from lib import CRASHBOX, EXAMPLES, HELPER, Skip, need_root, write_policy
+from lib import CRASHBOX, EXAMPLES, HELPER, Skip, need_root, need_strace, write_policy
 
 
 def status_of(policy, *extra_env):
@@ -111,11 +111,15 @@ def test_hardened_policy_runs_the_examples(tmp):
     assert m["snapshot"]["taken"] == "exit-hook"
 
 
-def crashbox_status_while_running(tmp, policy_text):
+def crashbox_status_while_running(tmp, policy_text, settled="true"):
     pol = write_policy(tmp, policy_text, "self.policy")
-    # The service reads its parent's (crashbox's) status while crashbox supervises it.
-    r = subprocess.run([CRASHBOX, "-p", pol, "--", "sh", "-c",
-                        "grep -E '^(Seccomp|CapBnd|CapEff):' /proc/$PPID/status"],
+    # The service reads its parent's (crashbox's) status while crashbox
+    # supervises it. crashbox confines itself just after the service starts,
+    # so the service may run first: it waits (at most 5 s) until the status
+    # shows what `settled` (a shell test on $st) looks for.
+    script = ("for i in $(seq 250); do st=$(cat /proc/$PPID/status); " + settled + " && break; sleep 0.02; done; "
+              "grep -E '^(Seccomp|CapBnd|CapEff):' /proc/$PPID/status")
+    r = subprocess.run([CRASHBOX, "-p", pol, "--", "sh", "-c", script],
                        capture_output=True, timeout=30)
     return dict((k, v.strip()) for k, v in (l.split(":", 1) for l in r.stdout.decode().splitlines()))
 
@@ -124,7 +128,8 @@ def test_crashbox_confines_itself_once_the_service_runs(tmp):
     need_root("dropping crashbox's own capabilities")
     if b"sanitizers" in subprocess.run([CRASHBOX, "--version"], capture_output=True).stdout:
         raise Skip("a sanitizer build installs no self-filter: LeakSanitizer needs ptrace at exit")
-    st = crashbox_status_while_running(tmp, "[sandbox]\nself_sandbox = yes\n")
+    st = crashbox_status_while_running(tmp, "[sandbox]\nself_sandbox = yes\n",
+                                       settled='echo "$st" | grep -Eq "^Seccomp:[[:space:]]+2"')
     assert st["Seccomp"] == "2", st
     eff = int(st["CapEff"], 16)
     assert not eff & (1 << 21), "CAP_SYS_ADMIN dropped"
@@ -137,3 +142,34 @@ def test_crashbox_confines_itself_once_the_service_runs(tmp):
     assert int(st["CapEff"], 16) & (1 << 7)
     st = crashbox_status_while_running(tmp, "[sandbox]\nself_sandbox = no\n")
     assert st["Seccomp"] == "0" and int(st["CapEff"], 16) & (1 << 21)
+
+
+def test_a_seccomp_filter_that_cannot_be_installed_says_why(tmp):
+    """seccomp(2) made to fail in the child (strace's fault injection): the
+    start stops with the real errno, not the EBADF of reporting it to a
+    listener socket that is not there, and never without its deny list."""
+    need_strace()
+    marker = os.path.join(tmp, "ran")
+    pol = write_policy(tmp, "[sandbox]\nseccomp_deny = mount\n[capture]\nexit_hook = no\n")
+    r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=seccomp",
+                        "-e", "inject=seccomp:error=EINVAL", CRASHBOX, "-p", pol, "--", "touch", marker],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 123, (r.returncode, r.stderr)
+    assert b"installing the seccomp filter: Invalid argument" in r.stderr, r.stderr
+    assert b"Bad file descriptor" not in r.stderr
+    assert not os.path.exists(marker)
+
+
+def test_a_deny_list_beside_the_exit_hook_is_never_dropped(tmp):
+    """The deny list shares its filter with the exit hook's listener. Under
+    another crashbox (whose listener is already in the filter stack) the
+    kernel refuses a second listener (EBUSY): the service must not start
+    without its deny list, as it used to."""
+    marker = os.path.join(tmp, "ran")
+    pol = write_policy(tmp, "[sandbox]\nseccomp_deny = mount\n")
+    r = subprocess.run([CRASHBOX, "--", CRASHBOX, "-p", pol, "--", "touch", marker], capture_output=True, timeout=60)
+    assert b"installing the seccomp filter: Device or resource busy" in r.stderr, r.stderr
+    assert not os.path.exists(marker), "the service never runs without its deny list"
+    # Without a deny list the nested service runs, its capture post-mortem.
+    r = subprocess.run([CRASHBOX, "--", CRASHBOX, "--", "touch", marker], capture_output=True, timeout=60)
+    assert r.returncode == 0 and os.path.exists(marker), r.stderr

@@ -60,13 +60,16 @@ Test(bundledir, rate_limit_counts_since_the_last_full_bundle)
         v[i].type = types[i];
         v[i].time = times[i];
         strcpy(v[i].fingerprint, "f");
+        strcpy(v[i].service, "api");
     }
     uint64_t sup;
-    cr_assert_not(bundledir_rate_allows(v, 2, "f", 130, &p, &sup), "two full in the window");
-    cr_assert(bundledir_rate_allows(v, 2, "other", 130, &p, &sup));
-    cr_assert(bundledir_rate_allows(v, 5, "f", 500, &p, &sup), "the window has passed");
+    cr_assert_not(bundledir_rate_allows(v, 2, "api", "f", 130, &p, &sup), "two full in the window");
+    cr_assert(bundledir_rate_allows(v, 2, "api", "other", 130, &p, &sup));
+    cr_assert(bundledir_rate_allows(v, 2, "web", "f", 130, &p, &sup), "another service's crashes cost it nothing");
+    cr_assert_eq(sup, 0);
+    cr_assert(bundledir_rate_allows(v, 5, "api", "f", 500, &p, &sup), "the window has passed");
     cr_assert_eq(sup, 3);
-    cr_assert(bundledir_rate_allows(v, 6, "f", 1001, &p, &sup));
+    cr_assert(bundledir_rate_allows(v, 6, "api", "f", 1001, &p, &sup));
     cr_assert_eq(sup, 0, "counted from the last full bundle");
     policy_free(&p);
 }

@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <signal.h>
@@ -8,9 +9,10 @@
 #include <sys/wait.h>
 
 #include "buildinfo.h"
-#include "capture.h"
+#include "classify.h"
 #include "cgroup.h"
 #include "exithook.h"
+#include "policy.h"
 #include "redact.h"
 #include "tar.h"
 

@@ -66,7 +66,7 @@ Test(reap, parses_ppid_from_stat)
     cr_assert_lt(proc_stat_parse_ppid(d, strlen(d), &ppid), 0);
 }
 
-#include "supervise.h"
+#include "restart.h"
 
 Test(restart, back_off_grows_and_is_capped_with_bounded_jitter)
 {

@@ -44,6 +44,14 @@ Test(units, sizes_format_canonically)
     cr_assert_str_eq(b, "1536KiB");
     format_size(12, b, sizeof b);
     cr_assert_str_eq(b, "12B");
+    format_size_human(96ULL << 20, b, sizeof b);
+    cr_assert_str_eq(b, "96MiB");
+    format_size_human(100000000, b, sizeof b);
+    cr_assert_str_eq(b, "95.4MiB");
+    format_size_human(5282, b, sizeof b);
+    cr_assert_str_eq(b, "5.2KiB");
+    format_size_human(1023, b, sizeof b);
+    cr_assert_str_eq(b, "1023B");
     format_size(0, b, sizeof b);
     cr_assert_str_eq(b, "0B");
 }

@@ -1,0 +1,937 @@
+/* SPDX-License-Identifier: MIT */
+#include "oncall.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundledir.h"
+#include "bundleread.h"
+#include "exitstatus.h"
+#include "json.h"
+#include "jsonread.h"
+#include "table.h"
+#include "units.h"
+#include "util.h"
+
+struct row {
+    struct index_entry e; /* type 'B' rows are bundles on disk */
+    bool unreadable;
+};
+
+struct filters {
+    const char *service, *kind, *fingerprint;
+    time_t since, until;
+};
+
+static bool use_colour(void)
+{
+    const char *nc = getenv("NO_COLOR");
+    return isatty(STDOUT_FILENO) && !(nc && *nc);
+}
+
+/* "1h" (that long ago), "2026-11-22T10:00:00Z" or "2026-11-22". */
+static int parse_when(const char *s, time_t *out)
+{
+    uint64_t ms;
+    if (parse_duration(s, &ms) == 0) {
+        *out = time(NULL) - (time_t)(ms / 1000);
+        return 0;
+    }
+    struct tm tm = {0};
+    const char *e = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!e || *e) {
+        memset(&tm, 0, sizeof tm);
+        e = strptime(s, "%Y-%m-%d", &tm);
+    }
+    if (!e || *e)
+        return -EINVAL;
+    *out = timegm(&tm);
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct index_entry *)a)->name, ((const struct index_entry *)b)->name);
+}
+
+static int row_by_time(const void *a, const void *b)
+{
+    const struct row *x = a, *y = b;
+    return x->e.time < y->e.time ? -1 : x->e.time > y->e.time ? 1 : strcmp(x->e.name, y->e.name);
+}
+
+int bundle_summary_read(int dirfd, const char *name, struct index_entry *e)
+{
+    struct bundle_name_parts parts;
+    bundle_name_parse(name, &parts);
+    *e = (struct index_entry){.type = 'B', .time = parts.time};
+    snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->service, sizeof e->service, "%s", parts.service);
+    snprintf(e->kind, sizeof e->kind, "%s", parts.kind);
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        e->size = (uint64_t)st.st_size;
+    _cleanup_free_ char *m = NULL;
+    size_t len;
+    int rc = bundle_read_member(dirfd, name, "manifest.json", 4 << 20, &m, &len);
+    struct jv *v = rc == 0 ? jv_parse(m, len) : NULL;
+    if (!v) {
+        snprintf(e->message, sizeof e->message, "(unreadable bundle: %s)",
+                 rc < 0 ? strerror(-rc) : "bad manifest");
+        return rc < 0 ? rc : -EBADMSG;
+    }
+    const char *s;
+    if ((s = jv_str(v, "crash.message")))
+        snprintf(e->message, sizeof e->message, "%s", s);
+    if ((s = jv_str(v, "crash.fingerprint")))
+        snprintf(e->fingerprint, sizeof e->fingerprint, "%s", s);
+    const char *fn = jv_str(v, "crash.culprit.function"), *file = jv_str(v, "crash.culprit.file");
+    if (fn)
+        snprintf(e->culprit, sizeof e->culprit, "%s (%s:%.0f)", fn, file ? file : "?",
+                 jv_num(v, "crash.culprit.line", 0));
+    jv_free(v);
+    return 0;
+}
+
+/* Every bundle in dir as a row (index first, manifests for the rest), and
+ * the index's suppression records in *sup. */
+static int collect(const char *dir, struct row **rows, size_t *nrows, struct index_entry **sup, size_t *nsup)
+{
+    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    struct index_entry *idx = NULL;
+    size_t nidx = 0;
+    (void)bundledir_index_read(dfd, &idx, &nidx);
+    size_t nb = 0;
+    *sup = malloc((nidx + 1) * sizeof **sup);
+    *nsup = 0;
+    for (size_t i = 0; i < nidx; i++) {
+        if (idx[i].type == 'B')
+            idx[nb++] = idx[i];
+        else if (*sup)
+            (*sup)[(*nsup)++] = idx[i];
+    }
+    if (nb)
+        qsort(idx, nb, sizeof *idx, by_name);
+    DIR *d = opendirat(dfd, ".");
+    if (!d) {
+        free(idx);
+        return -errno;
+    }
+    size_t cap = 256, n = 0;
+    struct row *v = malloc(cap * sizeof *v);
+    struct dirent *de;
+    while (v && (de = readdir(d))) {
+        struct bundle_name_parts parts;
+        if (!bundle_name_parse(de->d_name, &parts))
+            continue; /* foreign files are not ours to list */
+        if (n == cap) {
+            struct row *nv = realloc(v, (cap *= 2) * sizeof *v);
+            if (!nv)
+                break;
+            v = nv;
+        }
+        struct index_entry key;
+        snprintf(key.name, sizeof key.name, "%s", de->d_name);
+        struct index_entry *hit = nb ? bsearch(&key, idx, nb, sizeof *idx, by_name) : NULL;
+        v[n] = (struct row){0};
+        if (hit)
+            v[n].e = *hit;
+        else
+            v[n].unreadable = bundle_summary_read(dfd, de->d_name, &v[n].e) < 0;
+        n++;
+    }
+    closedir(d);
+    free(idx);
+    if (n)
+        qsort(v, n, sizeof *v, row_by_time);
+    *rows = v;
+    *nrows = n;
+    return 0;
+}
+
+int (*oncall_remote)(const char *where, struct index_entry **v, size_t *n);
+
+/* The rows of a store (s3://...), from the reader crashbox-ship sets. */
+static int collect_remote(const char *where, struct row **rows, size_t *nrows)
+{
+    struct index_entry *v = NULL;
+    size_t n = 0;
+    int r = oncall_remote(where, &v, &n);
+    if (r < 0)
+        return r;
+    *rows = calloc(n + 1, sizeof **rows);
+    for (size_t i = 0; *rows && i < n; i++)
+        (*rows)[i].e = v[i];
+    free(v);
+    if (!*rows)
+        return -ENOMEM;
+    if (n)
+        qsort(*rows, n, sizeof **rows, row_by_time);
+    *nrows = n;
+    return 0;
+}
+
+static bool row_matches(const struct index_entry *e, const struct filters *f)
+{
+    if (f->service && strcmp(e->service, f->service) != 0)
+        return false;
+    if (f->kind && strcmp(e->kind, f->kind) != 0)
+        return false;
+    if (f->fingerprint && strncmp(e->fingerprint, f->fingerprint, strlen(f->fingerprint)) != 0)
+        return false;
+    if (f->since && e->time < f->since)
+        return false;
+    if (f->until && e->time > f->until)
+        return false;
+    return true;
+}
+
+static const char *default_dir(const char *given)
+{
+    if (given)
+        return given;
+    const char *env = getenv("CRASHBOX_BUNDLE_DIR");
+    return env && *env ? env : NULL;
+}
+
+/* Shared option parsing of ls and top. Returns optind or -1 on error. */
+static int parse_filters(int argc, char **argv, struct filters *f, bool *json, const char *what)
+{
+    static const struct option opts[] = {
+        {"service", required_argument, NULL, 's'}, {"kind", required_argument, NULL, 'k'},
+        {"since", required_argument, NULL, 'S'},   {"until", required_argument, NULL, 'U'},
+        {"fingerprint", required_argument, NULL, 'f'}, {"json", no_argument, NULL, 'j'},
+        {0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': f->service = optarg; break;
+        case 'k': f->kind = optarg; break;
+        case 'f': f->fingerprint = optarg; break;
+        case 'j': *json = true; break;
+        case 'S':
+        case 'U':
+            if (parse_when(optarg, c == 'S' ? &f->since : &f->until) < 0) {
+                fprintf(stderr, "crashbox %s: bad time '%s' (a duration such as 2h, or 2026-11-22T10:00:00Z)\n",
+                        what, optarg);
+                return -1;
+            }
+            break;
+        default:
+            return -1;
+        }
+    }
+    return optind;
+}
+
+static void entry_json(struct json *j, const struct index_entry *e, const char *dir)
+{
+    char when[32], path[4352];
+    format_utc(e->time, when, sizeof when);
+    snprintf(path, sizeof path, "%s/%s", dir, e->name);
+    json_obj_begin(j);
+    json_kv_str(j, "time", when);
+    json_kv_str(j, "service", e->service);
+    json_kv_str(j, "kind", e->kind);
+    json_kv_str(j, "message", e->message);
+    json_kv_str(j, "culprit", e->culprit[0] ? e->culprit : NULL);
+    json_kv_str(j, "fingerprint", e->fingerprint);
+    json_kv_uint(j, "size", e->size);
+    json_kv_str(j, "bundle", path);
+    json_obj_end(j);
+}
+
+static void human_size(uint64_t v, char *out, size_t cap)
+{
+    format_size_human(v, out, cap);
+}
+
+static const char *kind_colour(const char *kind)
+{
+    if (!strcmp(kind, "oom-kill"))
+        return "\033[1;35m";
+    if (!strncmp(kind, "go-", 3) || !strcmp(kind, "race"))
+        return "\033[1;31m";
+    return "\033[33m";
+}
+
+/* What ls and top read: options, the directory, its rows. */
+struct listing {
+    struct filters f;
+    bool json;
+    const char *dir;
+    struct row *rows;
+    size_t n;
+    struct index_entry *sup;
+    size_t nsup;
+};
+
+/* Returns 0, or the exit code to return with (the error already said). */
+static int listing_open(int argc, char **argv, const char *what, struct listing *l)
+{
+    *l = (struct listing){0};
+    int at = parse_filters(argc, argv, &l->f, &l->json, what);
+    if (at < 0)
+        return EXIT_CRASHBOX_USAGE;
+    l->dir = default_dir(at < argc ? argv[at] : NULL);
+    if (!l->dir) {
+        fprintf(stderr, "crashbox %s: no directory (give one, or set CRASHBOX_BUNDLE_DIR)\n", what);
+        return EXIT_CRASHBOX_USAGE;
+    }
+    int r = oncall_remote && strncmp(l->dir, "s3://", 5) == 0 ? collect_remote(l->dir, &l->rows, &l->n)
+                                                              : collect(l->dir, &l->rows, &l->n, &l->sup, &l->nsup);
+    if (r < 0) {
+        fprintf(stderr, "crashbox %s: %s: %s\n", what, l->dir, strerror(-r));
+        return EXIT_CRASHBOX_SYSTEM;
+    }
+    return 0;
+}
+
+static void listing_free(struct listing *l)
+{
+    free(l->rows);
+    free(l->sup);
+}
+
+static const char *kind_cell_colour(size_t col, const char *text)
+{
+    return col == 2 ? kind_colour(text) : NULL;
+}
+
+static const char *top_cell_colour(size_t col, const char *text)
+{
+    return col == 3 ? kind_colour(text) : NULL;
+}
+
+int oncall_ls(int argc, char **argv)
+{
+    struct listing l;
+    int code = listing_open(argc, argv, "ls", &l);
+    if (code)
+        return code;
+    struct json j;
+    json_init(&j, false);
+    if (l.json)
+        json_arr_begin(&j);
+    /* TIME and KIND as wide as they are; MESSAGE, CULPRIT and SERVICE give
+     * way, and FP, SIZE, then CULPRIT go when even their minimums do not
+     * fit (80 columns keep TIME, SERVICE, KIND, MESSAGE and CULPRIT). FP is the fingerprint's first 8 digits, a prefix that
+     * --fingerprint takes. */
+    struct table_column cols[] = {
+        {.header = "TIME"},
+        {.header = "SERVICE", .min = 8, .max = 24, .shrink = 3},
+        {.header = "KIND"},
+        {.header = "MESSAGE", .min = 20, .max = 60, .shrink = 1},
+        {.header = "CULPRIT", .min = 12, .max = 40, .shrink = 2, .drop = 3},
+        {.header = "FP", .drop = 1},
+        {.header = "SIZE", .right = true, .drop = 2},
+    };
+    struct table t;
+    table_init(&t, cols, ARRAY_SIZE(cols));
+    if (use_colour())
+        t.colour = kind_cell_colour;
+    for (size_t i = 0; i < l.n; i++) {
+        const struct index_entry *e = &l.rows[i].e;
+        if (!row_matches(e, &l.f))
+            continue;
+        if (l.json) {
+            entry_json(&j, e, l.dir);
+            continue;
+        }
+        char when[32], cul[512], fp[9], size[16];
+        format_utc(e->time, when, sizeof when);
+        const char *paren = strstr(e->culprit, " (");
+        snprintf(cul, sizeof cul, "%.*s", paren ? (int)(paren - e->culprit) : (int)strlen(e->culprit),
+                 e->culprit);
+        snprintf(fp, sizeof fp, "%s", e->fingerprint[0] ? e->fingerprint : "-");
+        human_size(e->size, size, sizeof size);
+        const char *cells[] = {when, e->service, e->kind, e->message, cul[0] ? cul : "-", fp, size};
+        (void)table_add(&t, cells);
+    }
+    if (l.json) {
+        json_arr_end(&j);
+        printf("%s\n", j.buf);
+    } else {
+        table_print(&t, table_output_columns());
+    }
+    table_free(&t);
+    json_free(&j);
+    listing_free(&l);
+    return 0;
+}
+
+/* A fingerprint's crashes, with each service's share. */
+struct fp_group {
+    char fingerprint[24], kind[24], message[512];
+    size_t bundles, suppressed;
+    time_t first, last;
+    struct svc_count {
+        char name[80];
+        size_t n;
+    } *svc; /* owned */
+    size_t nsvc;
+};
+
+static int count_service(struct fp_group *g, const char *service)
+{
+    for (size_t i = 0; i < g->nsvc; i++)
+        if (strcmp(g->svc[i].name, service) == 0) {
+            g->svc[i].n++;
+            return 0;
+        }
+    struct svc_count *nv = realloc(g->svc, (g->nsvc + 1) * sizeof *nv);
+    if (!nv)
+        return -ENOMEM;
+    g->svc = nv;
+    snprintf(g->svc[g->nsvc].name, sizeof g->svc[g->nsvc].name, "%s", service);
+    g->svc[g->nsvc++].n = 1;
+    return 0;
+}
+
+static int by_count(const void *a, const void *b)
+{
+    const struct fp_group *x = a, *y = b;
+    size_t cx = x->bundles + x->suppressed, cy = y->bundles + y->suppressed;
+    return cx != cy ? (cx > cy ? -1 : 1) : (x->last != y->last ? (x->last > y->last ? -1 : 1) : 0);
+}
+
+static int svc_by_count(const void *a, const void *b)
+{
+    const struct svc_count *x = a, *y = b;
+    return x->n != y->n ? (x->n > y->n ? -1 : 1) : strcmp(x->name, y->name);
+}
+
+/* "api,web": every service of the group, most crashes first. */
+static void services_list(const struct fp_group *g, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < g->nsvc && o < cap; i++) {
+        int n = snprintf(out + o, cap - o, "%s%s", i ? "," : "", g->svc[i].name);
+        o += n > 0 ? (size_t)n : 0;
+    }
+}
+
+int oncall_top(int argc, char **argv)
+{
+    struct listing l;
+    int code = listing_open(argc, argv, "top", &l);
+    if (code)
+        return code;
+    struct fp_group *g = calloc(l.n + l.nsup + 1, sizeof *g);
+    size_t ng = 0;
+    for (size_t i = 0; g && i < l.n + l.nsup; i++) {
+        const struct index_entry *e = i < l.n ? &l.rows[i].e : &l.sup[i - l.n];
+        if (!row_matches(e, &l.f) || !e->fingerprint[0])
+            continue;
+        size_t k = 0;
+        while (k < ng && strcmp(g[k].fingerprint, e->fingerprint) != 0)
+            k++;
+        if (k == ng) {
+            ng++;
+            snprintf(g[k].fingerprint, sizeof g[k].fingerprint, "%s", e->fingerprint);
+            snprintf(g[k].kind, sizeof g[k].kind, "%s", e->kind);
+            snprintf(g[k].message, sizeof g[k].message, "%s", e->message);
+            g[k].first = g[k].last = e->time;
+        }
+        if (i < l.n)
+            g[k].bundles++;
+        else
+            g[k].suppressed++;
+        if (e->time < g[k].first)
+            g[k].first = e->time;
+        if (e->time > g[k].last)
+            g[k].last = e->time;
+        (void)count_service(&g[k], e->service);
+    }
+    if (ng)
+        qsort(g, ng, sizeof *g, by_count);
+    struct json j;
+    json_init(&j, false);
+    if (l.json)
+        json_arr_begin(&j);
+    /* FIRST, then LAST, make way for SERVICES and MESSAGE on a narrow terminal. */
+    struct table_column cols[] = {
+        {.header = "FINGERPRINT"},
+        {.header = "COUNT", .right = true},
+        {.header = "SUPPRESSED", .right = true},
+        {.header = "KIND"},
+        {.header = "FIRST", .drop = 1},
+        {.header = "LAST", .drop = 2},
+        {.header = "SERVICES", .min = 8, .max = 40, .shrink = 2},
+        {.header = "MESSAGE", .min = 12, .max = 80, .shrink = 1},
+    };
+    struct table t;
+    table_init(&t, cols, ARRAY_SIZE(cols));
+    if (use_colour())
+        t.colour = top_cell_colour;
+    for (size_t k = 0; k < ng; k++) {
+        char first[32], last[32], services[8192], count[24], suppressed[24];
+        format_utc(g[k].first, first, sizeof first);
+        format_utc(g[k].last, last, sizeof last);
+        if (g[k].nsvc)
+            qsort(g[k].svc, g[k].nsvc, sizeof *g[k].svc, svc_by_count);
+        services_list(&g[k], services, sizeof services);
+        if (l.json) {
+            json_obj_begin(&j);
+            json_kv_str(&j, "fingerprint", g[k].fingerprint);
+            json_kv_uint(&j, "count", g[k].bundles + g[k].suppressed);
+            json_kv_uint(&j, "bundles", g[k].bundles);
+            json_kv_uint(&j, "suppressed", g[k].suppressed);
+            json_kv_str(&j, "kind", g[k].kind);
+            json_kv_str(&j, "first_seen", first);
+            json_kv_str(&j, "last_seen", last);
+            json_kv_str(&j, "services", services);
+            json_key(&j, "by_service");
+            json_obj_begin(&j);
+            for (size_t i = 0; i < g[k].nsvc; i++)
+                json_kv_uint(&j, g[k].svc[i].name, g[k].svc[i].n);
+            json_obj_end(&j);
+            json_kv_str(&j, "message", g[k].message);
+            json_obj_end(&j);
+            continue;
+        }
+        snprintf(count, sizeof count, "%zu", g[k].bundles + g[k].suppressed);
+        snprintf(suppressed, sizeof suppressed, "%zu", g[k].suppressed);
+        const char *cells[] = {g[k].fingerprint, count, suppressed, g[k].kind, first, last, services, g[k].message};
+        (void)table_add(&t, cells);
+    }
+    if (l.json) {
+        json_arr_end(&j);
+        printf("%s\n", j.buf);
+    } else {
+        table_print(&t, table_output_columns());
+    }
+    table_free(&t);
+    json_free(&j);
+    for (size_t k = 0; k < ng; k++)
+        free(g[k].svc);
+    free(g);
+    listing_free(&l);
+    return 0;
+}
+
+/* BUNDLE: a path, or a name (or unique prefix) in -d DIR / CRASHBOX_BUNDLE_DIR. */
+static int resolve_bundle(const char *arg, const char *dir, char *out, size_t cap)
+{
+    struct stat st;
+    if (strchr(arg, '/') || !dir) {
+        if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) {
+            snprintf(out, cap, "%s", arg);
+            return 0;
+        }
+        if (!dir)
+            return -ENOENT;
+    }
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    /* Several matches: the newest, as coredumpctl does. */
+    char best[256] = "";
+    time_t best_t = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        struct bundle_name_parts parts;
+        if (!bundle_name_parse(de->d_name, &parts) || strncmp(de->d_name, arg, strlen(arg)) != 0)
+            continue;
+        if (!best[0] || parts.time > best_t || (parts.time == best_t && strcmp(de->d_name, best) > 0)) {
+            snprintf(best, sizeof best, "%s", de->d_name);
+            best_t = parts.time;
+        }
+    }
+    closedir(d);
+    if (!best[0])
+        return -ENOENT;
+    snprintf(out, cap, "%s/%s", dir, best);
+    return 0;
+}
+
+/* A bundle without a memory cgroup says why in snapshot.missing. */
+static void print_memory(const struct jv *v)
+{
+    const struct jv *version = jv_path(v, "memory.cgroup_version");
+    if (!version || version->type != JV_NUMBER) {
+        const char *why = NULL;
+        const struct jv *missing = jv_path(v, "snapshot.missing");
+        for (const struct jv *e = missing ? missing->child : NULL; e && !why; e = e->next)
+            if (jv_str(e, "item") && !strcmp(jv_str(e, "item"), "cgroup"))
+                why = jv_str(e, "reason");
+        printf("  memory   no memory cgroup (%s)\n", why ? why : "the bundle does not say why");
+        return;
+    }
+    char lim[32] = "no limit", peak[32] = "?", use[32] = "?", kills[24] = "?";
+    if (jv_path(v, "memory.limit_bytes") && jv_path(v, "memory.limit_bytes")->type == JV_NUMBER)
+        human_size((uint64_t)jv_num(v, "memory.limit_bytes", 0), lim, sizeof lim);
+    if (jv_path(v, "memory.peak_bytes") && jv_path(v, "memory.peak_bytes")->type == JV_NUMBER)
+        human_size((uint64_t)jv_num(v, "memory.peak_bytes", 0), peak, sizeof peak);
+    if (jv_path(v, "memory.usage_bytes") && jv_path(v, "memory.usage_bytes")->type == JV_NUMBER)
+        human_size((uint64_t)jv_num(v, "memory.usage_bytes", 0), use, sizeof use);
+    if (jv_path(v, "memory.oom_kills") && jv_path(v, "memory.oom_kills")->type == JV_NUMBER)
+        snprintf(kills, sizeof kills, "%.0f", jv_num(v, "memory.oom_kills", 0));
+    printf("  memory   limit: %s, peak %s, usage %s, cgroup v%.0f, OOM kills %s\n", lim, peak, use,
+           version->num, kills);
+}
+
+/* The memory verdicts (diagnosis.h), first: the line an expert would say.
+ * Each text wrapped under its ID to fit 80 columns. */
+static void print_verdicts(const struct jv *v)
+{
+    const struct jv *d = jv_get(v, "diagnosis");
+    for (const struct jv *e = d && d->type == JV_ARRAY ? d->child : NULL; e; e = e->next) {
+        const char *text = jv_str(e, "text") ?: "";
+        printf("  verdict  %s\n", jv_str(e, "verdict") ?: "?");
+        while (*text) {
+            size_t n = strlen(text), cut = n;
+            if (n > 68) {
+                cut = 68;
+                while (cut > 20 && text[cut] != ' ')
+                    cut--;
+            }
+            printf("           %.*s\n", (int)cut, text);
+            text += cut;
+            while (*text == ' ')
+                text++;
+        }
+    }
+}
+
+/* How memory was watched during the run (bundles before it have no line). */
+static void print_watch(const struct jv *v)
+{
+    const struct jv *w = jv_path(v, "memory.watch");
+    if (!w || w->type != JV_OBJECT)
+        return;
+    const char *by = jv_str(w, "by"), *refused = jv_str(w, "registration_refused");
+    if (!by) {
+        printf("  watched  nothing: %s\n", jv_str(w, "why_none") ?: "?");
+        return;
+    }
+    printf("  watched  %s", by);
+    if (jv_path(w, "polls"))
+        printf(" (adaptive, %.0f-%.0f ms apart, %.0f reads)", jv_num(w, "poll_min_ms", 0),
+               jv_num(w, "poll_max_ms", 0), jv_num(w, "polls", 0));
+    if (refused)
+        printf("; registration refused: %s", refused);
+    printf("\n");
+}
+
+static void print_top_maps(const char *smaps, size_t len)
+{
+    /* Per mapping: a header line "start-end perms offset dev inode path",
+     * then "Rss: N kB" among its fields. */
+    struct { long rss; char what[96]; } top[5] = {0};
+    const char *p = smaps, *end = smaps + len;
+    char cur[96] = "";
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        if (le - p > 4 && !memcmp(p, "Rss:", 4)) {
+            long rss = strtol(p + 4, NULL, 10);
+            for (int i = 0; i < 5; i++)
+                if (rss > top[i].rss) {
+                    memmove(&top[i + 1], &top[i], (size_t)(4 - i) * sizeof top[0]);
+                    top[i].rss = rss;
+                    snprintf(top[i].what, sizeof top[i].what, "%s", cur);
+                    break;
+                }
+        } else if (p < le && strchr("0123456789abcdef", *p) && memchr(p, '-', (size_t)(le - p))) {
+            /* a mapping header: keep its range and path */
+            const char *sp = p;
+            int field = 0;
+            while (sp < le && field < 5) {
+                sp = memchr(sp, ' ', (size_t)(le - sp));
+                if (!sp)
+                    break;
+                while (sp < le && *sp == ' ')
+                    sp++;
+                field++;
+            }
+            const char *dash = memchr(p, ' ', (size_t)(le - p));
+            snprintf(cur, sizeof cur, "%.*s %.*s", dash ? (int)(dash - p) : 0, p,
+                     sp && sp < le ? (int)(le - sp) : 7, sp && sp < le ? sp : "[anon]");
+        }
+        p = nl ? nl + 1 : end;
+    }
+    for (int i = 0; i < 5 && top[i].rss; i++) {
+        char size[32];
+        human_size((uint64_t)top[i].rss << 10, size, sizeof size);
+        printf("    %8s  %s\n", size, top[i].what);
+    }
+}
+
+/* The pre-OOM snapshots: one directory per watermark crossed
+ * (pre-oom/80/...), however many files each holds. */
+static void print_preoom(const struct jv *items)
+{
+    char seen[16][16], list[256] = "";
+    size_t n = 0, files = 0, o = 0;
+    for (const struct jv *it = items ? items->child : NULL; it; it = it->next) {
+        if (!it->str || strncmp(it->str, "pre-oom/", 8) != 0)
+            continue;
+        files++;
+        const char *name = it->str + 8, *slash = strchr(name, '/');
+        size_t len = slash ? (size_t)(slash - name) : strlen(name);
+        if (len == 0 || len >= sizeof seen[0])
+            continue;
+        size_t k = 0;
+        while (k < n && !(strlen(seen[k]) == len && !memcmp(seen[k], name, len)))
+            k++;
+        if (k < n || n == ARRAY_SIZE(seen))
+            continue;
+        memcpy(seen[n], name, len);
+        seen[n++][len] = '\0';
+        int w = snprintf(list + o, sizeof list - o, "%s%s%%", o ? ", " : "", seen[k]);
+        if (w > 0 && (size_t)w < sizeof list - o)
+            o += (size_t)w;
+    }
+    if (n)
+        printf("  pre-OOM  %zu snapshot%s (%s; %zu files under pre-oom/)\n", n, n == 1 ? "" : "s", list, files);
+}
+
+int oncall_show(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"dir", required_argument, NULL, 'd'}, {0}};
+    bool json = false;
+    const char *dir = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+        if (c == 'j')
+            json = true;
+        else if (c == 'd')
+            dir = optarg;
+        else
+            return EXIT_CRASHBOX_USAGE;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "crashbox show: which bundle? (a path, or a name or prefix in -d DIR)\n");
+        return EXIT_CRASHBOX_USAGE;
+    }
+    char path[4352];
+    int r = resolve_bundle(argv[optind], default_dir(dir), path, sizeof path);
+    if (r < 0) {
+        fprintf(stderr, "crashbox show: %s: %s\n", argv[optind],
+                r == -EEXIST ? "matches several bundles" : strerror(-r));
+        return 1;
+    }
+    _cleanup_free_ char *m = NULL;
+    size_t len;
+    r = bundle_read_member(AT_FDCWD, path, "manifest.json", 16 << 20, &m, &len);
+    if (r < 0) {
+        fprintf(stderr, "crashbox show: %s: not a readable bundle: %s\n", path, strerror(-r));
+        return 1;
+    }
+    if (json) {
+        printf("%s\n", m);
+        return 0;
+    }
+    struct jv *v = jv_parse(m, len);
+    if (!v) {
+        fprintf(stderr, "crashbox show: %s: bad manifest\n", path);
+        return 1;
+    }
+    bool colour = use_colour();
+    const char *B = colour ? "\033[1m" : "", *R = colour ? "\033[0m" : "";
+    const char *kind = jv_str(v, "crash.kind");
+    printf("%s%s%s crashed: %s%s%s\n", B, jv_str(v, "service") ?: "?", R, colour ? kind_colour(kind ?: "") : "",
+           kind ?: "?", R);
+    print_verdicts(v);
+    printf("  when     %s on %s (pid %.0f, restart %.0f)\n", jv_str(v, "time") ?: "?", jv_str(v, "host") ?: "?",
+           jv_num(v, "pid", 0), jv_num(v, "restarts", 0));
+    printf("  why      %s\n", jv_str(v, "crash.message") ?: "?");
+    if (jv_str(v, "crash.go_signal"))
+        printf("  signal   %s addr=%s pc=%s\n", jv_str(v, "crash.go_signal"),
+               jv_str(v, "crash.signal_detail.addr") ?: "?", jv_str(v, "crash.signal_detail.pc") ?: "?");
+    const char *cf = jv_str(v, "crash.culprit.function");
+    if (cf)
+        printf("  where    %s%s%s  %s:%.0f\n", B, cf, R, jv_str(v, "crash.culprit.file") ?: "?",
+               jv_num(v, "crash.culprit.line", 0));
+    const struct jv *frames = jv_path(v, "crash.frames");
+    if (frames && frames->child) {
+        printf("  goroutine %.0f [%s], %.0f goroutines in all\n", jv_num(v, "crash.goroutine", -1),
+               jv_str(v, "crash.goroutine_state") ?: "?", jv_num(v, "crash.goroutines", 0));
+        int k = 0;
+        for (const struct jv *fr = frames->child; fr && k < 12; fr = fr->next, k++)
+            printf("    %s\n        %s:%.0f\n", jv_str(fr, "function") ?: "?", jv_str(fr, "file") ?: "?",
+                   jv_num(fr, "line", 0));
+    }
+    const struct jv *code = jv_path(v, "exit.code");
+    if (code && code->type == JV_NUMBER)
+        printf("  exit     code %.0f\n", code->num);
+    else if (jv_str(v, "exit.signal"))
+        printf("  exit     killed by %s\n", jv_str(v, "exit.signal"));
+    else
+        printf("  exit     not seen by crashbox (it ended before the service did)\n");
+    print_memory(v);
+    print_watch(v);
+    _cleanup_free_ char *smaps = NULL;
+    size_t slen;
+    if (bundle_read_member(AT_FDCWD, path, "proc/smaps", 8 << 20, &smaps, &slen) == 0) {
+        printf("  top maps by RSS\n");
+        print_top_maps(smaps, slen);
+    }
+    if (jv_str(v, "go.version")) {
+        printf("  go       %s", jv_str(v, "go.version"));
+        static const char *const more[] = {"go.path", "go.vcs_revision"};
+        for (size_t i = 0; i < ARRAY_SIZE(more); i++)
+            if (jv_str(v, more[i]) && *jv_str(v, more[i]))
+                printf(" %s", jv_str(v, more[i]));
+        putchar('\n');
+    }
+    printf("  snapshot %s%s%s\n", jv_str(v, "snapshot.taken") ?: "?",
+           jv_str(v, "snapshot.trigger") ? " at " : "", jv_str(v, "snapshot.trigger") ?: "");
+    print_preoom(jv_path(v, "snapshot.items"));
+    const struct jv *cw = jv_path(v, "core.written");
+    if (cw && cw->type == JV_BOOL && cw->b) {
+        char sz[32];
+        human_size((uint64_t)jv_num(v, "core.bytes", 0), sz, sizeof sz);
+        printf("  core     %s, %.0f threads%s%s%s: crashbox debug %s\n", sz, jv_num(v, "core.threads", 0),
+               jv_str(v, "core.cut") ? " (cut: " : "", jv_str(v, "core.cut") ?: "",
+               jv_str(v, "core.cut") ? ")" : "", path);
+    } else if (jv_str(v, "core.why_not")) {
+        printf("  core     none: %s\n", jv_str(v, "core.why_not"));
+    }
+    printf("  bundle   %s\n", path);
+    jv_free(v);
+    return 0;
+}
+
+/* The directory a bundle is unpacked into: DIR, or the bundle's name
+ * without .tar.zst. Returns an fd, or -1 (the error said). */
+static int open_dest(const char *what, const char *bundle, const char *given, char *dest, size_t cap)
+{
+    if (given) {
+        snprintf(dest, cap, "%s", given);
+    } else {
+        const char *b = strrchr(bundle, '/');
+        b = b ? b + 1 : bundle;
+        const char *ext = strstr(b, ".tar.zst");
+        snprintf(dest, cap, "%.*s", (int)(ext ? ext - b : (long)strlen(b)), b);
+    }
+    int dfd = mkdir(dest, 0755) < 0 && errno != EEXIST ? -1 : open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        fprintf(stderr, "crashbox %s: %s: %s\n", what, dest, strerror(errno));
+    return dfd;
+}
+
+int oncall_extract(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: crashbox extract BUNDLE [DIR]\n");
+        return EXIT_CRASHBOX_USAGE;
+    }
+    char dest[4096];
+    _cleanup_close_ int dfd = open_dest("extract", argv[1], argc > 2 ? argv[2] : NULL, dest, sizeof dest);
+    if (dfd < 0)
+        return EXIT_CRASHBOX_SYSTEM;
+    int r = bundle_extract(AT_FDCWD, argv[1], dfd);
+    if (r < 0) {
+        fprintf(stderr, "crashbox extract: %s: %s\n", argv[1],
+                r == -EBADMSG ? "not a valid bundle" : strerror(-r));
+        return 1;
+    }
+    printf("%d files in %s\n", r, dest);
+    return 0;
+}
+
+static bool on_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        size_t n = strcspn(p, ":");
+        char full[4096];
+        snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? p : ".", prog);
+        if (access(full, X_OK) == 0)
+            return true;
+        p += n + (p[n] == ':');
+    }
+    return false;
+}
+
+int oncall_debug(int argc, char **argv)
+{
+    /* crashbox debug BUNDLE [DIR] [-- DLV-ARGS...] */
+    int dash = 1;
+    while (dash < argc && strcmp(argv[dash], "--") != 0)
+        dash++;
+    if (dash < 2 || dash > 3) {
+        fprintf(stderr, "usage: crashbox debug BUNDLE [DIR] [-- DLV-ARGS...]\n");
+        return EXIT_CRASHBOX_USAGE;
+    }
+    _cleanup_free_ char *mtext = NULL;
+    size_t mlen = 0;
+    int r = bundle_read_member(AT_FDCWD, argv[1], "manifest.json", 1 << 20, &mtext, &mlen);
+    if (r < 0) {
+        fprintf(stderr, "crashbox debug: %s: %s\n", argv[1], r == -EBADMSG || r == -ENOENT ? "not a valid bundle" : strerror(-r));
+        return 1;
+    }
+    struct jv *m = jv_parse(mtext, mlen);
+    const struct jv *written = m ? jv_path(m, "core.written") : NULL;
+    if (!written || written->type != JV_BOOL || !written->b) {
+        const char *why = m ? jv_str(m, "core.why_not") : NULL;
+        fprintf(stderr, "crashbox debug: %s has no core: %s\n", argv[1],
+                why ? why : "its policy did not ask for one ([core] dump = yes)");
+        jv_free(m);
+        return 1;
+    }
+    const char *cut = jv_str(m, "core.cut");
+    if (cut)
+        fprintf(stderr, "crashbox debug: the core was cut (%s): memory past the cut is missing\n", cut);
+    jv_free(m);
+    char dest[4096];
+    _cleanup_close_ int dfd = open_dest("debug", argv[1], dash > 2 ? argv[2] : NULL, dest, sizeof dest);
+    if (dfd < 0)
+        return EXIT_CRASHBOX_SYSTEM;
+    static const char *const names[] = {"core/core", "core/exe", NULL};
+    r = bundle_extract_members(AT_FDCWD, argv[1], names, dfd);
+    if (r < 0) {
+        fprintf(stderr, "crashbox debug: %s: %s\n", argv[1], r == -EEXIST ? "already unpacked there (give another DIR)" : strerror(-r));
+        return 1;
+    }
+    char core[4200], exe[4200];
+    snprintf(core, sizeof core, "%s/core", dest);
+    snprintf(exe, sizeof exe, "%s/exe", dest);
+    if (faccessat(dfd, "exe", F_OK, 0) < 0)
+        fprintf(stderr, "crashbox debug: the bundle has no executable ([core] include_executable = no): "
+                        "use the service's exact binary for EXE\n");
+    if (on_path("dlv")) {
+        fprintf(stderr, "crashbox debug: dlv core %s %s\n", exe, core);
+        int extra = dash < argc ? argc - dash - 1 : 0;
+        char **dargv = calloc((size_t)extra + 6, sizeof *dargv);
+        if (dargv) {
+            int k = 0;
+            dargv[k++] = "dlv";
+            dargv[k++] = "core";
+            dargv[k++] = exe;
+            dargv[k++] = core;
+            /* commands on a pipe (a script, a test) rather than a terminal */
+            if (!isatty(STDIN_FILENO))
+                dargv[k++] = "--allow-non-terminal-interactive=true";
+            for (int i = 0; i < extra; i++)
+                dargv[k++] = argv[dash + 1 + i];
+            fflush(NULL);
+            execvp("dlv", dargv);
+            fprintf(stderr, "crashbox debug: dlv: %s\n", strerror(errno));
+            free(dargv);
+        }
+    }
+    printf("core and executable in %s; open them with\n"
+           "  dlv core %s %s\n"
+           "  (add --check-go-version=false when dlv is older than the Go that built the service)\n"
+           "  gdb %s %s\n",
+           dest, exe, core, exe, core);
+    return 0;
+}

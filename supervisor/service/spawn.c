@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+#include "spawn.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "util.h"
+
+enum { SPAWN_STAGE_EXEC = 1, SPAWN_STAGE_SANDBOX = 2 };
+
+/* LISTEN_PID=<pid>, with no library call: it runs in the forked child. */
+static void format_listen_pid(char *buf, pid_t pid)
+{
+    static const char prefix[] = "LISTEN_PID=";
+    char digits[16];
+    size_t n = 0;
+    unsigned long v = (unsigned long)pid;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < sizeof digits);
+    size_t at = sizeof prefix - 1;
+    memcpy(buf, prefix, at);
+    while (n && at < SPAWN_LISTEN_PID_SIZE - 1)
+        buf[at++] = digits[--n];
+    buf[at] = '\0';
+}
+
+/* Runs in the child: only async-signal-safe calls. Never returns. */
+static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent, int err_fd,
+                                  int hook_sock)
+{
+    int err;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
+        /* The supervisor is already gone: do not start an orphan. */
+        _exit(EXIT_FAILURE);
+    }
+    if (setpgid(0, 0) < 0)
+        goto fail;
+    /* SIGTTOU is still blocked here, so a background caller may do this. */
+    if (req->terminal_fd >= 0)
+        (void)tcsetpgrp(req->terminal_fd, getpid());
+    if (req->stderr_fd >= 0 && req->stderr_fd != STDERR_FILENO && dup2(req->stderr_fd, STDERR_FILENO) < 0)
+        goto fail;
+    for (int i = 0; i < 2; i++)
+        if (req->shim_fds[i] >= 0 && fcntl(req->shim_fds[i], F_SETFD, 0) < 0)
+            goto fail;
+    if (req->listen_pid)
+        format_listen_pid(req->listen_pid, getpid());
+    signals_reset_for_exec();
+    /* crashbox protects itself from the OOM killer; the service must not
+     * inherit that: it gets the value crashbox started with. */
+    if (req->oom_score_adj) {
+        int ofd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (ofd >= 0) {
+            (void)write(ofd, req->oom_score_adj, strlen(req->oom_score_adj));
+            close(ofd);
+        }
+    }
+    /* The sandbox in its fixed order, then seccomp last: from here on
+     * exit_group is watched. A hook failure is reported to crashbox and the
+     * service runs without it; a sandbox failure stops the start. */
+    int step = 0;
+    err = sandbox_apply(req->sandbox, &step);
+    if (err < 0) {
+        int msg[3] = {SPAWN_STAGE_SANDBOX, -err, step};
+        (void)write(err_fd, msg, sizeof msg);
+        _exit(127);
+    }
+    /* The errno is the one install returns: reporting it to a listener
+     * socket that is not there (-1) would leave EBADF in errno. */
+    err = req->exit_hook ? exithook_install(req->exit_hook, hook_sock) : 0;
+    if (err < 0 && (!req->exit_hook->listener || req->exit_hook->denies)) {
+        /* A deny list that cannot be installed is a sandbox failure too,
+         * with or without the exit hook in the same filter. */
+        int msg[3] = {SPAWN_STAGE_SANDBOX, -err, SANDBOX_STEP_SECCOMP};
+        (void)write(err_fd, msg, sizeof msg);
+        _exit(127);
+    }
+    /* No fd is closed here: crashbox's own are all close-on-exec, and what
+     * crashbox inherited (a caller's fd 3, socket activation's listeners)
+     * belongs to the service, as under any init. */
+    execvpe(req->argv[0], req->argv, req->envp);
+fail:
+    err = errno;
+    {
+        int msg[3] = {SPAWN_STAGE_EXEC, err, 0};
+        (void)write(err_fd, msg, sizeof msg);
+    }
+    _exit(127);
+}
+
+int spawn_service(const struct spawn_request *req, struct spawn_result *res)
+{
+    *res = (struct spawn_result){.pid = -1, .notify_fd = -1};
+    int errpipe[2], hook[2] = {-1, -1};
+    if (pipe2(errpipe, O_CLOEXEC) < 0)
+        return -errno;
+    bool want_fd = req->exit_hook && req->exit_hook->listener;
+    if (want_fd && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, hook) < 0) {
+        int r = -errno;
+        close(errpipe[0]);
+        close(errpipe[1]);
+        return r;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int r = -errno;
+        close(errpipe[0]);
+        close(errpipe[1]);
+        closep(&hook[0]);
+        closep(&hook[1]);
+        return r;
+    }
+    if (pid == 0) {
+        close(errpipe[0]);
+        closep(&hook[0]);
+        child_exec(req, parent, errpipe[1], hook[1]);
+    }
+    close(errpipe[1]);
+    closep(&hook[1]);
+    res->pid = pid;
+    /* Both sides set the group, so neither a signal nor tcsetpgrp races it. */
+    (void)setpgid(pid, pid);
+    int msg[3] = {0, 0, 0};
+    ssize_t n;
+    do
+        n = read(errpipe[0], msg, sizeof msg);
+    while (n < 0 && errno == EINTR);
+    close(errpipe[0]);
+    /* The child sent its listener (or why not) before execve. */
+    if (want_fd) {
+        int fd = exithook_receive(hook[0]);
+        if (fd >= 0)
+            res->notify_fd = fd;
+        else
+            res->hook_errno = -fd;
+        close(hook[0]);
+    }
+    if (n == (ssize_t)sizeof msg) {
+        if (msg[0] == SPAWN_STAGE_SANDBOX) {
+            res->sandbox_errno = msg[1] ? msg[1] : EIO;
+            res->sandbox_step = msg[2];
+        }
+        else
+            res->exec_errno = msg[1] ? msg[1] : EIO;
+        /* Closing the listener lets the child's exit_group through. */
+        closep(&res->notify_fd);
+        res->notify_fd = -1;
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+    }
+    return 0;
+}

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+#include "exithook.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static const int fatal_signals[] = {SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, SIGQUIT};
+
+static void ctx_releasep(scmp_filter_ctx *c)
+{
+    if (*c)
+        seccomp_release(*c);
+}
+
+int exithook_compile(struct exithook_prog *prog, bool notify, const struct strlist *deny, bool deny_kill)
+{
+    *prog = (struct exithook_prog){0};
+    __attribute__((cleanup(ctx_releasep))) scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx)
+        return -ENOMEM;
+    int r = 0;
+    for (size_t i = 0; deny && r == 0 && i < deny->n; i++) {
+        int nr = seccomp_syscall_resolve_name(deny->items[i]);
+        if (nr == __NR_SCMP_ERROR)
+            return -EINVAL;
+        r = seccomp_rule_add(ctx, deny_kill ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_ERRNO(EPERM), nr, 0);
+    }
+    if (r == 0 && notify)
+        r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(exit_group), 0);
+    for (size_t i = 0; notify && r == 0 && i < ARRAY_SIZE(fatal_signals); i++) {
+        scmp_datum_t sig = (scmp_datum_t)fatal_signals[i];
+        r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(kill), 1, SCMP_A1(SCMP_CMP_EQ, sig));
+        if (!r)
+            r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(tkill), 1, SCMP_A1(SCMP_CMP_EQ, sig));
+        if (!r)
+            r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(tgkill), 1, SCMP_A2(SCMP_CMP_EQ, sig));
+    }
+    if (r < 0)
+        return r;
+    /* libseccomp 2.5 exports BPF only to an fd: a memfd keeps it in memory. */
+    _cleanup_close_ int mfd = memfd_create("crashbox-exithook", MFD_CLOEXEC);
+    if (mfd < 0)
+        return -errno;
+    r = seccomp_export_bpf(ctx, mfd);
+    if (r < 0)
+        return r;
+    struct stat st;
+    if (fstat(mfd, &st) < 0)
+        return -errno;
+    if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) ||
+        st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+        return -EINVAL;
+    prog->filter = malloc((size_t)st.st_size);
+    if (!prog->filter)
+        return -ENOMEM;
+    if (pread(mfd, prog->filter, (size_t)st.st_size, 0) != st.st_size) {
+        exithook_prog_free(prog);
+        return -EIO;
+    }
+    prog->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+    prog->listener = notify;
+    prog->denies = deny && deny->n;
+    return 0;
+}
+
+void exithook_prog_free(struct exithook_prog *prog)
+{
+    free(prog->filter);
+    *prog = (struct exithook_prog){0};
+}
+
+static int send_result(int sock, int fd, int err)
+{
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof cbuf);
+    struct iovec iov = {.iov_base = &err, .iov_len = sizeof err};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (fd >= 0) {
+        msg.msg_control = cbuf;
+        msg.msg_controllen = sizeof cbuf;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    }
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+int exithook_install(const struct exithook_prog *prog, int sock)
+{
+    struct sock_fprog fprog = {.len = prog->len, .filter = prog->filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        int e = errno;
+        send_result(sock, -1, e);
+        return -e;
+    }
+    long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                      prog->listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &fprog);
+    if (fd < 0) {
+        int e = errno;
+        send_result(sock, -1, e);
+        return -e;
+    }
+    if (!prog->listener)
+        return 0;
+    int r = send_result(sock, (int)fd, 0);
+    close((int)fd);
+    return r;
+}
+
+int exithook_receive(int sock)
+{
+    int err = 0;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {.iov_base = &err, .iov_len = sizeof err};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                         .msg_controllen = sizeof cbuf};
+    ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0)
+        return errno == EAGAIN ? -ENOMSG : -errno;
+    if (n != (ssize_t)sizeof err)
+        return -EPROTO;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+        return fd;
+    }
+    return err ? -err : -EPROTO;
+}
+
+enum exithook_event exithook_classify(const struct exithook_call *c, pid_t service,
+                                      bool caller_is_service, bool target_is_service_thread,
+                                      int *code_or_signal)
+{
+    if (!caller_is_service || !c->native)
+        return EXITHOOK_OTHER;
+    switch (c->nr) {
+    case SYS_exit_group:
+        *code_or_signal = (int)c->args[0] & 0xff;
+        return EXITHOOK_EXIT;
+    case SYS_kill: {
+        pid_t target = (pid_t)c->args[0];
+        *code_or_signal = (int)c->args[1];
+        /* itself, its own process group (0 or -service) */
+        return target == service || target == 0 || target == -service || target_is_service_thread
+                   ? EXITHOOK_SIGNAL
+                   : EXITHOOK_OTHER;
+    }
+    case SYS_tkill:
+        *code_or_signal = (int)c->args[1];
+        return target_is_service_thread ? EXITHOOK_SIGNAL : EXITHOOK_OTHER;
+    case SYS_tgkill:
+        *code_or_signal = (int)c->args[2];
+        return (pid_t)c->args[0] == service ? EXITHOOK_SIGNAL : EXITHOOK_OTHER;
+    default:
+        return EXITHOOK_OTHER;
+    }
+}
+
+int exithook_buffers_alloc(struct exithook_buffers *b)
+{
+    *b = (struct exithook_buffers){0};
+    struct seccomp_notif_sizes sizes;
+    if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
+        return -errno;
+    if (seccomp_notify_alloc(&b->req, &b->resp) < 0)
+        return -ENOMEM;
+    /* libseccomp allocates the larger of the kernel's size and its own. */
+    b->req_size = sizes.seccomp_notif > sizeof *b->req ? sizes.seccomp_notif : sizeof *b->req;
+    b->resp_size = sizes.seccomp_notif_resp > sizeof *b->resp ? sizes.seccomp_notif_resp : sizeof *b->resp;
+    return 0;
+}
+
+void exithook_buffers_free(struct exithook_buffers *b)
+{
+    if (b->req || b->resp)
+        seccomp_notify_free(b->req, b->resp);
+    *b = (struct exithook_buffers){0};
+}
+
+int exithook_recv(int fd, struct exithook_buffers *b, struct exithook_call *c)
+{
+    if (!b->req)
+        return -ENOMEM;
+    memset(b->req, 0, b->req_size); /* the kernel refuses a buffer that is not zeroed */
+    int r = seccomp_notify_receive(fd, b->req);
+    if (r == 0) {
+        *c = (struct exithook_call){
+            .id = b->req->id,
+            .tid = (pid_t)b->req->pid,
+            .nr = b->req->data.nr,
+            .native = b->req->data.arch == seccomp_arch_native(),
+        };
+        memcpy(c->args, b->req->data.args, sizeof c->args);
+    }
+    return r;
+}
+
+bool exithook_still_valid(int fd, uint64_t id) { return seccomp_notify_id_valid(fd, id) == 0; }
+
+int exithook_continue(int fd, struct exithook_buffers *b, uint64_t id)
+{
+    if (!b->resp)
+        return -ENOMEM;
+    memset(b->resp, 0, b->resp_size);
+    b->resp->id = id;
+    b->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    return seccomp_notify_respond(fd, b->resp);
+}
