@@ -2,6 +2,7 @@
 #include "shimwork.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <string.h>
 
 #include "log.h"
@@ -51,6 +52,10 @@ void shimwork_init(struct shimwork *w, int fd, long long budget_ms)
 void shimwork_ask(struct shimwork *w, size_t i)
 {
     if (!w->started) {
+        /* One malloc arena: a thread's own arena would fault in new pages
+         * just as the service dies at the limit of a cgroup crashbox
+         * shares, and the OOM killer's next victim would be crashbox. */
+        mallopt(M_ARENA_MAX, 1);
         int r = pthread_create(&w->thread, NULL, run, w);
         if (r) {
             log_warn("cannot start the thread that asks the Go shim: %s", strerror(r));

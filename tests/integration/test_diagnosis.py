@@ -25,13 +25,25 @@ def oom(tmp, example, limit_mib=128, env=None):
         script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -p {pol} -- {EXAMPLES}/{example}"
         r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=180,
                            env=dict(os.environ, **(env or {})))
-        assert r.returncode == 128 + signal.SIGKILL, r.stderr[-2000:]
+        if r.returncode == -signal.SIGKILL and not has_cap_sys_resource():
+            # The memory of a service the OOM killer just ended is still
+            # charged for a moment; a page crashbox touches then makes it
+            # the next victim, out of reach only with CAP_SYS_RESOURCE.
+            raise Skip("crashbox, in the cgroup and unprotected here, was the OOM killer's second victim")
+        assert r.returncode == 128 + signal.SIGKILL, (r.returncode, r.stderr[-2000:])
     finally:
         remove_cgroup(cg)
     b = only_bundle(d)
     m = manifest(b)
     assert m["crash"]["kind"] == "oom-kill", m["crash"]
     return m, b
+
+
+def has_cap_sys_resource():
+    for line in open("/proc/self/status"):
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) & (1 << 24))
+    return False
 
 
 def verdicts(m, want, also_true=()):
