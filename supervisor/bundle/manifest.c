@@ -73,6 +73,12 @@ static void memory_json(struct json *j, const struct crash_record *c)
     OPT("peak_bytes", m->has_peak, m->peak_bytes);
     OPT("oom_kills", m->has_oom_kills, m->oom_kills);
     OPT("oom_kills_at_start", c->mem_start.has_oom_kills, c->mem_start.oom_kills);
+    /* Kills the service outlived (another process in its cgroup): not its end. */
+    json_kv_uint(j, "descendant_oom_kills", c->descendant_oom_kills);
+    char last[32];
+    if (c->descendant_oom_last)
+        format_utc(c->descendant_oom_last, last, sizeof last);
+    json_kv_str(j, "descendant_oom_last", c->descendant_oom_last ? last : NULL);
     json_key(j, "watermarks_crossed");
     json_arr_begin(j);
     for (size_t i = 0; i < c->ncrossed; i++) {

@@ -216,6 +216,8 @@ enum crash_kind crash_record_build(struct crash_evidence *ev, int status, const 
     r->core = ev->core;
     memcpy(r->crossed, ev->crossed, sizeof r->crossed);
     r->ncrossed = ev->ncrossed;
+    r->descendant_oom_kills = ev->descendant_oom_kills;
+    r->descendant_oom_last = ev->descendant_oom_last;
     r->watch = ev->watch;
     verdicts_of(ev, r);
 

@@ -85,6 +85,8 @@ struct crash_evidence {
     bool have_kills_now;            /* the cgroup's OOM-kill counter now */
     uint64_t kills_now;
     struct diag_evidence diag;      /* the watermarks' figures, for the memory verdicts */
+    unsigned descendant_oom_kills;  /* OOM kills in the cgroup the service outlived */
+    time_t descendant_oom_last;
 };
 
 struct crash_record {
@@ -114,6 +116,8 @@ struct crash_record {
     struct items items;  /* owned: the bundle's members, fitted to the policy's size cap */
     struct diag_verdict verdicts[DIAG_MAX_VERDICTS]; /* the memory verdicts (diagnosis.h) */
     size_t nverdicts;
+    unsigned descendant_oom_kills;
+    time_t descendant_oom_last;
 };
 
 /* Pure: classifies the end (status: the wait status; ignored for a

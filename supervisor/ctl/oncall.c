@@ -586,9 +586,14 @@ static void print_memory(const struct jv *v)
 }
 
 /* The memory verdicts (diagnosis.h), first: the line an expert would say.
- * Each text wrapped under its ID to fit 80 columns. */
+ * Each text wrapped under its ID to fit 80 columns. Then OOM kills of
+ * other processes the service outlived: never its end, but evidence. */
 static void print_verdicts(const struct jv *v)
 {
+    double outlived = jv_num(v, "memory.descendant_oom_kills", 0);
+    if (outlived > 0)
+        printf("  note     %.0f OOM kill(s) of other processes in the cgroup, outlived by the service (last %s)\n",
+               outlived, jv_str(v, "memory.descendant_oom_last") ?: "?");
     const struct jv *d = jv_get(v, "diagnosis");
     for (const struct jv *e = d && d->type == JV_ARRAY ? d->child : NULL; e; e = e->next) {
         const char *text = jv_str(e, "text") ?: "";

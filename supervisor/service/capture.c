@@ -289,6 +289,8 @@ static void gather_evidence(struct capture *c, const char *tail, size_t tail_len
                                                               .age_ms = c->crossed[i].age_ms,
                                                               .taken = c->crossed[i].taken};
     ev->diag = c->diag;
+    ev->descendant_oom_kills = c->descendant_oom_kills;
+    ev->descendant_oom_last = c->descendant_oom_last;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     if (c->exit_at_ms) /* the samples' clock is the wall's */

@@ -65,6 +65,8 @@ struct capture {
     size_t ncrossed;
     struct memwatch_report watch; /* how memory was watched (set at the run's end) */
     struct diag_evidence diag;    /* the watermarks' figures (set at the run's end) */
+    unsigned descendant_oom_kills; /* OOM kills in the cgroup the service outlived */
+    time_t descendant_oom_last;
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
 };

@@ -77,6 +77,7 @@ void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
 {
     *p = (struct preoom){.policy = pol, .capture = c, .dirfd = -1, .state_dirfd = -1, .state_fd = -1};
     shimwork_init(&p->shim, -1, (long long)pol->snapshot_budget_ms);
+    p->oom = (struct oomevents){.note_fd = -1, .timer_fd = -1};
     memwatch_init(&p->w);
     if (!pol->watermarks.n) {
         p->w.report = (struct memwatch_report){.set = true, .why_none = "no watermarks"};
@@ -110,6 +111,7 @@ void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
     if (pol->bundle_dir)
         p->dirfd = bundledir_open(pol->bundle_dir);
     p->active = true;
+    oomevents_start(&p->oom, p->w.dirfd, p->w.version);
     log_debug("watching memory: %zu watermark(s) of a %llu-byte limit", p->w.st.n,
               (unsigned long long)p->w.st.limit);
 }
@@ -121,6 +123,8 @@ size_t preoom_fds(const struct preoom *p, int *fds, short *events, size_t cap)
         fds[n] = p->w.fds[i];
         events[n++] = p->w.events[i];
     }
+    if (p->active)
+        n += oomevents_fds(&p->oom, fds + n, events + n, cap - n);
     return n;
 }
 
@@ -284,11 +288,37 @@ static bool oom_killed_since_start(const struct preoom *p)
     return now > start->oom_kills;
 }
 
+/* An OOM kill in the cgroup, a moment ago: if the service still lives,
+ * the victim was another process (a descendant); said at once, counted
+ * for the bundle, and out of the baseline, so a later SIGKILL from
+ * elsewhere is not taken for an OOM kill. */
+static void look_at_oom_kills(struct preoom *p)
+{
+    struct capture *c = p->capture;
+    uint64_t now;
+    if (!c->mem_start.has_oom_kills || oomevents_counter(&p->oom, &now) < 0 || now <= c->mem_start.oom_kills ||
+        !oomevents_alive(c->pid))
+        return;
+    unsigned n = (unsigned)(now - c->mem_start.oom_kills);
+    c->mem_start.oom_kills = now;
+    c->descendant_oom_kills += n;
+    c->descendant_oom_last = time(NULL);
+    log_warn("the OOM killer ended %u other process%s in the service's memory cgroup; the service (pid %d) lives",
+             n, n == 1 ? "" : "es", (int)c->pid);
+    state_update(p);
+}
+
 void preoom_on_event(struct preoom *p, int fd)
 {
     uint64_t usage;
     if (!p->active)
         return;
+    bool look;
+    if (oomevents_on_event(&p->oom, fd, &look)) {
+        if (look)
+            look_at_oom_kills(p);
+        return;
+    }
     if (memwatch_read(&p->w, fd, &usage) < 0) {
         memwatch_schedule(&p->w, p->w.last_usage); /* a failed read must not end polling */
         return;
@@ -374,6 +404,7 @@ void preoom_finish(struct preoom *p)
 
 void preoom_stop(struct preoom *p)
 {
+    oomevents_stop(&p->oom);
     shimwork_free(&p->shim);
     for (size_t i = 0; i < MEMWATCH_MAX; i++)
         items_free(&p->missing[i]);

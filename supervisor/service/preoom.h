@@ -11,6 +11,7 @@
 #include "capture.h"
 #include "diagnosis.h"
 #include "memwatch.h"
+#include "oomevents.h"
 #include "shimwork.h"
 
 struct preoom {
@@ -31,6 +32,7 @@ struct preoom {
     bool have_sample[MEMWATCH_MAX];
     struct items missing[MEMWATCH_MAX]; /* owned */
     struct shimwork shim; /* the Go shim's answers, asked off the loop */
+    struct oomevents oom; /* OOM kills as they happen */
 };
 
 /* Starts watching the service's cgroup (the capture's baseline one). */

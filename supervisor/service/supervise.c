@@ -172,11 +172,11 @@ static int poll_timeout(long long deadline)
 /* Phase 1: the service runs. Returns when the main child has exited. */
 static void run_until_exit(struct supervisor *s, int sfd)
 {
-    struct pollfd p[3 + 2 * MEMWATCH_MAX + 2] = {{.fd = sfd, .events = POLLIN},
+    struct pollfd p[3 + 2 * MEMWATCH_MAX + 4] = {{.fd = sfd, .events = POLLIN},
                                              {.fd = signals_fault_fd(), .events = POLLIN},
                                              {.fd = s->capture->notify_fd, .events = POLLIN}};
-    int mfds[2 * MEMWATCH_MAX + 2];
-    short mev[2 * MEMWATCH_MAX + 2];
+    int mfds[2 * MEMWATCH_MAX + 4];
+    short mev[2 * MEMWATCH_MAX + 4];
     size_t nm = preoom_fds(s->preoom, mfds, mev, ARRAY_SIZE(mfds));
     for (size_t i = 0; i < nm; i++)
         p[3 + i] = (struct pollfd){.fd = mfds[i], .events = mev[i]};

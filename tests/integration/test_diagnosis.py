@@ -5,9 +5,10 @@ import json
 import os
 import signal
 import subprocess
+import time
 
 from bundles import manifest, member, members
-from lib import CRASHBOX, EXAMPLES, Skip, run, write_policy
+from lib import CRASHBOX, EXAMPLES, Skip, children_of, kill_quietly, run, wait_line, write_policy
 from test_capture import memory_cgroup, only_bundle, remove_cgroup
 
 VERDICTS = {"retained-heap", "goroutine-leak", "other-process", "page-cache", "gc-off",
@@ -126,3 +127,34 @@ def test_retained_heap_after_a_burst(tmp):
     f = v["figures"]
     assert f["heap_idle_bytes"] - f["heap_released_bytes"] >= 64 << 20, v
     assert f["heap_inuse_bytes"] < 64 << 20, v
+
+
+def test_a_childs_oom_kill_is_its_own_event_and_a_later_kill_9_is_a_signal(tmp):
+    # The story: a child OOM-killed, the service fine; 4 s later an
+    # operator's kill -9 of the service. That is a signal, not an OOM kill,
+    # and the child's OOM kill is said at once and in the bundle.
+    cg = memory_cgroup(tmp, 96 << 20)
+    d = os.path.join(tmp, "b")
+    os.makedirs(d)
+    svc = f"{EXAMPLES}/unbounded-alloc; echo child-done; exec sleep 60"
+    script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -- sh -c '{svc}'"
+    p = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_line(p.stdout, "child-done", timeout=60)
+        time.sleep(4)
+        service = children_of(p.pid)
+        assert len(service) == 1, service
+        os.kill(service[0][0], signal.SIGKILL)
+        _, err = p.communicate(timeout=30)
+    finally:
+        kill_quietly(p)
+        remove_cgroup(cg)
+    assert p.returncode == 128 + signal.SIGKILL
+    said = [l for l in err.decode().splitlines() if "the OOM killer ended" in l]
+    assert said and "the service (pid" in said[0], err.decode()[-2000:]
+    m = manifest(only_bundle(d))
+    assert m["crash"]["kind"] == "signal", m["crash"]
+    assert m["memory"]["descendant_oom_kills"] >= 1, m["memory"]
+    assert m["memory"]["descendant_oom_last"]
+    show = run([CRASHBOX, "show", only_bundle(d)]).stdout.decode()
+    assert "OOM kill" in show and "outlived" in show, show
