@@ -476,6 +476,7 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
         metrics->last_crash = time(NULL);
     }
     metrics->restarts = restarts;
+    metrics->outlived_oom_kills += cap.descendant_oom_kills;
     if (job)
         writers_start(writers, job);
     metrics_update(pol, metrics);

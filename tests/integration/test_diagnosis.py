@@ -137,7 +137,9 @@ def test_a_childs_oom_kill_is_its_own_event_and_a_later_kill_9_is_a_signal(tmp):
     d = os.path.join(tmp, "b")
     os.makedirs(d)
     svc = f"{EXAMPLES}/unbounded-alloc; echo child-done; exec sleep 60"
-    script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -- sh -c '{svc}'"
+    prom = os.path.join(tmp, "crashbox.prom")
+    pol = write_policy(tmp, f"[metrics]\ntextfile = {prom}\n", "metrics.policy")
+    script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -p {pol} -- sh -c '{svc}'"
     p = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_line(p.stdout, "child-done", timeout=60)
@@ -158,3 +160,4 @@ def test_a_childs_oom_kill_is_its_own_event_and_a_later_kill_9_is_a_signal(tmp):
     assert m["memory"]["descendant_oom_last"]
     show = run([CRASHBOX, "show", only_bundle(d)]).stdout.decode()
     assert "OOM kill" in show and "outlived" in show, show
+    assert 'crashbox_outlived_oom_kills_total{service="sh"} 1' in open(prom).read()
