@@ -186,6 +186,19 @@ void manifest_build(const struct crash_record *r, const struct policy *p, uint64
     memory_json(j, r);
     json_key(j, "diagnosis");
     diagnosis_json(r->verdicts, r->nverdicts, j);
+    /* What crashbox ended after the service died, and what it let finish. */
+    json_key(j, "left_behind");
+    json_arr_begin(j);
+    for (size_t i = 0; i < r->leftovers.n; i++) {
+        const struct leftover *o = &r->leftovers.v[i];
+        json_obj_begin(j);
+        json_kv_int(j, "pid", o->pid);
+        json_kv_str(j, "comm", o->comm);
+        json_kv_str(j, "signal", o->signal ? signal_name(o->signal) : NULL);
+        json_kv_bool(j, "given_grace", o->graced);
+        json_obj_end(j);
+    }
+    json_arr_end(j);
     json_key(j, "go");
     if (r->have_bi) {
         json_obj_begin(j);

@@ -218,6 +218,8 @@ enum crash_kind crash_record_build(struct crash_evidence *ev, int status, const 
     r->ncrossed = ev->ncrossed;
     r->descendant_oom_kills = ev->descendant_oom_kills;
     r->descendant_oom_last = ev->descendant_oom_last;
+    if (ev->leftovers)
+        r->leftovers = *ev->leftovers;
     r->watch = ev->watch;
     verdicts_of(ev, r);
 

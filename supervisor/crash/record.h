@@ -13,6 +13,7 @@
 #include "buildinfo.h"
 #include "cgroup.h"
 #include "diagnosis.h"
+#include "leftovers.h"
 #include "classify.h"
 #include "goparse.h"
 #include "items.h"
@@ -87,6 +88,7 @@ struct crash_evidence {
     struct diag_evidence diag;      /* the watermarks' figures, for the memory verdicts */
     unsigned descendant_oom_kills;  /* OOM kills in the cgroup the service outlived */
     time_t descendant_oom_last;
+    const struct leftovers *leftovers; /* what the service left behind; NULL: none known */
 };
 
 struct crash_record {
@@ -118,6 +120,7 @@ struct crash_record {
     size_t nverdicts;
     unsigned descendant_oom_kills;
     time_t descendant_oom_last;
+    struct leftovers leftovers; /* what the service left behind, and the signal that ended each */
 };
 
 /* Pure: classifies the end (status: the wait status; ignored for a

@@ -291,6 +291,7 @@ static void gather_evidence(struct capture *c, const char *tail, size_t tail_len
     ev->diag = c->diag;
     ev->descendant_oom_kills = c->descendant_oom_kills;
     ev->descendant_oom_last = c->descendant_oom_last;
+    ev->leftovers = &c->leftovers;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     if (c->exit_at_ms) /* the samples' clock is the wall's */

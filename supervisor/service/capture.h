@@ -11,6 +11,7 @@
 #include "bundle.h"
 #include "cgroup.h"
 #include "diagnosis.h"
+#include "leftovers.h"
 #include "classify.h"
 #include "exithook.h"
 #include "goparse.h"
@@ -66,6 +67,7 @@ struct capture {
     struct memwatch_report watch; /* how memory was watched (set at the run's end) */
     struct diag_evidence diag;    /* the watermarks' figures (set at the run's end) */
     unsigned descendant_oom_kills; /* OOM kills in the cgroup the service outlived */
+    struct leftovers leftovers;   /* what the service left behind, and how it was ended */
     time_t descendant_oom_last;
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;

@@ -161,3 +161,22 @@ def test_a_childs_oom_kill_is_its_own_event_and_a_later_kill_9_is_a_signal(tmp):
     show = run([CRASHBOX, "show", only_bundle(d)]).stdout.decode()
     assert "OOM kill" in show and "outlived" in show, show
     assert 'crashbox_outlived_oom_kills_total{service="sh"} 1' in open(prom).read()
+
+
+def test_a_descendant_still_writing_gets_the_grace_and_the_rest_are_listed(tmp):
+    # The app's own crash watcher is still writing when the service dies:
+    # it gets the descendant grace, said at info, and finishes; an idle
+    # leftover is ended at once; the bundle lists both.
+    d = os.path.join(tmp, "b")
+    out = os.path.join(tmp, "report.txt")
+    watcher = f"i=0; while [ $i -lt 20 ]; do echo line >> {out}; i=$((i+1)); sleep 0.05; done"
+    svc = f"sh -c '{watcher}' & sleep 60 & sleep 0.2; exit 3"
+    r = run([CRASHBOX, "-d", d, "--", "sh", "-c", svc])
+    assert r.returncode == 3, r.stderr
+    err = r.stderr.decode()
+    assert "is still working" in err and "descendant_grace" in err, err
+    assert open(out).read().count("line") == 20, "the watcher finished its report"
+    m = manifest(only_bundle(d))
+    left = {o["comm"]: o for o in m["left_behind"]}
+    assert left["sleep"]["signal"] == "SIGTERM" and not left["sleep"]["given_grace"], left
+    assert left["sh"]["signal"] is None and left["sh"]["given_grace"], left
