@@ -12,13 +12,10 @@
 #include "reap.h"
 #include "util.h"
 
-unsigned long long leftovers_work(const char *stat, size_t stat_len, const char *io, size_t io_len)
+unsigned long long leftovers_work(const char *io, size_t io_len)
 {
-    unsigned long long ticks = 0, ut = 0, st = 0;
-    const char *close = stat ? memrchr(stat, ')', stat_len) : NULL;
-    /* After the name: state, then utime and stime are the 12th and 13th. */
-    if (close && sscanf(close + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
-        ticks = ut + st;
+    /* Bytes read and written (files, pipes, sockets): a report being
+     * written or uploaded moves bytes; a sleeper or a fork bomb does not. */
     unsigned long long bytes = 0;
     for (const char *s = io, *end = io ? io + io_len : NULL; s && s < end;) {
         unsigned long long v;
@@ -27,7 +24,7 @@ unsigned long long leftovers_work(const char *stat, size_t stat_len, const char 
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         s = nl ? nl + 1 : end;
     }
-    return ticks + bytes;
+    return bytes;
 }
 
 static bool alive_child(const char *proc_root, pid_t pid, char *comm, size_t cap, unsigned long long *work)
@@ -47,7 +44,7 @@ static bool alive_child(const char *proc_root, pid_t pid, char *comm, size_t cap
         snprintf(comm, cap, "%.*s", (int)(close - open - 1), open + 1);
     snprintf(path, sizeof path, "%s/%d/io", proc_root, (int)pid);
     (void)read_file_at(AT_FDCWD, path, 4096, &io, &il);
-    *work = leftovers_work(stat, sl, io, il);
+    *work = leftovers_work(io, il);
     return true;
 }
 

@@ -14,7 +14,7 @@
 struct leftover {
     pid_t pid;
     char comm[16];
-    unsigned long long work; /* CPU ticks + bytes read and written, so far */
+    unsigned long long work; /* bytes read and written, so far */
     bool working;            /* work grew since the scan before */
     bool graced;             /* given the descendant grace for it */
     int signal;              /* the last signal crashbox sent it, 0 if none */
@@ -31,5 +31,5 @@ struct leftovers {
 size_t leftovers_scan(struct leftovers *l, const char *proc_root);
 /* Records sig against those of the list alive now, about to be sent it. */
 void leftovers_signalled(struct leftovers *l, const char *proc_root, int sig);
-/* Pure: the work figure from /proc/PID/stat and /proc/PID/io texts. */
-unsigned long long leftovers_work(const char *stat, size_t stat_len, const char *io, size_t io_len);
+/* Pure: the work figure (bytes read and written) from /proc/PID/io. */
+unsigned long long leftovers_work(const char *io, size_t io_len);

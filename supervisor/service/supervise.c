@@ -217,7 +217,8 @@ static bool wait_for_working(struct supervisor *s, struct pollfd *p, struct left
     (void)poll(NULL, 0, 100); /* the look: how much each works in 100 ms */
     leftovers_scan(lo, "/proc");
     size_t working = 0;
-    for (size_t i = 0; i < lo->n; i++)
+    /* A swarm (more than the list holds) is no crash watcher. */
+    for (size_t i = 0; lo->n < LEFTOVERS_MAX && i < lo->n; i++)
         if (lo->v[i].working) {
             working++;
             lo->v[i].graced = true;

@@ -142,7 +142,12 @@ def test_a_childs_oom_kill_is_its_own_event_and_a_later_kill_9_is_a_signal(tmp):
     script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -p {pol} -- sh -c '{svc}'"
     p = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        wait_line(p.stdout, "child-done", timeout=60)
+        try:
+            wait_line(p.stdout, "child-done", timeout=60)
+        except AssertionError:
+            if p.poll() == -signal.SIGKILL and not has_cap_sys_resource():
+                raise Skip("crashbox, in the cgroup and unprotected here, was the OOM killer's victim")
+            raise
         time.sleep(4)
         service = children_of(p.pid)
         assert len(service) == 1, service
