@@ -47,6 +47,6 @@ func main() {
 			os.Exit(1)
 		}
 		mapped = append(mapped, memtest.Touch(m))
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }

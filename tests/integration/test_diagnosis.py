@@ -118,6 +118,11 @@ def test_retained_heap_after_a_burst(tmp):
     m, b = oom(tmp, "oom-retained-heap", limit_mib=256)
     runtime = [json.loads(member(b, n)) for n in members(b) if n.endswith("/go/runtime.json")]
     kept = [r for r in runtime if r["heap_idle"] - r["heap_released"] >= 64 << 20]
+    if not runtime:
+        verdicts(m, [], also_true=["burst"])
+        crossed = m["memory"]["watermarks_crossed"]
+        raise Skip("the Go shim's answers did not come before the kill" if crossed else
+                   "no watermark snapshot was kept: memory fell back below one as the runtime returned pages")
     if not kept:
         # Go's scavenger (1.21 and later) may return the idle pages within
         # a second of the GC; then there is nothing retained to find.
