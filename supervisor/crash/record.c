@@ -106,9 +106,13 @@ static enum crash_kind classify_recovered(const struct crash_evidence *ev, struc
 {
     const struct service_state *st = ev->recovered;
     bool oom = state_shows_oom(st, ev->have_kills_now, ev->kills_now);
+    char seen[32] = "?";
+    if (st->seen || st->started)
+        format_utc((time_t)(st->seen ? st->seen : st->started), seen, sizeof seen);
     snprintf(r->note, sizeof r->note,
-             "inferred at the next start: crashbox (pid %d's supervisor) ended without an end record; %s",
-             (int)st->pid,
+             "inferred at the next start from the state file crashbox left (it ended without an end record): "
+             "last seen alive at %s with pid %d; %s",
+             seen, (int)st->pid,
              oom ? (ev->have_kills_now && ev->kills_now > st->oom_kills
                         ? "the cgroup's OOM-kill counter rose since the service started"
                         : "memory was near its limit when last seen (watermarks crossed)")

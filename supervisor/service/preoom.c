@@ -25,7 +25,7 @@ static void state_update(struct preoom *p)
     if (p->state_fd < 0)
         return;
     const struct capture *c = p->capture;
-    struct service_state st = {.pid = c->pid, .started = (long long)time(NULL),
+    struct service_state st = {.pid = c->pid, .started = p->state_started, .seen = (long long)time(NULL),
                                .limit_bytes = c->mem_start.has_limit ? c->mem_start.limit_bytes : 0,
                                .usage_bytes = p->state_usage, .watermark = p->state_watermark,
                                .oom_kills = c->mem_start.oom_kills};
@@ -42,6 +42,7 @@ void state_begin(struct preoom *p, const struct capture *c)
     p->state_dirfd = c->policy->bundle_dir ? bundledir_open(c->policy->bundle_dir) : -1;
     p->state_fd = p->state_dirfd >= 0 ? state_open(p->state_dirfd, c->service, c->host) : -1;
     p->state_usage = c->mem_start.has_usage ? c->mem_start.usage_bytes : 0;
+    p->state_started = (long long)time(NULL);
     state_update(p);
 }
 

@@ -24,6 +24,7 @@ struct preoom {
     int state_dirfd; /* owned: where the state file is, -1 if none */
     int state_fd;    /* owned: the state file, locked while we live */
     bool shim_greeted; /* the service's Go shim said hello */
+    long long state_started;
     unsigned state_watermark;
     uint64_t state_usage;
     /* The figures of each watermark's snapshot, for the verdicts, and what
