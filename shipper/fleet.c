@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "bundlename.h"
 #include "bundledir.h"
 #include "exitstatus.h"
 #include "log.h"

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bundlename.h"
 #include "bundledir.h"
 #include "exitstatus.h"
 #include "fleet.h"

@@ -13,6 +13,7 @@
 #include "goparse.h"
 #include "json.h"
 #include "log.h"
+#include "names.h"
 #include "oncall.h"
 #include "policy.h"
 #include "shipexec.h"
@@ -71,6 +72,19 @@ static int ensure_std_fds(void)
     return 0;
 }
 
+/* What a start resolves before the service exists, resolved here too, so a
+ * policy that checks is one that starts. */
+static bool policy_names_resolve(const char *file, const struct policy *p)
+{
+    struct policy_ids ids;
+    char err[300];
+    if (policy_resolve_ids(p, "", &ids, err, sizeof err) < 0) {
+        fprintf(stderr, "%s: [sandbox] %s\n", file, err);
+        return false;
+    }
+    return true;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     if (argc < 1) {
@@ -87,6 +101,8 @@ static int cmd_check(int argc, char **argv)
             diags_print(&d, stderr);
             if (!d.n)
                 fprintf(stderr, "%s: cannot load\n", argv[i]);
+            bad = 1;
+        } else if (!policy_names_resolve(argv[i], &p)) {
             bad = 1;
         } else {
             if (argc > 1)

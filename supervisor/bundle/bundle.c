@@ -63,21 +63,6 @@ static int zsink_end(struct zsink *z)
 
 static void cctx_freep(ZSTD_CCtx **c) { ZSTD_freeCCtx(*c); }
 
-void bundle_name(char *out, size_t cap, const char *service, time_t t, const char *host, const char *pid,
-                 const char *kind)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char h[64];
-    size_t i = 0;
-    /* A host name is not ours to trust in a file name: keep it tame. */
-    for (; host[i] && i < sizeof h - 1; i++)
-        h[i] = isalnum((unsigned char)host[i]) || host[i] == '-' || host[i] == '.' ? host[i] : '_';
-    h[i] = '\0';
-    snprintf(out, cap, "%s-%04d%02d%02dT%02d%02d%02dZ-%s-%s-%s.tar.zst", service, tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, h, pid, kind);
-}
-
 static ZSTD_CCtx *cctx_new(int level)
 {
     ZSTD_CCtx *cctx = ZSTD_createCCtx();

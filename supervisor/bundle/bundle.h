@@ -50,6 +50,3 @@ int bundle_write_core(int dirfd, const char *name, const char *manifest, size_t 
                       const struct items *items, const struct bundle_core *core, time_t mtime,
                       unsigned mode, gid_t gid, size_t *bytes_written);
 
-/* "<service>-<yyyymmddThhmmssZ>-<host>-<pid>-<kind>.tar.zst" */
-void bundle_name(char *out, size_t cap, const char *service, time_t t, const char *host, const char *pid,
-                 const char *kind);

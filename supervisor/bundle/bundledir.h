@@ -36,16 +36,6 @@ struct index_entry {
 int index_parse_line(const char *line, size_t len, struct index_entry *e);
 size_t index_format_line(const struct index_entry *e, char *out, size_t cap);
 
-/* The fields of a bundle file name; false if it is not one of ours. */
-struct bundle_name_parts {
-    char service[80];
-    time_t time;
-    char host[64];
-    int pid;
-    char kind[24];
-};
-bool bundle_name_parse(const char *name, struct bundle_name_parts *out);
-
 /* Opens (creating one level) the directory. Returns the fd or -errno. */
 int bundledir_open(const char *path);
 

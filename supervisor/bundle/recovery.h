@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Surviving a group OOM kill. crashbox lowers its own oom_score_adj to
- * -1000 where it may (the service gets its original value back), and keeps
- * a small state file for the running service in the bundle directory,
- * removed on a clean end. A state file found at the next start (the
+/* Surviving a group OOM kill (oomprotect.h keeps crashbox out of reach
+ * where it may). crashbox keeps a small state file for the running service
+ * in the bundle directory, removed on a clean end. A state file found at the next start (the
  * container's restart) means a supervisor that died without an end: a
  * bundle is finalized from it and the pending pre-OOM snapshots, of kind
  * oom-kill when the evidence shows memory near the limit, supervisor-killed
@@ -15,14 +14,6 @@
 
 #include "policy.h"
 #include "runstate.h"
-
-/* Sets our oom_score_adj to -1000; *orig gets the old value for the child
- * (as text, NUL-terminated). Returns 0 or -errno. */
-int oom_protect_self(char *orig, size_t cap);
-/* True when an OOM kill in our cgroup kills the whole group (cgroup v2
- * memory.oom.group = 1, as Kubernetes 1.28+ sets it), crashbox included
- * unless it is protected. Under $CRASHBOX_CGROUP_ROOT (fixture trees) if set. */
-bool oom_group_kill_enabled(void);
 
 /* The state file of this crashbox for a service on a host:
  * ".crashbox-state-<service>-<host>-<crashbox pid>". It stays flock'd while

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bundlename.h"
 #include "bundledir.h"
 #include "json.h"
 #include "log.h"

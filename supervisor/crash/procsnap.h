@@ -4,7 +4,7 @@
 #pragma once
 
 #include "items.h"
-#include "units.h"
+#include "strlist.h"
 
 /* procfd: an open /proc/PID directory. deadline_ms: now_ms() value after
  * which the remaining items are recorded as missing. */

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "units.h"
+#include "strlist.h"
 
 /* True for names containing TOKEN, SECRET, PASSWORD, PASSWD or KEY (any
  * case), starting with AWS_, or matching one of the extra patterns. */

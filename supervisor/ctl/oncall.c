@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bundlename.h"
 #include "bundledir.h"
 #include "bundleread.h"
 #include "exitstatus.h"

@@ -257,256 +257,250 @@ static const char *const *two_words(enum value_type t)
     return t == V_READER_GONE ? reader : deny;
 }
 
-/* Checks a value and stores it into the policy. Returns NULL on success, or
- * a static message describing what is wrong. */
-static const char *set_value(struct policy *p, const struct key_def *k, const char *v, char *detail,
-                             size_t dlen)
+/* A value's parser: checks v and stores it into the policy. Returns NULL
+ * on success, or a message describing what is wrong (static, or detail). */
+typedef const char *value_parser(struct policy *p, const struct key_def *k, const char *v, char *detail,
+                                 size_t dlen);
+
+static const char *store_string(void *dst, const char *v)
 {
-    void *dst = field_ptr(p, k);
-    int r;
-    switch (k->type) {
-    case V_STRING:
-    case V_PATH:
-    case V_S3URL:
-    case V_URL:
-    case V_NAME: {
-        if (k->type == V_PATH && *v && v[0] != '/')
-            return "must be an absolute path";
-        struct s3_target t;
-        if (k->type == V_S3URL && *v && s3_target_parse(v, &t) < 0)
-            return "must be s3://BUCKET[/PREFIX] (bucket: 3-63 of a-z 0-9 . -)";
-        if (k->type == V_URL && *v && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
-            return "must be an http:// or https:// URL";
-        if (k->type == V_NAME) {
-            if (strlen(v) > 64)
-                return "must be at most 64 characters";
-            for (const char *c = v; *c; c++)
-                if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
-                    return "may hold only letters, digits, '-', '_' and '.'";
-            if (v[0] == '.')
-                return "must not start with '.'";
-        }
-        char *copy = NULL;
-        if (*v && !(copy = strdup(v)))
-            return "out of memory";
-        free(*(char **)dst);
-        *(char **)dst = copy;
-        return NULL;
-    }
-    case V_SIZE:
-    case V_DURATION: {
-        uint64_t x;
-        r = k->type == V_SIZE ? parse_size(v, &x) : parse_duration(v, &x);
-        if (r == -ERANGE)
-            return "value too large";
-        if (r < 0)
-            return k->type == V_SIZE ? "invalid size (examples: 8MiB, 512K, 65536)"
-                                     : "invalid duration (examples: 10s, 500ms, 1m30s)";
-        if (x < k->min || x > k->max) {
-            char lo[32], hi[32];
-            if (k->type == V_SIZE) {
-                format_size(k->min, lo, sizeof lo);
-                format_size(k->max, hi, sizeof hi);
-            } else {
-                format_duration(k->min, lo, sizeof lo);
-                format_duration(k->max, hi, sizeof hi);
-            }
-            snprintf(detail, dlen, "out of range: must be between %s and %s", lo, hi);
-            return detail;
-        }
-        *(uint64_t *)dst = x;
-        return NULL;
-    }
-    case V_IDNAME: {
+    char *copy = NULL;
+    if (*v && !(copy = strdup(v)))
+        return "out of memory";
+    free(*(char **)dst);
+    *(char **)dst = copy;
+    return NULL;
+}
+
+static const char *parse_string(struct policy *p, const struct key_def *k, const char *v, char *detail,
+                                size_t dlen)
+{
+    (void)detail, (void)dlen;
+    if (k->type == V_PATH && *v && v[0] != '/')
+        return "must be an absolute path";
+    struct s3_target t;
+    if (k->type == V_S3URL && *v && s3_target_parse(v, &t) < 0)
+        return "must be s3://BUCKET[/PREFIX] (bucket: 3-63 of a-z 0-9 . -)";
+    if (k->type == V_URL && *v && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+        return "must be an http:// or https:// URL";
+    if (k->type == V_NAME || k->type == V_IDNAME) {
         if (strlen(v) > 64)
             return "must be at most 64 characters";
         for (const char *c = v; *c; c++)
             if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
-                return "must be a name from /etc/passwd or /etc/group, or a number";
-        char *copy = NULL;
-        if (*v && !(copy = strdup(v)))
-            return "out of memory";
-        free(*(char **)dst);
-        *(char **)dst = copy;
-        return NULL;
+                return k->type == V_IDNAME ? "must be a name from /etc/passwd or /etc/group, or a number"
+                                           : "may hold only letters, digits, '-', '_' and '.'";
+        if (k->type == V_NAME && v[0] == '.')
+            return "must not start with '.'";
     }
-    case V_RLIMIT: {
-        if (!*v) {
-            *(uint64_t *)dst = POLICY_UNSET;
+    return store_string(field_ptr(p, k), v);
+}
+
+static const char *parse_size_or_duration(struct policy *p, const struct key_def *k, const char *v, char *detail,
+                                          size_t dlen)
+{
+    uint64_t x;
+    int r = k->type == V_SIZE ? parse_size(v, &x) : parse_duration(v, &x);
+    if (r == -ERANGE)
+        return "value too large";
+    if (r < 0)
+        return k->type == V_SIZE ? "invalid size (examples: 8MiB, 512K, 65536)"
+                                 : "invalid duration (examples: 10s, 500ms, 1m30s)";
+    if (x < k->min || x > k->max) {
+        char lo[32], hi[32];
+        if (k->type == V_SIZE) {
+            format_size(k->min, lo, sizeof lo);
+            format_size(k->max, hi, sizeof hi);
+        } else {
+            format_duration(k->min, lo, sizeof lo);
+            format_duration(k->max, hi, sizeof hi);
+        }
+        snprintf(detail, dlen, "out of range: must be between %s and %s", lo, hi);
+        return detail;
+    }
+    *(uint64_t *)field_ptr(p, k) = x;
+    return NULL;
+}
+
+static const char *parse_rlimit(struct policy *p, const struct key_def *k, const char *v, char *detail,
+                                size_t dlen)
+{
+    (void)detail, (void)dlen;
+    uint64_t *dst = field_ptr(p, k), x;
+    if (!*v)
+        x = POLICY_UNSET;
+    else if (strcmp(v, "unlimited") == 0)
+        x = UINT64_MAX; /* RLIM_INFINITY */
+    else if (parse_size(v, &x) < 0 || x >= POLICY_UNSET)
+        return "invalid limit (a number, a size such as 4GiB, or unlimited)";
+    *dst = x;
+    return NULL;
+}
+
+static const char *parse_two_words(struct policy *p, const struct key_def *k, const char *v, char *detail,
+                                   size_t dlen)
+{
+    const char *const *w = two_words(k->type);
+    if (strcmp(v, w[0]) != 0 && strcmp(v, w[1]) != 0) {
+        snprintf(detail, dlen, "must be '%s' or '%s'", w[0], w[1]);
+        return detail;
+    }
+    *(bool *)field_ptr(p, k) = strcmp(v, w[1]) == 0;
+    return NULL;
+}
+
+static const char *parse_number(struct policy *p, const struct key_def *k, const char *v, char *detail,
+                                size_t dlen)
+{
+    bool mode = k->type == V_MODE;
+    const char *invalid = mode ? "invalid mode (an octal number such as 0640)" : "invalid count (a whole number)";
+    if (!*v || *v == '-' || *v == '+')
+        return invalid;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, mode ? 8 : 10);
+    if (*end || errno)
+        return invalid;
+    if (x < k->min || x > k->max) {
+        snprintf(detail, dlen, mode ? "out of range: at most %llo" : "out of range: %llu to %llu",
+                 mode ? (unsigned long long)k->max : (unsigned long long)k->min, (unsigned long long)k->max);
+        return detail;
+    }
+    *(uint64_t *)field_ptr(p, k) = x;
+    return NULL;
+}
+
+static const char *parse_bool_value(struct policy *p, const struct key_def *k, const char *v, char *detail,
+                                    size_t dlen)
+{
+    (void)detail, (void)dlen;
+    return parse_bool(v, (bool *)field_ptr(p, k)) < 0 ? "invalid boolean (use yes or no)" : NULL;
+}
+
+/* The words of a one-of key, in the order of its enum. */
+static const char *const *choices(enum value_type t, const char **all)
+{
+    static const char *const restart[] = {"never", "on-crash", "always", NULL};
+    static const char *const forward[] = {"child", "group", NULL};
+    *all = t == V_RESTART ? "must be 'never', 'on-crash' or 'always'" : "must be 'child' or 'group'";
+    return t == V_RESTART ? restart : forward;
+}
+
+static const char *parse_choice(struct policy *p, const struct key_def *k, const char *v, char *detail,
+                                size_t dlen)
+{
+    (void)detail, (void)dlen;
+    const char *all;
+    const char *const *w = choices(k->type, &all);
+    for (int i = 0; w[i]; i++) {
+        if (strcmp(v, w[i]) == 0) {
+            if (k->type == V_RESTART)
+                *(enum restart_mode *)field_ptr(p, k) = (enum restart_mode)i;
+            else
+                *(enum forward_target *)field_ptr(p, k) = (enum forward_target)i;
             return NULL;
         }
-        if (strcmp(v, "unlimited") == 0) {
-            *(uint64_t *)dst = UINT64_MAX; /* RLIM_INFINITY */
-            return NULL;
-        }
-        uint64_t x;
-        r = parse_size(v, &x);
-        if (r < 0 || x >= POLICY_UNSET)
-            return "invalid limit (a number, a size such as 4GiB, or unlimited)";
-        *(uint64_t *)dst = x;
-        return NULL;
     }
-    case V_DENY_ACTION:
-    case V_READER_GONE: {
-        const char *const *w = two_words(k->type);
-        if (strcmp(v, w[0]) != 0 && strcmp(v, w[1]) != 0) {
-            snprintf(detail, dlen, "must be '%s' or '%s'", w[0], w[1]);
-            return detail;
-        }
-        *(bool *)dst = strcmp(v, w[1]) == 0;
-        return NULL;
-    }
+    return all;
+}
+
+/* A list item's check: NULL if *item is good (it may be rewritten to its
+ * canonical form), else the message, in detail. */
+static const char *check_item(const struct key_def *k, char **item, size_t index, char *detail, size_t dlen)
+{
+    const char *it = *item;
+    const char *eq = strchr(it, '=');
+    bool ok = true;
+    switch (k->type) {
     case V_SIGNALS: {
-        struct strlist l;
-        r = strlist_parse(v, &l);
-        if (r < 0)
-            return r == -ENOMEM ? "out of memory" : "unterminated quote";
-        for (size_t i = 0; i < l.n; i++) {
-            int sig = signal_from_name(l.items[i]);
-            char *name = sig > 0 && signal_only_ends(sig) ? strdup(signal_name(sig)) : NULL;
-            if (!name) {
-                snprintf(detail, dlen, "'%s' is not one of the signals that only end a process "
-                         "(HUP INT PIPE TERM); any other death by a signal is a crash already",
-                         l.items[i]);
-                strlist_free(&l);
-                return detail;
-            }
-            free(l.items[i]); /* stored by its canonical name, for the dump */
-            l.items[i] = name;
-        }
-        strlist_free((struct strlist *)dst);
-        *(struct strlist *)dst = l;
-        return NULL;
-    }
-    case V_GROUPS:
-    case V_CAPS:
-    case V_SYSCALLS: {
-        struct strlist l;
-        r = strlist_parse(strcmp(v, "none") == 0 ? "" : v, &l);
-        if (r < 0)
-            return r == -ENOMEM ? "out of memory" : "unterminated quote";
-        for (size_t i = 0; i < l.n; i++) {
-            const char *it = l.items[i];
-            bool ok = k->type == V_CAPS       ? sandbox_capability_known(it, NULL)
-                      : k->type == V_SYSCALLS ? sandbox_syscall_known(it)
-                                              : strlen(it) <= 64;
-            if (!ok) {
-                snprintf(detail, dlen,
-                         k->type == V_CAPS       ? "unknown capability '%s' (e.g. CAP_NET_BIND_SERVICE)"
-                         : k->type == V_SYSCALLS ? "unknown system call '%s' on this architecture"
-                                                 : "'%s' is not a group name or number",
-                         it);
-                strlist_free(&l);
-                return detail;
-            }
-        }
-        strlist_free((struct strlist *)dst);
-        *(struct strlist *)dst = l;
-        if (k->flag)
-            *(bool *)((char *)p + k->flag) = *v != '\0';
-        return NULL;
-    }
-    case V_MODE:
-    case V_COUNT: {
-        char *end;
-        if (!*v || *v == '-' || *v == '+')
-            return k->type == V_MODE ? "invalid mode (an octal number such as 0640)"
-                                     : "invalid count (a whole number)";
-        errno = 0;
-        unsigned long long x = strtoull(v, &end, k->type == V_MODE ? 8 : 10);
-        if (*end || errno)
-            return k->type == V_MODE ? "invalid mode (an octal number such as 0640)"
-                                     : "invalid count (a whole number)";
-        if (x < k->min || x > k->max) {
-            snprintf(detail, dlen, k->type == V_MODE ? "out of range: at most %llo" : "out of range: %llu to %llu",
-                     k->type == V_MODE ? (unsigned long long)k->max : (unsigned long long)k->min,
-                     (unsigned long long)k->max);
+        int sig = signal_from_name(it);
+        char *name = sig > 0 && signal_only_ends(sig) ? strdup(signal_name(sig)) : NULL;
+        if (!name) {
+            snprintf(detail, dlen, "'%s' is not one of the signals that only end a process "
+                     "(HUP INT PIPE TERM); any other death by a signal is a crash already", it);
             return detail;
         }
-        *(uint64_t *)dst = x;
+        free(*item); /* stored by its canonical name, for the dump */
+        *item = name;
         return NULL;
     }
-    case V_BOOL:
-        if (parse_bool(v, (bool *)dst) < 0)
-            return "invalid boolean (use yes or no)";
-        return NULL;
-    case V_RESTART:
-        if (strcmp(v, "never") == 0)
-            *(enum restart_mode *)dst = RESTART_NEVER;
-        else if (strcmp(v, "on-crash") == 0)
-            *(enum restart_mode *)dst = RESTART_ON_CRASH;
-        else if (strcmp(v, "always") == 0)
-            *(enum restart_mode *)dst = RESTART_ALWAYS;
-        else
-            return "must be 'never', 'on-crash' or 'always'";
-        return NULL;
-    case V_FORWARD:
-        if (strcmp(v, "child") == 0)
-            *(enum forward_target *)dst = FORWARD_CHILD;
-        else if (strcmp(v, "group") == 0)
-            *(enum forward_target *)dst = FORWARD_GROUP;
-        else
-            return "must be 'child' or 'group'";
-        return NULL;
+    case V_CAPS:
+        if (!(ok = sandbox_capability_known(it, NULL)))
+            snprintf(detail, dlen, "unknown capability '%s' (e.g. CAP_NET_BIND_SERVICE)", it);
+        break;
+    case V_SYSCALLS:
+        if (!(ok = sandbox_syscall_known(it)))
+            snprintf(detail, dlen, "unknown system call '%s' on this architecture", it);
+        break;
+    case V_GROUPS:
+        if (!(ok = strlen(it) <= 64))
+            snprintf(detail, dlen, "'%s' is not a group name or number", it);
+        break;
     case V_PERCENTS: {
-        struct strlist l;
-        r = strlist_parse(v, &l);
-        if (r < 0)
-            return r == -ENOMEM ? "out of memory" : "unterminated quote";
-        for (size_t i = 0; i < l.n; i++) {
-            char *e;
-            long x = strtol(l.items[i], &e, 10);
-            if (*e || x < 1 || x > 99 || i >= 8) {
-                snprintf(detail, dlen, "'%s' is not a percent of the limit (1 to 99, at most 8)", l.items[i]);
-                strlist_free(&l);
-                return detail;
-            }
-        }
-        strlist_free((struct strlist *)dst);
-        *(struct strlist *)dst = l;
-        return NULL;
-    }
-    case V_COMMAND: {
-        struct strlist l;
-        r = strlist_parse(v, &l);
-        if (r < 0)
-            return r == -ENOMEM ? "out of memory" : "unterminated quote";
-        strlist_free((struct strlist *)dst);
-        *(struct strlist *)dst = l;
-        return NULL;
+        char *e;
+        long x = strtol(it, &e, 10);
+        if (!(ok = !*e && x >= 1 && x <= 99 && index < 8))
+            snprintf(detail, dlen, "'%s' is not a percent of the limit (1 to 99, at most 8)", it);
+        break;
     }
     case V_PATTERNS:
+        if (!(ok = valid_env_name(it, strlen(it), true)))
+            snprintf(detail, dlen, "'%s' is not a variable name pattern (letters, digits, _, * and ?)", it);
+        break;
+    case V_EXIT_CODES:
+        if (!(ok = valid_exit_code(it)))
+            snprintf(detail, dlen, "'%s' is not an exit code (0 to 255)", it);
+        break;
     case V_ASSIGNMENTS:
-    case V_EXIT_CODES: {
-        struct strlist l;
-        r = strlist_parse(v, &l);
-        if (r == -ENOMEM)
-            return "out of memory";
-        if (r < 0)
-            return "unterminated quote";
-        for (size_t i = 0; i < l.n; i++) {
-            const char *it = l.items[i];
-            const char *eq = strchr(it, '=');
-            bool ok = k->type == V_PATTERNS     ? valid_env_name(it, strlen(it), true)
-                      : k->type == V_EXIT_CODES ? valid_exit_code(it)
-                                                : eq && valid_env_name(it, (size_t)(eq - it), false);
-            if (!ok) {
-                snprintf(detail, dlen,
-                         k->type == V_PATTERNS
-                             ? "'%s' is not a variable name pattern (letters, digits, _, * and ?)"
-                         : k->type == V_EXIT_CODES ? "'%s' is not an exit code (0 to 255)"
-                                                   : "'%s' is not of the form NAME=VALUE",
-                         it);
-                strlist_free(&l);
-                return detail;
-            }
+        if (!(ok = eq && valid_env_name(it, (size_t)(eq - it), false)))
+            snprintf(detail, dlen, "'%s' is not of the form NAME=VALUE", it);
+        break;
+    default:
+        break; /* V_COMMAND: any words */
+    }
+    return ok ? NULL : detail;
+}
+
+/* Every list key: the words, each checked, stored whole or not at all. */
+static const char *parse_list(struct policy *p, const struct key_def *k, const char *v, char *detail, size_t dlen)
+{
+    bool none_clears = k->type == V_GROUPS || k->type == V_CAPS || k->type == V_SYSCALLS;
+    struct strlist l;
+    int r = strlist_parse(none_clears && strcmp(v, "none") == 0 ? "" : v, &l);
+    if (r < 0)
+        return r == -ENOMEM ? "out of memory" : "unterminated quote";
+    for (size_t i = 0; i < l.n; i++) {
+        const char *bad = check_item(k, &l.items[i], i, detail, dlen);
+        if (bad) {
+            strlist_free(&l);
+            return bad;
         }
-        strlist_free((struct strlist *)dst);
-        *(struct strlist *)dst = l;
-        return NULL;
     }
-    }
-    return "internal error: unknown type";
+    struct strlist *dst = field_ptr(p, k);
+    strlist_free(dst);
+    *dst = l;
+    if (k->flag)
+        *(bool *)((char *)p + k->flag) = *v != '\0';
+    return NULL;
+}
+
+static value_parser *const parsers[] = {
+    [V_STRING] = parse_string,         [V_PATH] = parse_string,       [V_NAME] = parse_string,
+    [V_S3URL] = parse_string,          [V_URL] = parse_string,        [V_IDNAME] = parse_string,
+    [V_SIZE] = parse_size_or_duration, [V_DURATION] = parse_size_or_duration,
+    [V_RLIMIT] = parse_rlimit,         [V_DENY_ACTION] = parse_two_words, [V_READER_GONE] = parse_two_words,
+    [V_MODE] = parse_number,           [V_COUNT] = parse_number,      [V_BOOL] = parse_bool_value,
+    [V_RESTART] = parse_choice,        [V_FORWARD] = parse_choice,
+    [V_SIGNALS] = parse_list,          [V_GROUPS] = parse_list,       [V_CAPS] = parse_list,
+    [V_SYSCALLS] = parse_list,         [V_PERCENTS] = parse_list,     [V_COMMAND] = parse_list,
+    [V_PATTERNS] = parse_list,         [V_ASSIGNMENTS] = parse_list,  [V_EXIT_CODES] = parse_list,
+};
+
+static const char *set_value(struct policy *p, const struct key_def *k, const char *v, char *detail, size_t dlen)
+{
+    if ((size_t)k->type >= ARRAY_SIZE(parsers) || !parsers[k->type])
+        return "internal error: unknown type";
+    return parsers[k->type](p, k, v, detail, dlen);
 }
 
 static bool is_section(const char *name, size_t len)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "diag.h"
+#include "strlist.h"
 #include "units.h"
 
 enum forward_target {

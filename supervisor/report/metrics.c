@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bundlename.h"
 #include "bundledir.h"
 #include "classify.h"
 #include "util.h"

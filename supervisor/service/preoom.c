@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "bundlename.h"
 #include "bundledir.h"
 #include "bundleread.h"
 #include "json.h"

@@ -13,48 +13,22 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "passwd.h"
 
 int sandbox_compile(const struct policy *p, const char *root, struct sandbox *sb, char *err, size_t errlen)
 {
     *sb = (struct sandbox){.no_new_privs = p->no_new_privs};
-    int r;
-    if (p->sandbox_user) {
-        r = resolve_user(root, p->sandbox_user, &sb->uid, &sb->gid);
-        if (r < 0) {
-            snprintf(err, errlen, "user '%s': %s", p->sandbox_user,
-                     r == -ENOENT ? "not in /etc/passwd" : strerror(-r));
-            return r;
-        }
-        sb->set_ids = true;
-    }
-    if (p->sandbox_group) {
-        gid_t g;
-        r = resolve_group(root, p->sandbox_group, &g);
-        if (r < 0) {
-            snprintf(err, errlen, "group '%s': %s", p->sandbox_group,
-                     r == -ENOENT ? "not in /etc/group" : strerror(-r));
-            return r;
-        }
-        if (!sb->set_ids)
-            sb->uid = (uid_t)-1; /* keep the uid, change the group */
-        sb->gid = g;
-        sb->set_ids = true;
-    }
-    if (p->set_supplementary_groups) {
-        sb->set_groups = true;
-        for (size_t i = 0; i < p->supplementary_groups.n && i < SANDBOX_MAX_GROUPS; i++) {
-            r = resolve_group(root, p->supplementary_groups.items[i], &sb->groups[sb->ngroups]);
-            if (r < 0) {
-                snprintf(err, errlen, "supplementary group '%s': %s", p->supplementary_groups.items[i],
-                         r == -ENOENT ? "not in /etc/group" : strerror(-r));
-                return r;
-            }
-            sb->ngroups++;
-        }
-    } else if (sb->set_ids) {
-        sb->set_groups = true; /* a new user does not keep root's groups */
-    }
+    struct policy_ids ids;
+    int r = policy_resolve_ids(p, root, &ids, err, errlen);
+    if (r < 0)
+        return r;
+    sb->set_ids = ids.set_ids;
+    sb->uid = ids.uid;
+    sb->gid = ids.gid;
+    sb->set_groups = ids.set_groups;
+    memcpy(sb->groups, ids.groups, sizeof sb->groups);
+    sb->ngroups = ids.ngroups;
     if (p->set_capabilities) {
         sb->set_caps = true;
         for (size_t i = 0; i < p->capabilities.n; i++) {
@@ -99,17 +73,6 @@ int sandbox_compile(const struct policy *p, const char *root, struct sandbox *sb
     return 0;
 }
 
-static int set_caps_raw(uint64_t keep)
-{
-    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct d[2] = {
-        {.effective = (uint32_t)keep, .permitted = (uint32_t)keep, .inheritable = (uint32_t)keep},
-        {.effective = (uint32_t)(keep >> 32), .permitted = (uint32_t)(keep >> 32),
-         .inheritable = (uint32_t)(keep >> 32)},
-    };
-    return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
-}
-
 const char *sandbox_step_name(int step)
 {
     static const char *const names[] = {
@@ -134,12 +97,9 @@ int sandbox_apply(const struct sandbox *sb, int *step)
     if (sb->set_caps) {
         /* 1. The bounding set: what no exec can ever regain. */
         STEP(SANDBOX_STEP_BOUNDING);
-        for (int c = 0; c <= 63; c++) {
-            if (sb->keep_caps & (1ULL << c))
-                continue;
-            if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-                return -errno;
-        }
+        int r = caps_drop_bounding(sb->keep_caps, false);
+        if (r < 0)
+            return r;
         /* 2. Keep permitted capabilities across the uid change. */
         STEP(SANDBOX_STEP_KEEPCAPS);
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
@@ -160,7 +120,7 @@ int sandbox_apply(const struct sandbox *sb, int *step)
     if (sb->set_caps) {
         /* 4. The kept set as permitted, effective and inheritable... */
         STEP(SANDBOX_STEP_CAPSET);
-        int r = set_caps_raw(sb->keep_caps);
+        int r = caps_set(sb->keep_caps, false);
         if (r < 0)
             return r;
         /* 5. ...and ambient, so a non-root exec keeps them. */

@@ -14,7 +14,7 @@
 #include "names.h"
 #include "policy.h"
 
-#define SANDBOX_MAX_GROUPS 64
+#define SANDBOX_MAX_GROUPS POLICY_MAX_GROUPS
 
 struct sandbox {
     bool active;           /* anything at all to apply */

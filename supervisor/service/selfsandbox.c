@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "util.h"
 
 /* What supervising, capturing and writing bundles use. */
@@ -32,23 +33,12 @@ static const char *const allowed_syscalls[] = {
     "seccomp",
 };
 
+/* Crashbox may lack CAP_SETPCAP (an unprivileged run): it keeps what it
+ * cannot drop from the bounding set, and narrows what it holds. */
 static int drop_capabilities(uint64_t keep)
 {
-    for (int c = 0; c <= 63; c++)
-        if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL &&
-            errno != EPERM)
-            return -errno;
-    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-    struct __user_cap_data_struct d[2];
-    if (syscall(SYS_capget, &h, d) < 0)
-        return -errno;
-    for (int i = 0; i < 2; i++) {
-        uint32_t k = (uint32_t)(keep >> (32 * i));
-        d[i].effective &= k;
-        d[i].permitted &= k;
-        d[i].inheritable &= k;
-    }
-    return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+    int r = caps_drop_bounding(keep, true);
+    return r < 0 ? r : caps_set(keep, true);
 }
 
 static void ctx_releasep(scmp_filter_ctx *c)

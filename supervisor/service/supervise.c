@@ -23,6 +23,7 @@
 #include "sigtable.h"
 #include "memwatch.h"
 #include "metrics.h"
+#include "oomprotect.h"
 #include "preoom.h"
 #include "recovery.h"
 #include "sandbox.h"
@@ -79,6 +80,7 @@ struct supervisor {
     int terminal_fd; /* the terminal we handed to the child, or -1 */
     long long grace_deadline; /* ms, 0: none */
     bool escalated;
+    bool stop_now; /* asked to stop outside the run: end the wait at once */
     struct reap_result reaped;
 };
 
@@ -101,7 +103,8 @@ static int foreground_terminal(void)
     return -1;
 }
 
-static void handle_signal(struct supervisor *s, int sig)
+/* The run: a signal is the service's (forwarded, or reaped for). */
+static void run_on_signal(struct supervisor *s, int sig)
 {
     switch (signal_handling(sig)) {
     case SIGH_REAP:
@@ -141,24 +144,56 @@ static void handle_signal(struct supervisor *s, int sig)
     }
 }
 
-static void drain_signalfd(struct supervisor *s, int sfd)
+/* After the service's exit, its descendants ending: a stop signal ends
+ * the waiting; the rest has no one to go to. */
+static void descendants_on_signal(struct supervisor *s, int sig)
+{
+    if (signal_starts_grace(sig))
+        s->stop_now = true;
+}
+
+/* Between runs: a stop signal ends crashbox, a SIGCHLD is a straggler of
+ * the last run. */
+static void backoff_on_signal(struct supervisor *s, int sig)
+{
+    if (signal_starts_grace(sig)) {
+        log_info("%s during the restart back-off: exiting", signal_name(sig));
+        s->stop_now = true;
+    } else if (sig == SIGCHLD) {
+        struct reap_result rr = {0};
+        reap_children(-1, &rr);
+    }
+}
+
+/* One table of phase x signal: what a signal means depends on where the
+ * supervisor is, and only there (s6-supervise keeps the same shape). */
+enum phase { PHASE_RUN, PHASE_DESCENDANTS, PHASE_BACKOFF };
+static void (*const on_signal[])(struct supervisor *, int) = {
+    [PHASE_RUN] = run_on_signal,
+    [PHASE_DESCENDANTS] = descendants_on_signal,
+    [PHASE_BACKOFF] = backoff_on_signal,
+};
+
+static void drain_signalfd(struct supervisor *s, int sfd, enum phase ph)
 {
     struct signalfd_siginfo si;
     while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
         /* Our own write to a stderr whose reader is gone: not for the service. */
         if (si.ssi_signo == SIGPIPE && si.ssi_pid == (uint32_t)getpid())
             continue;
-        handle_signal(s, (int)si.ssi_signo);
+        on_signal[ph](s, (int)si.ssi_signo);
     }
 }
 
+/* Fault signals sent with kill(2) reach crashbox's handler, not the
+ * signalfd; the handler passes them on here. */
 static void drain_fault_pipe(struct supervisor *s)
 {
     unsigned char b[32];
     ssize_t n;
     while ((n = read(signals_fault_fd(), b, sizeof b)) > 0)
         for (ssize_t i = 0; i < n; i++)
-            handle_signal(s, b[i]);
+            on_signal[PHASE_RUN](s, b[i]);
 }
 
 static int poll_timeout(long long deadline)
@@ -194,7 +229,7 @@ static void run_until_exit(struct supervisor *s, int sfd)
             if (p[3 + i].revents)
                 preoom_on_event(s->preoom, p[3 + i].fd);
         if (p[0].revents)
-            drain_signalfd(s, sfd);
+            drain_signalfd(s, sfd, PHASE_RUN);
         if (p[1].revents)
             drain_fault_pipe(s);
         if (s->grace_deadline && !s->escalated && now_ms() >= s->grace_deadline &&
@@ -274,10 +309,9 @@ static void end_descendants(struct supervisor *s, int sfd)
                 capture_on_notify(s->capture); /* descendants' exits: let them go */
                 p[1].fd = s->capture->notify_fd;
             }
-            struct signalfd_siginfo si;
-            while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
-                if (signal_starts_grace(si.ssi_signo))
-                    killing = true; /* asked to stop: no more waiting */
+            drain_signalfd(s, sfd, PHASE_DESCENDANTS);
+            if (s->stop_now)
+                killing = true; /* asked to stop: no more waiting */
         }
         reap_children(s->child, &s->reaped);
     }
@@ -374,11 +408,78 @@ static void run_env_free(struct run_env *e)
     e->envp = NULL;
 }
 
-static int run_once(const struct service_run *run, const struct exithook_prog *hook,
-                    const struct sandbox *sb, const char *oom_adj, unsigned restarts, struct writers *writers,
-                    struct metrics *metrics, enum crash_kind *kind, bool *stop)
+/* A service that never ran: why, and crashbox's exit code for it. */
+static int start_failure(const struct service_run *run, const struct spawn_result *res)
 {
+    if (res->sandbox_errno) {
+        log_error("cannot apply the sandbox to the service: %s: %s", sandbox_step_name(res->sandbox_step),
+                  strerror(res->sandbox_errno));
+        return EXIT_CRASHBOX_SYSTEM;
+    }
+    int code = exit_code_from_exec_errno(res->exec_errno);
+    log_error("cannot run '%s': %s", run->argv[0],
+              code == EXIT_EXEC_NOT_FOUND ? "command not found" : strerror(res->exec_errno));
+    return code;
+}
+
+/* Once the service runs, crashbox narrows itself to what supervising needs. */
+static void confine_self(const struct policy *pol)
+{
+    char what[160];
+    /* Restarts, hooks and the shipper start processes: they must not inherit a filter. */
+    bool spawns = pol->restart_mode != RESTART_NEVER || pol->on_crash.n || pol->ship_to;
+    int r = self_sandbox_apply(pol, spawns, what, sizeof what);
+    if (r < 0)
+        log_warn("cannot sandbox crashbox itself: %s: %s", what, strerror(-r));
+    else
+        log_debug("self-sandbox: %s", what);
+}
+
+/* What every run of the service shares: compiled once, kept across restarts. */
+struct run_ctx {
+    const struct service_run *run;
+    const struct exithook_prog *hook;
+    const struct sandbox *sb;
+    const char *oom_adj; /* the service's oom_score_adj when crashbox changed its own, else NULL */
+    struct writers *writers;
+    struct metrics *metrics;
+};
+
+/* The run's end: the capture becomes a record for the writers, the state
+ * file its end record, the metrics count it. Returns the kind of end. */
+static enum crash_kind end_run(const struct run_ctx *x, struct supervisor *s, struct relay *relay,
+                               unsigned restarts)
+{
+    const struct policy *pol = x->run->policy;
+    struct capture *cap = s->capture;
+    preoom_finish(s->preoom);
+    preoom_stop(s->preoom);
+    capture_stop_hook(cap);
+    relay_finish(relay, pol->drain_timeout_ms);
+    struct capture_job *job = NULL;
+    cap->shim_report = relay->crash_buf;
+    cap->shim_report_len = relay->crash_len;
+    enum crash_kind kind = capture_finish(cap, s->reaped.main_status, relay->tail.buf ? &relay->tail : NULL, &job);
+    relay_free(relay);
+    state_end(s->preoom, cap); /* the end record: this run is accounted for */
+    if (kind != CRASH_NONE) {
+        x->metrics->crashes[kind]++;
+        x->metrics->last_crash = time(NULL);
+    }
+    x->metrics->restarts = restarts;
+    x->metrics->outlived_oom_kills += cap->descendant_oom_kills;
+    if (job)
+        writers_start(x->writers, job);
+    metrics_update(pol, x->metrics);
+    return kind;
+}
+
+static int run_once(const struct run_ctx *x, unsigned restarts, enum crash_kind *kind, bool *stop)
+{
+    const struct service_run *run = x->run;
     const struct policy *pol = run->policy;
+    const struct exithook_prog *hook = x->hook;
+    struct metrics *metrics = x->metrics;
     *kind = CRASH_NONE;
     /* An interactive session (a shell on a terminal) needs the terminal as
      * its fd 2, as under any init: bash takes its prompt and job control
@@ -428,8 +529,8 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
         .stderr_fd = err_wr,
         .terminal_fd = s.terminal_fd,
         .exit_hook = hook->filter ? hook : NULL,
-        .sandbox = sb,
-        .oom_score_adj = oom_adj,
+        .sandbox = x->sb,
+        .oom_score_adj = x->oom_adj,
         .shim_fds = {shim_crash[1], shim_ctl[1]},
         .listen_pid = env.rewrite_listen_pid ? env.listen_pid : NULL,
     };
@@ -442,24 +543,12 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
         capture_free(&cap);
         return EXIT_CRASHBOX_SYSTEM;
     }
-    if (res.sandbox_errno) {
-        log_error("cannot apply the sandbox to the service: %s: %s", sandbox_step_name(res.sandbox_step),
-                  strerror(res.sandbox_errno));
+    if (res.sandbox_errno || res.exec_errno) {
         if (s.terminal_fd >= 0)
             (void)tcsetpgrp(s.terminal_fd, getpgrp());
         capture_free(&cap);
-        *stop = true;
-        return EXIT_CRASHBOX_SYSTEM;
-    }
-    if (res.exec_errno) {
-        int code = exit_code_from_exec_errno(res.exec_errno);
-        log_error("cannot run '%s': %s", run->argv[0],
-                  code == EXIT_EXEC_NOT_FOUND ? "command not found" : strerror(res.exec_errno));
-        if (s.terminal_fd >= 0)
-            (void)tcsetpgrp(s.terminal_fd, getpgrp());
-        capture_free(&cap);
-        *stop = true; /* restarting cannot help a missing command */
-        return code;
+        *stop = true; /* restarting cannot help a missing command or a sandbox that cannot be */
+        return start_failure(run, &res);
     }
     pid_t pid = res.pid;
     s.child = pid;
@@ -481,41 +570,15 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
                     !pol->keep_reading_without_reader);
     if (r < 0)
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
-    if (pol->self_sandbox && restarts == 0) {
-        char what[160];
-        /* Restarts, hooks and the shipper start processes: they must not inherit a filter. */
-        bool spawns = pol->restart_mode != RESTART_NEVER || pol->on_crash.n || pol->ship_to;
-        r = self_sandbox_apply(pol, spawns, what, sizeof what);
-        if (r < 0)
-            log_warn("cannot sandbox crashbox itself: %s: %s", what, strerror(-r));
-        else
-            log_debug("self-sandbox: %s", what);
-    }
+    if (pol->self_sandbox && restarts == 0)
+        confine_self(pol);
 
     run_until_exit(&s, run->signal_fd);
     cap.exit_at_ms = now_ms();
     if (s.terminal_fd >= 0)
         (void)tcsetpgrp(s.terminal_fd, getpgrp());
     end_descendants(&s, run->signal_fd);
-    preoom_finish(&pre);
-    preoom_stop(&pre);
-    capture_stop_hook(&cap);
-    relay_finish(&relay, pol->drain_timeout_ms);
-    struct capture_job *job = NULL;
-    cap.shim_report = relay.crash_buf;
-    cap.shim_report_len = relay.crash_len;
-    *kind = capture_finish(&cap, s.reaped.main_status, relay.tail.buf ? &relay.tail : NULL, &job);
-    relay_free(&relay);
-    state_end(&pre, &cap); /* the end record: this run is accounted for */
-    if (*kind != CRASH_NONE) {
-        metrics->crashes[*kind]++;
-        metrics->last_crash = time(NULL);
-    }
-    metrics->restarts = restarts;
-    metrics->outlived_oom_kills += cap.descendant_oom_kills;
-    if (job)
-        writers_start(writers, job);
-    metrics_update(pol, metrics);
+    *kind = end_run(x, &s, &relay, restarts);
     capture_free(&cap);
     if (s.grace_deadline)
         *stop = true; /* SIGTERM or SIGINT reached us during the run */
@@ -526,28 +589,19 @@ static int run_once(const struct service_run *run, const struct exithook_prog *h
 }
 
 /* Waits out a back-off. Returns false if asked to stop meanwhile. */
-static bool backoff(int sfd, long long ms)
+static bool backoff(const struct policy *pol, int sfd, long long ms)
 {
     long long until = now_ms() + ms;
+    struct supervisor s = {.policy = pol, .child = -1, .terminal_fd = -1};
     struct pollfd p = {.fd = sfd, .events = POLLIN};
-    for (;;) {
+    while (!s.stop_now) {
         long long left = until - now_ms();
         if (left <= 0)
             return true;
-        if (poll(&p, 1, left > 60000 ? 60000 : (int)left) > 0) {
-            struct signalfd_siginfo si;
-            while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-                if (signal_starts_grace((int)si.ssi_signo)) {
-                    log_info("%s during the restart back-off: exiting", signal_name((int)si.ssi_signo));
-                    return false;
-                }
-                if (si.ssi_signo == SIGCHLD) {
-                    struct reap_result rr = {0};
-                    reap_children(-1, &rr); /* stragglers of the last run */
-                }
-            }
-        }
+        if (poll(&p, 1, left > 60000 ? 60000 : (int)left) > 0)
+            drain_signalfd(&s, sfd, PHASE_BACKOFF);
     }
+    return false;
 }
 
 int supervise(const struct service_run *run)
@@ -596,13 +650,14 @@ int supervise(const struct service_run *run)
     unsigned restarts = 0, consecutive = 0;
     struct writers writers = {0};
     struct metrics metrics = {0};
+    const struct run_ctx ctx = {.run = run, .hook = &hook, .sb = &sb, .oom_adj = protected_self ? orig_adj : NULL,
+                                .writers = &writers, .metrics = &metrics};
     int code;
     for (;;) {
         long long started = now_ms();
         enum crash_kind kind;
         bool stop = false;
-        code = run_once(run, &hook, &sb, protected_self ? orig_adj : NULL, restarts, &writers, &metrics, &kind,
-                        &stop);
+        code = run_once(&ctx, restarts, &kind, &stop);
         if (stop || !restart_wanted(pol, kind, code))
             break;
         long long now = now_ms();
@@ -624,7 +679,7 @@ int supervise(const struct service_run *run)
         (void)getrandom(&rnd, sizeof rnd, GRND_NONBLOCK);
         long long delay = restart_delay_ms(pol, consecutive, rnd);
         log_info("restarting the service in %lldms (restart %u)", delay, restarts + 1);
-        if (!backoff(run->signal_fd, delay))
+        if (!backoff(pol, run->signal_fd, delay))
             break;
         if (nstarts < ARRAY_SIZE(starts))
             starts[nstarts++] = now_ms();

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "units.h"
+#include "strlist.h"
 
 struct seccomp_notif;
 struct seccomp_notif_resp;

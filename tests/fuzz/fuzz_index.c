@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bundlename.h"
 #include "bundledir.h"
 #include "table.h"
 

@@ -90,6 +90,23 @@ def test_unknown_user_stops_the_start_with_a_reason(tmp):
     assert b"user 'no-such-user-here': not in /etc/passwd" in r.stderr
 
 
+def test_check_rejects_what_a_start_rejects(tmp):
+    """Users and groups are resolved by `crashbox check` as by a start: a
+    policy that checks is one that starts."""
+    for body, why in (("user = no-such-user-here", b"user 'no-such-user-here': not in /etc/passwd"),
+                      ("group = no-such-group-here", b"group 'no-such-group-here': not in /etc/group"),
+                      ("supplementary_groups = root no-such-group-here",
+                       b"supplementary group 'no-such-group-here': not in /etc/group")):
+        pol = write_policy(tmp, f"[sandbox]\n{body}\n")
+        c = subprocess.run([CRASHBOX, "check", pol], capture_output=True, timeout=30)
+        s = subprocess.run([CRASHBOX, "-p", pol, "--", "true"], capture_output=True, timeout=30)
+        assert c.returncode == s.returncode == 122, (body, c.returncode, s.returncode)
+        assert why in c.stderr and why in s.stderr, (c.stderr, s.stderr)
+        assert c.stdout == b"", "no dump of a policy that cannot start"
+    pol = write_policy(tmp, "[sandbox]\nuser = root\ngroup = root\n")
+    assert subprocess.run([CRASHBOX, "check", pol], capture_output=True, timeout=30).returncode == 0
+
+
 def test_hardened_policy_runs_the_examples(tmp):
     need_root("the hardened policy drops to a non-root user")
     shipped = os.path.join(os.path.dirname(__file__), "..", "..", "policies", "hardened.policy")

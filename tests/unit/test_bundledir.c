@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bundlename.h"
 #include "bundledir.h"
 #include "items.h"
 #include "passwd.h"

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "strlist.h"
 #include "units.h"
 
 Test(units, sizes_parse_with_binary_units)
