@@ -593,7 +593,8 @@ static void print_verdicts(const struct jv *v)
 {
     double outlived = jv_num(v, "memory.descendant_oom_kills", 0);
     if (outlived > 0)
-        printf("  note     %.0f OOM kill(s) of other processes in the cgroup, outlived by the service (last %s)\n",
+        printf("  note     %.0f OOM kill(s) of other processes in the cgroup, outlived by the\n"
+               "           service (last %s)\n",
                outlived, jv_str(v, "memory.descendant_oom_last") ?: "?");
     const struct jv *d = jv_get(v, "diagnosis");
     for (const struct jv *e = d && d->type == JV_ARRAY ? d->child : NULL; e; e = e->next) {

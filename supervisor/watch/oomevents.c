@@ -17,6 +17,13 @@ static const char *counter_file(enum cgroup_version v)
     return v == CGROUP_V1 ? "memory.oom_control" : "memory.events";
 }
 
+static void arm(const struct oomevents *o)
+{
+    struct itimerspec its = {.it_value = {.tv_sec = OOMEVENTS_SETTLE_MS / 1000,
+                                          .tv_nsec = (OOMEVENTS_SETTLE_MS % 1000) * 1000000L}};
+    (void)timerfd_settime(o->timer_fd, 0, &its, NULL);
+}
+
 void oomevents_start(struct oomevents *o, int dirfd, enum cgroup_version v)
 {
     *o = (struct oomevents){.dirfd = dirfd, .version = v, .note_fd = -1, .timer_fd = -1};
@@ -37,8 +44,13 @@ void oomevents_start(struct oomevents *o, int dirfd, enum cgroup_version v)
         o->note_events = POLLPRI;
     }
     o->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (o->timer_fd < 0)
+    if (o->timer_fd < 0) {
         closep(&o->note_fd);
+        return;
+    }
+    /* One look at once: a kill between the service's start and this
+     * registration sent no notification we could hear. */
+    arm(o);
 }
 
 size_t oomevents_fds(const struct oomevents *o, int *fds, short *events, size_t cap)
@@ -64,9 +76,7 @@ bool oomevents_on_event(struct oomevents *o, int fd, bool *look)
         char buf[512];
         /* Drain: the eventfd's count, or memory.events read again to re-arm. */
         (void)(o->version == CGROUP_V1 ? read(fd, buf, 8) : pread(fd, buf, sizeof buf, 0));
-        struct itimerspec its = {.it_value = {.tv_sec = OOMEVENTS_SETTLE_MS / 1000,
-                                              .tv_nsec = (OOMEVENTS_SETTLE_MS % 1000) * 1000000L}};
-        (void)timerfd_settime(o->timer_fd, 0, &its, NULL);
+        arm(o);
         return true;
     }
     if (fd == o->timer_fd) {

@@ -170,6 +170,9 @@ def test_a_childs_oom_kill_is_its_own_event_and_a_later_kill_9_is_a_signal(tmp):
     assert m["memory"]["descendant_oom_last"]
     show = run([CRASHBOX, "show", only_bundle(d)]).stdout.decode()
     assert "OOM kill" in show and "outlived" in show, show
+    lines = show.splitlines()
+    note = lines.index([l for l in lines if l.startswith("  note ")][0])
+    assert len(lines[note]) <= 80 and len(lines[note + 1]) <= 80, show
     assert 'crashbox_outlived_oom_kills_total{service="sh"} 1' in open(prom).read()
 
 
