@@ -64,6 +64,58 @@ void state_remove(int dirfd, int fd, const char *service, const char *host)
 }
 
 
+/* The state file of this service on this host whose crashbox is gone (a
+ * live one holds its lock), opened and locked; its name in name. Returns
+ * the fd, or -1 if there is none. */
+static int dead_state_open(int dfd, const char *service, const char *host, char *name, size_t cap)
+{
+    char want[200];
+    snprintf(want, sizeof want, ".crashbox-state-%s-%s-", service, host);
+    _cleanup_closedir_ DIR *sd = opendirat(dfd, ".");
+    struct dirent *se;
+    while (sd && (se = readdir(sd))) {
+        if (strncmp(se->d_name, want, strlen(want)) != 0)
+            continue;
+        int fd = openat(dfd, se->d_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct stat st1, st2;
+        /* Locked: alive. Unlinked meanwhile: its owner just ended cleanly.
+         * Empty and recent: its owner is creating it. */
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st1) < 0 || st1.st_nlink == 0 ||
+            fstatat(dfd, se->d_name, &st2, AT_SYMLINK_NOFOLLOW) < 0 || st2.st_ino != st1.st_ino ||
+            (st1.st_size == 0 && time(NULL) - st1.st_mtime < 60)) {
+            close(fd);
+            continue;
+        }
+        snprintf(name, cap, "%s", se->d_name);
+        return fd;
+    }
+    return -1;
+}
+
+/* The pending pre-OOM snapshots of that run, as members under
+ * pre-oom/<percent>/ and crossings; their file names in pending. */
+static void pending_snapshots(int dfd, const char *service, const char *host, pid_t pid, struct crash_evidence *ev,
+                              char pending[][300])
+{
+    char prefix[300];
+    snprintf(prefix, sizeof prefix, ".crashbox-pending-%s-%s-%d-", service, host, (int)pid);
+    _cleanup_closedir_ DIR *d = opendirat(dfd, ".");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || ev->ncrossed == CRASH_MAX_CROSSED)
+            continue;
+        unsigned pct = (unsigned)atoi(e->d_name + strlen(prefix));
+        char pfx[32];
+        snprintf(pfx, sizeof pfx, "pre-oom/%u/", pct);
+        if (bundle_read_into_items(dfd, e->d_name, pfx, 8 << 20, &ev->items) == 0) {
+            ev->crossed[ev->ncrossed].percent = pct;
+            snprintf(pending[ev->ncrossed++], 300, "%s", e->d_name);
+        }
+    }
+}
+
 int recovery_run(const struct policy *p, const char *service, const char *host)
 {
     if (!p->bundle_dir)
@@ -71,34 +123,8 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
     _cleanup_close_ int dfd = bundledir_open(p->bundle_dir);
     if (dfd < 0)
         return 0;
-    /* State files of this service on this host whose crashbox is gone:
-     * a live one holds its lock. */
-    char want[200], name[256] = "";
-    snprintf(want, sizeof want, ".crashbox-state-%s-%s-", service, host);
-    _cleanup_close_ int sfd = -1;
-    {
-        _cleanup_closedir_ DIR *sd = opendirat(dfd, ".");
-        struct dirent *se;
-        while (sd && (se = readdir(sd))) {
-            if (strncmp(se->d_name, want, strlen(want)) != 0)
-                continue;
-            int fd = openat(dfd, se->d_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-            if (fd < 0)
-                continue;
-            struct stat st1, st2;
-            /* Locked: alive. Unlinked meanwhile: its owner just ended
-             * cleanly. Empty and recent: its owner is creating it. */
-            if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st1) < 0 || st1.st_nlink == 0 ||
-                fstatat(dfd, se->d_name, &st2, AT_SYMLINK_NOFOLLOW) < 0 || st2.st_ino != st1.st_ino ||
-                (st1.st_size == 0 && time(NULL) - st1.st_mtime < 60)) {
-                close(fd);
-                continue;
-            }
-            sfd = fd;
-            snprintf(name, sizeof name, "%s", se->d_name);
-            break;
-        }
-    }
+    char name[256] = "";
+    _cleanup_close_ int sfd = dead_state_open(dfd, service, host, name, sizeof name);
     if (sfd < 0)
         return 0;
     _cleanup_free_ char *text = NULL;
@@ -127,22 +153,8 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
             ev.have_kills_now = cgroup_keyed_value(b, bl, "oom_kill", &ev.kills_now) == 0;
     }
     items_add_copy(&ev.items, "state.txt", text, len);
-    char prefix[300];
-    snprintf(prefix, sizeof prefix, ".crashbox-pending-%s-%s-%d-", service, host, (int)st.pid);
     char pending[CRASH_MAX_CROSSED][300];
-    _cleanup_closedir_ DIR *d = opendirat(dfd, ".");
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || ev.ncrossed == CRASH_MAX_CROSSED)
-            continue;
-        unsigned pct = (unsigned)atoi(e->d_name + strlen(prefix));
-        char pfx[32];
-        snprintf(pfx, sizeof pfx, "pre-oom/%u/", pct);
-        if (bundle_read_into_items(dfd, e->d_name, pfx, 8 << 20, &ev.items) == 0) {
-            ev.crossed[ev.ncrossed].percent = pct;
-            snprintf(pending[ev.ncrossed++], sizeof pending[0], "%s", e->d_name);
-        }
-    }
+    pending_snapshots(dfd, service, host, st.pid, &ev, pending);
     /* The same record and the same store as a crash seen live. */
     struct crash_record rec;
     crash_record_build(&ev, 0, p, &rec);

@@ -266,7 +266,7 @@ static void gather_evidence(struct capture *c, const char *tail, size_t tail_len
     *ev = (struct crash_evidence){.at = time(NULL), .reaped_ms = c->exit_at_ms, .tail = tail,
                                   .tail_len = tail_len, .no_tail_reason = c->no_tail_reason,
                                   .shim_report = c->shim_report, .shim_report_len = c->shim_report_len,
-                                  .mem_start = c->mem_start, .stop_signal = c->stop_signal, .watch = c->watch};
+                                  .mem_start = c->mem_start, .stop_signal = c->stop_signal};
     struct crash_service *who = &ev->who;
     snprintf(who->service, sizeof who->service, "%s", c->service);
     snprintf(who->host, sizeof who->host, "%s", c->host);
@@ -283,24 +283,14 @@ static void gather_evidence(struct capture *c, const char *tail, size_t tail_len
                                    .bytes = c->core_info.bytes, .threads = c->core_info.threads,
                                    .cut = c->core_info.cut};
     snprintf(ev->core.why_not, sizeof ev->core.why_not, "%s", c->core_info.why_not);
-    for (size_t i = 0; i < c->ncrossed && i < CRASH_MAX_CROSSED; i++)
-        ev->crossed[ev->ncrossed++] = (struct crash_crossing){.percent = c->crossed[i].percent,
-                                                              .usage = c->crossed[i].usage,
-                                                              .age_ms = c->crossed[i].age_ms,
-                                                              .taken = c->crossed[i].taken};
-    ev->diag = c->diag;
     ev->descendant_oom_kills = c->descendant_oom_kills;
     ev->descendant_oom_last = c->descendant_oom_last;
     ev->leftovers = &c->leftovers;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (c->exit_at_ms) /* the samples' clock is the wall's */
-        ev->diag.end_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - (now_ms() - c->exit_at_ms);
 }
 
 /* The members the watchers kept for a crash: the exit hook's snapshot, the
  * cgroup's files, the pre-OOM snapshots, the build info. */
-static void gather_members(struct capture *c, struct crash_evidence *ev)
+static void gather_members(struct capture *c, struct preoom_evidence *mem, struct crash_evidence *ev)
 {
     if (c->snapshot_taken)
         items_move(&ev->items, &c->snapshot, "");
@@ -310,7 +300,7 @@ static void gather_members(struct capture *c, struct crash_evidence *ev)
                               ? c->hook_status
                               : "the service was gone before a snapshot could be taken");
     add_cgroup_items(&ev->mem, &ev->items);
-    items_move(&ev->items, &c->preoom_items, "");
+    items_move(&ev->items, &mem->items, "");
     ev->have_bi = c->exe_fd >= 0 && buildinfo_read_fd(c->exe_fd, &ev->bi) == 0;
 }
 
@@ -322,7 +312,8 @@ struct capture_job {
     gid_t bundle_gid;
 };
 
-enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tail, struct capture_job **out)
+enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tail, struct preoom_evidence *mem,
+                               struct capture_job **out)
 {
     *out = NULL;
     if (!c->exit_at_ms)
@@ -338,7 +329,15 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct ring *tai
 
     struct crash_evidence ev;
     gather_evidence(c, tailbuf, tail_len, &ev);
-    gather_members(c, &ev);
+    memcpy(ev.crossed, mem->crossed, sizeof ev.crossed);
+    ev.ncrossed = mem->ncrossed;
+    ev.watch = mem->watch;
+    ev.diag = mem->diag;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (c->exit_at_ms) /* the samples' clock is the wall's */
+        ev.diag.end_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - (now_ms() - c->exit_at_ms);
+    gather_members(c, mem, &ev);
     struct capture_job *job = calloc(1, sizeof *job);
     struct crash_record scratch;
     enum crash_kind kind = crash_record_build(&ev, st, c->policy, job ? &job->r : &scratch);
@@ -388,5 +387,4 @@ void capture_free(struct capture *c)
     closep(&c->exe_fd);
     c->exe_fd = -1;
     items_free(&c->snapshot);
-    items_free(&c->preoom_items);
 }

@@ -18,6 +18,7 @@
 #include "items.h"
 #include "memwatch.h"
 #include "policy.h"
+#include "record.h"
 #include "ring.h"
 
 struct capture {
@@ -55,20 +56,9 @@ struct capture {
     int control_fd;           /* not owned, -1 if none */
     const char *shim_report;  /* not owned */
     size_t shim_report_len;
-    /* Pre-OOM snapshots handed over at the end (pre-oom/<percent>/...). */
-    struct items preoom_items;
-    struct {
-        unsigned percent;
-        uint64_t usage;
-        long long age_ms; /* how long before the end it was taken */
-        time_t taken;     /* when (wall clock) */
-    } crossed[8];
-    size_t ncrossed;
-    struct memwatch_report watch; /* how memory was watched (set at the run's end) */
-    struct diag_evidence diag;    /* the watermarks' figures (set at the run's end) */
     unsigned descendant_oom_kills; /* OOM kills in the cgroup the service outlived */
-    struct leftovers leftovers;   /* what the service left behind, and how it was ended */
     time_t descendant_oom_last;
+    struct leftovers leftovers;   /* what the service left behind, and how it was ended */
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
 };
@@ -83,11 +73,21 @@ void capture_on_notify(struct capture *c);
 /* Stops watching: later notifications fail open (ENOSYS) in the kernel. */
 void capture_stop_hook(struct capture *c);
 
+/* What the memory watcher brings to the run's end: its pre-OOM snapshots
+ * (pre-oom/<percent>/...), the watermarks crossed, how it watched. */
+struct preoom_evidence {
+    struct items items; /* owned */
+    struct crash_crossing crossed[CRASH_MAX_CROSSED];
+    size_t ncrossed;
+    struct memwatch_report watch;
+    struct diag_evidence diag; /* the watermarks' figures, for the verdicts */
+};
+
 /* At the service's end: classify, and for a crash gather everything the
  * bundle needs into a job (*out, NULL for a clean end). Returns the kind. */
 struct capture_job;
 enum crash_kind capture_finish(struct capture *c, int wait_status, const struct ring *tail,
-                               struct capture_job **out);
+                               struct preoom_evidence *mem, struct capture_job **out);
 /* Stores the job's bundle (rate limit, size cap, directory then fallback),
  * prints the summary line and frees the job. Never fails the supervisor;
  * safe to run on a thread of its own. */

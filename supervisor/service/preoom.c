@@ -371,17 +371,16 @@ static void hand_samples(struct preoom *p, struct diag_evidence *ev)
     }
 }
 
-void preoom_finish(struct preoom *p)
+void preoom_finish(struct preoom *p, struct preoom_evidence *out)
 {
-    p->capture->watch = p->w.report;
+    *out = (struct preoom_evidence){.watch = p->w.report};
     if (!p->active)
         return;
-    struct capture *c = p->capture;
     shimwork_finish(&p->shim);
     for (size_t i = 0; i < p->w.st.n; i++)
         if (p->have_sample[i] && p->shim.done[i])
             runtime_figures(&p->shim.got[i], &p->samples[i].rt);
-    hand_samples(p, &c->diag);
+    hand_samples(p, &out->diag);
     if (p->dirfd < 0)
         return;
     for (size_t i = 0; i < p->w.st.n; i++) {
@@ -389,15 +388,15 @@ void preoom_finish(struct preoom *p)
             continue;
         char prefix[32];
         snprintf(prefix, sizeof prefix, "pre-oom/%u/", p->w.st.wm[i].percent);
-        items_move(&c->preoom_items, &p->missing[i], prefix);
-        items_move(&c->preoom_items, &p->shim.got[i], prefix);
-        if (bundle_read_into_items(p->dirfd, p->pending[i], prefix, 8 << 20, &c->preoom_items) == 0 &&
-            c->ncrossed < MEMWATCH_MAX) {
-            c->crossed[c->ncrossed].percent = p->w.st.wm[i].percent;
-            c->crossed[c->ncrossed].usage = p->w.st.wm[i].pending_usage;
-            c->crossed[c->ncrossed].age_ms = now_ms() - p->w.st.wm[i].pending_ms;
-            c->crossed[c->ncrossed].taken = time(NULL) - (time_t)(c->crossed[c->ncrossed].age_ms / 1000);
-            c->ncrossed++;
+        items_move(&out->items, &p->missing[i], prefix);
+        items_move(&out->items, &p->shim.got[i], prefix);
+        if (bundle_read_into_items(p->dirfd, p->pending[i], prefix, 8 << 20, &out->items) == 0 &&
+            out->ncrossed < CRASH_MAX_CROSSED) {
+            struct crash_crossing *x = &out->crossed[out->ncrossed++];
+            x->percent = p->w.st.wm[i].percent;
+            x->usage = p->w.st.wm[i].pending_usage;
+            x->age_ms = now_ms() - p->w.st.wm[i].pending_ms;
+            x->taken = time(NULL) - (time_t)(x->age_ms / 1000);
         }
         unlinkat(p->dirfd, p->pending[i], 0);
         p->pending[i][0] = '\0';

@@ -41,10 +41,11 @@ void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
 /* fds to add to the supervision poll (POLLIN/POLLPRI as w.events says). */
 size_t preoom_fds(const struct preoom *p, int *fds, short *events, size_t cap);
 void preoom_on_event(struct preoom *p, int fd);
-/* At the service's end: hands the pending snapshots to the capture (items
- * under pre-oom/<percent>/, the crossings and their figures in c->diag)
- * and removes the files. */
-void preoom_finish(struct preoom *p);
+/* At the service's end: returns the pending snapshots as evidence (items
+ * under pre-oom/<percent>/, the crossings and their figures, how memory was
+ * watched) and
+ * removes the files. */
+void preoom_finish(struct preoom *p, struct preoom_evidence *out);
 void preoom_stop(struct preoom *p);
 
 /* The state file of a running service (recovery.h): written at start and

@@ -2,6 +2,7 @@
 #include "selfsandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <seccomp.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "proccaps.h"
 #include "util.h"
 
 /* What supervising, capturing and writing bundles use. */
@@ -33,10 +35,34 @@ static const char *const allowed_syscalls[] = {
     "seccomp",
 };
 
+/* Without CAP_SYS_PTRACE, the kernel lets crashbox attach to the service
+ * (the core dump) and read its /proc/PID/maps, smaps, environ and mem only
+ * while crashbox's own permitted and effective sets hold every capability
+ * of the service's permitted set (cap_ptrace_access_check). A root service
+ * in a container with Docker's default capabilities is that case: crashbox
+ * keeps what the service may hold, never more than it had; the seccomp
+ * allowlist still denies the calls those capabilities serve. */
+static uint64_t caps_to_reach(pid_t service)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) == 0 && d[0].effective & 1U << CAP_SYS_PTRACE)
+        return 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)service);
+    _cleanup_free_ char *buf = NULL;
+    size_t len;
+    uint64_t caps;
+    if (read_file_at(AT_FDCWD, path, 1 << 16, &buf, &len) < 0 || proc_status_caps(buf, len, &caps) < 0)
+        return 0; /* the service is gone: nothing left to reach */
+    return caps;
+}
+
 /* Crashbox may lack CAP_SETPCAP (an unprivileged run): it keeps what it
  * cannot drop from the bounding set, and narrows what it holds. */
-static int drop_capabilities(uint64_t keep)
+static int drop_capabilities(uint64_t keep, pid_t service)
 {
+    keep |= caps_to_reach(service);
     int r = caps_drop_bounding(keep, true);
     return r < 0 ? r : caps_set(keep, true);
 }
@@ -50,7 +76,7 @@ static void ctx_releasep(scmp_filter_ctx *c)
 /* What [core] dump adds: attaching the service's threads. */
 static const char *const core_syscalls[] = {"ptrace"};
 
-int self_sandbox_apply(const struct policy *p, bool will_spawn_again, char *what, size_t whatlen)
+int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_again, char *what, size_t whatlen)
 {
     /* Signals to a service of another uid, /proc/PID of another uid, bundle
      * files' group and mode, and oom_score_adj. */
@@ -59,7 +85,7 @@ int self_sandbox_apply(const struct policy *p, bool will_spawn_again, char *what
                     1ULL << CAP_SYS_RESOURCE;
     if (will_spawn_again) /* the next service start applies the sandbox again */
         keep |= 1ULL << CAP_SETUID | 1ULL << CAP_SETGID | 1ULL << CAP_SETPCAP;
-    int r = drop_capabilities(keep);
+    int r = drop_capabilities(keep, service);
     if (r < 0) {
         snprintf(what, whatlen, "dropping capabilities");
         return r;

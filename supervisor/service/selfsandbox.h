@@ -2,16 +2,18 @@
 /* crashbox sandboxing itself once the service runs: it drops the
  * capabilities supervising and capturing do not use, and (when it will
  * never start another process) installs a seccomp allowlist of the system
- * calls it makes. Not ptrace: reading /proc/PID of another user needs
- * CAP_SYS_PTRACE's access check, not the ptrace(2) call, and the allowlist
- * has no ptrace. */
+ * calls it makes (ptrace only for [core] dump). Reading /proc/PID of the
+ * service passes the kernel's ptrace access check: with CAP_SYS_PTRACE, or
+ * holding every capability the service holds, which crashbox then keeps. */
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "policy.h"
 
-/* will_spawn_again: restarts or hooks may still start processes, which
+/* service: the service's pid, whose capabilities may have to be kept.
+ * will_spawn_again: restarts or hooks may still start processes, which
  * would inherit the filter and need the set-id capabilities. Returns 0 or
  * -errno; a failure leaves crashbox as it was. */
-int self_sandbox_apply(const struct policy *p, bool will_spawn_again, char *what, size_t whatlen);
+int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_again, char *what, size_t whatlen);

@@ -423,12 +423,12 @@ static int start_failure(const struct service_run *run, const struct spawn_resul
 }
 
 /* Once the service runs, crashbox narrows itself to what supervising needs. */
-static void confine_self(const struct policy *pol)
+static void confine_self(const struct policy *pol, pid_t service)
 {
     char what[160];
     /* Restarts, hooks and the shipper start processes: they must not inherit a filter. */
     bool spawns = pol->restart_mode != RESTART_NEVER || pol->on_crash.n || pol->ship_to;
-    int r = self_sandbox_apply(pol, spawns, what, sizeof what);
+    int r = self_sandbox_apply(pol, service, spawns, what, sizeof what);
     if (r < 0)
         log_warn("cannot sandbox crashbox itself: %s: %s", what, strerror(-r));
     else
@@ -452,14 +452,17 @@ static enum crash_kind end_run(const struct run_ctx *x, struct supervisor *s, st
 {
     const struct policy *pol = x->run->policy;
     struct capture *cap = s->capture;
-    preoom_finish(s->preoom);
+    struct preoom_evidence mem;
+    preoom_finish(s->preoom, &mem);
     preoom_stop(s->preoom);
     capture_stop_hook(cap);
     relay_finish(relay, pol->drain_timeout_ms);
     struct capture_job *job = NULL;
     cap->shim_report = relay->crash_buf;
     cap->shim_report_len = relay->crash_len;
-    enum crash_kind kind = capture_finish(cap, s->reaped.main_status, relay->tail.buf ? &relay->tail : NULL, &job);
+    enum crash_kind kind =
+        capture_finish(cap, s->reaped.main_status, relay->tail.buf ? &relay->tail : NULL, &mem, &job);
+    items_free(&mem.items); /* a clean end's, or what the record did not take */
     relay_free(relay);
     state_end(s->preoom, cap); /* the end record: this run is accounted for */
     if (kind != CRASH_NONE) {
@@ -571,7 +574,7 @@ static int run_once(const struct run_ctx *x, unsigned restarts, enum crash_kind 
     if (r < 0)
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
     if (pol->self_sandbox && restarts == 0)
-        confine_self(pol);
+        confine_self(pol, pid);
 
     run_until_exit(&s, run->signal_fd);
     cap.exit_at_ms = now_ms();

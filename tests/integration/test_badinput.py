@@ -109,7 +109,8 @@ def test_fork_bomb_within_the_pid_limit(tmp):
     pol = write_policy(tmp, "[sandbox]\nuser = nobody\nrlimit_nproc = 150\n[signals]\ndescendant_grace = 500ms\n")
     t0 = time.monotonic()
     r = subprocess.run([CRASHBOX, "-p", pol, "--", "sh", "-c",
-                        "b() { b & b & sleep 100; }; b 2>/dev/null & sleep 2; exit 3"],
+                        # The outer shell forks its sleep before the bomb fills the limit.
+                        "sleep 2 & s=$!; b() { b & b & sleep 100; }; b 2>/dev/null & wait $s; exit 3"],
                        capture_output=True, timeout=120)
     assert r.returncode == 3, "crashbox outlives the bomb and reports the service's status"
     assert time.monotonic() - t0 < 60

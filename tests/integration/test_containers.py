@@ -17,6 +17,7 @@ import time
 from bundles import list_bundles, manifest, member, members, only_bundle
 from dockerd import ENGINE, REPO, STATIC_CRASHBOX, STATIC_EXAMPLES, STATIC_HELPER
 from lib import CRASHBOX, children_of, wait_until
+from test_coredump import check_cut_core, check_go_core
 
 IMAGE = "crashbox-test"
 NAMESPACES = ("host", "private")
@@ -41,6 +42,12 @@ window = 1m
 FALLBACK_POLICY = TEST_POLICY + """[bundle]
 fallback_directory = /fallback
 """
+# [core] dump = yes; its cut by a tiny max_size; and a service of another
+# user, which needs CAP_SYS_PTRACE (Docker's default set has none).
+CORE_POLICY = TEST_POLICY + "[core]\ndump = yes\n"
+CORE_CUT = 1 << 20  # the least max_size a policy takes
+CORE_POLICIES = {"core": CORE_POLICY, "core-cut": CORE_POLICY + f"max_size = {CORE_CUT >> 20}MiB\n",
+                 "core-user": CORE_POLICY + "[sandbox]\nuser = 65534\n"}
 SERVICES = ["nil-deref", "custom-panic", "index-out-of-range", "concurrent-map-writes", "deadlock",
             "stack-overflow", "recovered-repanic", "panic-in-goroutine", "traceback-crash", "exit-3",
             "log-fatal", "unbounded-alloc", "sleeper", "clean"]
@@ -87,14 +94,15 @@ def engine():
             shutil.copy(STATIC_HELPER, os.path.join(ctx, "svc", "cbhelper"))
             with open(os.path.join(ctx, "test.policy"), "w") as f:
                 f.write(TEST_POLICY)
-            for name, text in [("restart", RESTART_POLICY), ("fallback", FALLBACK_POLICY)]:
+            policies = {"restart": RESTART_POLICY, "fallback": FALLBACK_POLICY, **CORE_POLICIES}
+            for name, text in policies.items():
                 with open(os.path.join(ctx, f"{name}.policy"), "w") as f:
                     f.write(text)
             with open(os.path.join(ctx, "Dockerfile"), "w") as f:
                 f.write("FROM scratch\n"
                         "COPY crashbox /crashbox\n"
                         "COPY svc/ /svc/\n"
-                        "COPY test.policy restart.policy fallback.policy /etc/crashbox/\n"
+                        "COPY *.policy /etc/crashbox/\n"
                         "ENV CRASHBOX_POLICY=/etc/crashbox/test.policy CRASHBOX_BUNDLE_DIR=/bundles\n"
                         'ENTRYPOINT ["/crashbox", "--"]\n')
             e.build(IMAGE, ctx)
@@ -478,3 +486,76 @@ def test_offline_scratch_dockerfile_builds_and_captures(tmp):
         assert re.search(r"^Uid:\s+65534\s", member(path, "proc/status").decode(), re.M)
     finally:
         e.docker("rm", "-f", cid)
+
+
+def core_run(e, tmp, sub, example, policy="core", opts=()):
+    """A crash of example under a [core] policy; returns (bundle, manifest)."""
+    r, d = run(e, tmp, "private", f"/svc/{example}", sub=sub,
+               opts=["-e", f"CRASHBOX_POLICY=/etc/crashbox/{policy}.policy", *opts])
+    code = dict((x[0], x[1]) for x in EXPECT)[example]
+    assert r.returncode == code, (r.returncode, r.stderr[-1500:])
+    path = only_bundle(d)
+    return path, manifest(path)
+
+
+def status_of(path):
+    """The service's /proc/PID/status from the bundle, as a dict of fields."""
+    return dict(l.split(":", 1) for l in member(path, "proc/status").decode().splitlines() if ":" in l)
+
+
+def test_core_of_go_crashes_in_a_container_opens_in_dlv_and_gdb(tmp):
+    # Docker's defaults: its seccomp profile, its capability set (no
+    # CAP_SYS_PTRACE). crashbox, the service's parent, needs neither.
+    e = engine()
+    for example, frame in [("nil-deref", "main.handle"), ("traceback-crash", "main.(*parser).port")]:
+        path, m = core_run(e, tmp, example, example)
+        st = status_of(path)
+        assert st["Seccomp"].strip() == "2", "the service ran under Docker's seccomp filter"
+        assert not int(st["CapBnd"], 16) & 1 << 19, "and without CAP_SYS_PTRACE"
+        assert m["snapshot"]["taken"] == "exit-hook", m["snapshot"]
+        # What the kernel's ptrace access check guards is read too.
+        assert m["snapshot"]["missing"] == [], m["snapshot"]["missing"]
+        work = os.path.join(tmp, f"{example}-debug")
+        os.makedirs(work)
+        check_go_core(work, path, m, frame)
+
+
+def test_core_in_containers_without_capabilities(tmp):
+    # --cap-drop ALL as root, and as nobody with no-new-privileges (and a
+    # read-only root): the service is crashbox's child of the same user,
+    # which is all ptrace asks when Yama is absent or at ptrace_scope 1.
+    e = engine()
+    for sub, opts in [("capless", ["--cap-drop", "ALL"]), ("nobody", HARDENED)]:
+        if sub == "nobody":  # a volume of another user that its group may write
+            d = bundle_dir(tmp, sub)
+            os.chown(d, 1000, 65534)
+            os.chmod(d, 0o2770)
+        path, m = core_run(e, tmp, sub, "nil-deref", opts=opts)
+        st = status_of(path)
+        assert int(st["CapEff"], 16) == 0 and int(st["CapBnd"], 16) == 0, st
+        assert st["Uid"].split()[0] == ("65534" if sub == "nobody" else "0"), st["Uid"]
+        assert m["snapshot"]["missing"] == [], m["snapshot"]["missing"]
+        work = os.path.join(tmp, f"{sub}-debug")
+        os.makedirs(work)
+        check_go_core(work, path, m, "main.handle")
+
+
+def test_core_of_another_user_in_a_container_needs_cap_sys_ptrace(tmp):
+    # [sandbox] user: the service is not crashbox's user, so ptrace wants
+    # CAP_SYS_PTRACE, which Docker grants only with --cap-add.
+    e = engine()
+    path, m = core_run(e, tmp, "default", "nil-deref", policy="core-user")
+    assert status_of(path)["Uid"].split()[0] == "65534"
+    assert m["core"] == {"written": False, "bytes": 0, "threads": 0, "cut": None,
+                         "why_not": "ptrace of the service not permitted"}, m["core"]
+    assert m["crash"]["kind"] == "go-panic" and m["snapshot"]["taken"] == "exit-hook", m
+    assert not [n for n in members(path) if n.startswith("core/")]
+    path, m = core_run(e, tmp, "ptrace", "nil-deref", policy="core-user", opts=["--cap-add", "SYS_PTRACE"])
+    assert m["core"]["written"] and m["core"]["cut"] is None, m["core"]
+
+
+def test_core_cut_by_max_size_in_a_container_loads_in_gdb(tmp):
+    e = engine()
+    path, m = core_run(e, tmp, "cut", "nil-deref", policy="core-cut")
+    assert m["crash"]["kind"] == "go-panic"
+    check_cut_core(tmp, path, CORE_CUT)

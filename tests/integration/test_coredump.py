@@ -7,7 +7,7 @@ import struct
 import subprocess
 import time
 
-from bundles import extract_all_ways, list_bundles, manifest, members
+from bundles import extract_all_ways, list_bundles, manifest, member, members
 from lib import CRASHBOX, EXAMPLES, Skip, kill_quietly, need_root, run, start, wait_until, write_policy
 
 DLV = os.environ.get("CRASHBOX_TEST_DLV", "/opt/crashbox-test/delve/usr/bin/dlv")
@@ -207,21 +207,30 @@ def test_size_cut_keeps_a_loadable_core(tmp):
     finally:
         kill_quietly(p)
     (name,) = list_bundles(bdir)
-    b = os.path.join(bdir, name)
-    c = manifest(b)["core"]
+    check_cut_core(tmp, os.path.join(bdir, name), 8 << 20, "/usr/bin/python3")
+
+
+def check_cut_core(tmp, bundle, max_size, exe=None):
+    """A core cut by max_size: within it, every segment inside the file, and
+    gdb loads it with every thread (exe: core/exe of the bundle if None)."""
+    c = manifest(bundle)["core"]
     assert c["written"] and c["cut"] == "max_size", c
-    assert c["bytes"] <= 8 << 20
+    assert c["bytes"] <= max_size, c
     x = os.path.join(tmp, "x")
     os.makedirs(x)
-    subprocess.run(["tar", "--zstd", "-xf", b, "-C", x, "core/core"], check=True)
-    r = subprocess.run(["readelf", "-lW", os.path.join(x, "core/core")], capture_output=True, timeout=60)
+    subprocess.run(["tar", "--zstd", "-xf", bundle, "-C", x, "core/core"] + (["core/exe"] if exe is None else []),
+                   check=True)
+    core = os.path.join(x, "core/core")
+    assert os.path.getsize(core) == c["bytes"], c
+    r = subprocess.run(["readelf", "-lW", core], capture_output=True, timeout=60)
     assert r.returncode == 0 and b"LOAD" in r.stdout and not r.stderr, r.stderr
     # Every segment's data lies inside the file: nothing points past the cut.
-    size = os.path.getsize(os.path.join(x, "core/core"))
+    size = os.path.getsize(core)
     for off, filesz in re.findall(rb"LOAD\s+0x([0-9a-f]+) \S+ \S+ 0x([0-9a-f]+)", r.stdout):
         assert int(off, 16) + int(filesz, 16) <= size
-    out, threads, _, _ = gdb_threads("/usr/bin/python3", os.path.join(x, "core/core"))
-    assert len(threads) == c["threads"], out
+    out, threads, rips, _ = gdb_threads(exe or os.path.join(x, "core/exe"), core)
+    assert len(threads) == c["threads"] and len(rips) == len(threads), out
+    return out
 
 
 def test_budget_cut_lets_the_service_go(tmp):
@@ -342,3 +351,15 @@ def test_ptrace_refused_degrades_to_a_bundle_that_says_why(tmp):
                          "why_not": "ptrace of the service not permitted"}, m["core"]
     assert m["crash"]["kind"] == "go-panic" and m["snapshot"]["taken"] == "exit-hook"
     assert not [n for n in members(b) if n.startswith("core/")]
+
+
+def test_core_from_root_without_cap_sys_ptrace(tmp):
+    # Docker's default capability set: root, no CAP_SYS_PTRACE. The kernel
+    # lets crashbox reach its root service only while crashbox holds every
+    # capability the service holds: its self-sandbox keeps those.
+    b, m = privileged_run(tmp, ["setpriv", "--bounding-set", "-sys_ptrace", "--inh-caps", "-all", "--"])
+    assert m["core"]["written"] and m["core"]["cut"] is None, m["core"]
+    assert m["snapshot"]["missing"] == [], m["snapshot"]["missing"]
+    status = member(b, "proc/status").decode()
+    assert not int(re.search(r"^CapBnd:\s+(\w+)", status, re.M).group(1), 16) & 1 << 19, status
+    check_go_core(tmp, b, m, "main.handle")
