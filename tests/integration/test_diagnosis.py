@@ -10,6 +10,7 @@ import time
 from bundles import manifest, member, members
 from lib import CRASHBOX, EXAMPLES, Skip, children_of, kill_quietly, run, wait_line, write_policy
 from test_capture import memory_cgroup, only_bundle, remove_cgroup
+from test_show import check
 
 VERDICTS = {"retained-heap", "goroutine-leak", "other-process", "page-cache", "gc-off",
             "memlimit-above-limit", "burst", "heap-growth"}
@@ -47,21 +48,25 @@ def has_cap_sys_resource():
     return False
 
 
-def verdicts(m, want, also_true=()):
+def verdicts(m, want, also_true=(), bundle=None):
     """The verdicts include want; any other is one of also_true (true of
-    the story too, e.g. heap-growth beside gc-off)."""
+    the story too, e.g. heap-growth beside gc-off). With the bundle, show's
+    text of each verdict in want is checked against its golden
+    (tests/golden/show/verdict-*.txt), from this run, not one more OOM."""
     got = {v["verdict"]: v for v in m["diagnosis"]}
     assert set(got) <= VERDICTS, got
     for w in want:
         assert w in got, (w, m["diagnosis"], m["memory"].get("watermarks_crossed"))
     wrong = set(got) - set(want) - set(also_true)
     assert not wrong, (wrong, m["diagnosis"])
+    if bundle:
+        check("verdict-" + want[0], bundle, keep=want)
     return got
 
 
 def test_heap_growth_names_the_allocation_site(tmp):
     m, b = oom(tmp, "oom-heap-growth")
-    v = verdicts(m, ["heap-growth"])["heap-growth"]
+    v = verdicts(m, ["heap-growth"], bundle=b)["heap-growth"]
     assert v["figures"]["site1_function"] == "main.cacheEntry", v
     assert "main.cacheEntry" in v["text"]
     show = run([CRASHBOX, "show", b])
@@ -70,15 +75,15 @@ def test_heap_growth_names_the_allocation_site(tmp):
 
 
 def test_burst_from_the_first_watermark_to_the_kill(tmp):
-    m, _ = oom(tmp, "oom-burst")
-    v = verdicts(m, ["burst"], also_true=["heap-growth"])["burst"]
+    m, b = oom(tmp, "oom-burst")
+    v = verdicts(m, ["burst"], also_true=["heap-growth"], bundle=b)["burst"]
     assert v["figures"]["first_watermark_to_kill_ms"] <= 2500, v
     assert v["figures"]["mib_per_s"] >= 16, v
 
 
 def test_goroutine_leak_names_the_waiting_function(tmp):
     m, b = oom(tmp, "oom-goroutine-leak")
-    v = verdicts(m, ["goroutine-leak"])["goroutine-leak"]
+    v = verdicts(m, ["goroutine-leak"], bundle=b)["goroutine-leak"]
     assert v["figures"]["stack_inuse_bytes"] >= v["figures"]["heap_inuse_bytes"], v
     assert v["figures"]["largest_group_function"] == "main.awaitBackend", v
     # The aggregated profile, not the full dump.
@@ -89,28 +94,28 @@ def test_goroutine_leak_names_the_waiting_function(tmp):
 def test_a_second_process_in_the_cgroup_is_named(tmp):
     # golang/go#73490: GOGC=off with a GOMEMLIMIT below the limit is sound
     # settings; the app's own crash watcher holds the memory that is missing.
-    m, _ = oom(tmp, "oom-other-process", env={"GOGC": "off", "GOMEMLIMIT": "90MiB"})
-    v = verdicts(m, ["other-process"])["other-process"]
+    m, b = oom(tmp, "oom-other-process", env={"GOGC": "off", "GOMEMLIMIT": "90MiB"})
+    v = verdicts(m, ["other-process"], bundle=b)["other-process"]
     assert v["figures"]["comm"] == "oom-other-proce", v  # comm is cut at 15 bytes
     assert v["figures"]["pid"] != m["pid"]
     assert v["figures"]["rss_bytes"] >= 50 << 20, v
 
 
 def test_tmpfs_pages_are_page_cache(tmp):
-    m, _ = oom(tmp, "oom-page-cache")
-    v = verdicts(m, ["page-cache"])["page-cache"]
+    m, b = oom(tmp, "oom-page-cache")
+    v = verdicts(m, ["page-cache"], bundle=b)["page-cache"]
     assert v["figures"]["shmem_bytes"] >= 32 << 20, v
 
 
 def test_gogc_off_without_a_memory_limit(tmp):
-    m, _ = oom(tmp, "oom-garbage", env={"GOGC": "off"})
-    v = verdicts(m, ["gc-off"], also_true=["heap-growth"])["gc-off"]
+    m, b = oom(tmp, "oom-garbage", env={"GOGC": "off"})
+    v = verdicts(m, ["gc-off"], also_true=["heap-growth"], bundle=b)["gc-off"]
     assert v["figures"]["gogc_percent"] == -1 and v["figures"]["settings_from"] == "runtime", v
 
 
 def test_gomemlimit_above_the_containers_limit(tmp):
-    m, _ = oom(tmp, "oom-garbage", env={"GOGC": "off", "GOMEMLIMIT": "1GiB"})
-    got = verdicts(m, ["memlimit-above-limit", "gc-off"], also_true=["heap-growth"])
+    m, b = oom(tmp, "oom-garbage", env={"GOGC": "off", "GOMEMLIMIT": "1GiB"})
+    got = verdicts(m, ["memlimit-above-limit", "gc-off"], also_true=["heap-growth"], bundle=b)
     assert got["memlimit-above-limit"]["figures"]["gomemlimit_bytes"] == 1 << 30
 
 
@@ -128,7 +133,7 @@ def test_retained_heap_after_a_burst(tmp):
         # a second of the GC; then there is nothing retained to find.
         verdicts(m, [], also_true=["burst", "heap-growth"])
         raise Skip(f"the runtime returned the idle heap before a watermark: {runtime}")
-    v = verdicts(m, ["retained-heap"], also_true=["burst"])["retained-heap"]
+    v = verdicts(m, ["retained-heap"], also_true=["burst"], bundle=b)["retained-heap"]
     f = v["figures"]
     assert f["heap_idle_bytes"] - f["heap_released_bytes"] >= 64 << 20, v
     assert f["heap_inuse_bytes"] < 64 << 20, v
