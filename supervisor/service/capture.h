@@ -10,6 +10,8 @@
 
 #include "bundle.h"
 #include "cgroup.h"
+#include "diagnosis.h"
+#include "leftovers.h"
 #include "classify.h"
 #include "exithook.h"
 #include "goparse.h"
@@ -53,6 +55,9 @@ struct capture {
     const char *no_tail_reason; /* why there is no stderr tail, when not relayed; NULL */
     /* The Go shim: its control socket, and the crash report it sent. */
     int control_fd;           /* not owned, -1 if none */
+    unsigned descendant_oom_kills; /* OOM kills in the cgroup the service outlived */
+    time_t descendant_oom_last;
+    struct leftovers leftovers;   /* what the service left behind, and how it was ended */
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
 };
@@ -74,6 +79,7 @@ struct preoom_evidence {
     struct crash_crossing crossed[CRASH_MAX_CROSSED];
     size_t ncrossed;
     struct memwatch_report watch;
+    struct diag_evidence diag; /* the watermarks' figures, for the verdicts */
 };
 
 /* At the service's end: classify, and for a crash gather everything the
