@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "bundledir.h"
 #include "tar.h"
 #include "util.h"
 
@@ -153,24 +154,6 @@ static int write_stream(int fd, const char *manifest, size_t manifest_len, const
     return r;
 }
 
-/* A new temporary file, flock'd: a cleaner takes an unlocked one for a
- * dead writer's. One may take ours between the open and the lock (the lock
- * fails, or the file is gone when we hold it): then again, a few times. */
-static int open_locked_tmp(int dirfd, const char *tmp, int flags)
-{
-    for (int attempt = 0; attempt < 16; attempt++) {
-        int fd = openat(dirfd, tmp, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0)
-            return -errno;
-        struct stat st;
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0)
-            return fd;
-        close(fd);
-        (void)unlinkat(dirfd, tmp, 0); /* ours, or already the cleaner's doing */
-    }
-    return -EAGAIN;
-}
-
 int bundle_write(int dirfd, const char *name, const char *manifest, size_t manifest_len,
                  const struct items *items, time_t mtime, unsigned mode, gid_t gid,
                  size_t *bytes_written)
@@ -185,7 +168,8 @@ int bundle_write_core(int dirfd, const char *name, const char *manifest, size_t 
 {
     char tmp[512];
     snprintf(tmp, sizeof tmp, BUNDLE_TMP_PREFIX "%d-%s", (int)getpid(), name);
-    _cleanup_close_ int fd = open_locked_tmp(dirfd, tmp, O_WRONLY);
+    _cleanup_close_ int run = -1;
+    _cleanup_close_ int fd = bundledir_tmp_open(dirfd, tmp, O_WRONLY, &run);
     if (fd < 0)
         return fd == -EEXIST ? -EAGAIN : fd;
     size_t bytes = 0;
@@ -196,10 +180,10 @@ int bundle_write_core(int dirfd, const char *name, const char *manifest, size_t 
         r = -errno;
     if (!r && fsync(fd) < 0)
         r = -errno;
-    if (!r && renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) < 0)
+    if (!r && renameat2(run, tmp, dirfd, name, RENAME_NOREPLACE) < 0)
         r = -errno;
     if (r) {
-        unlinkat(dirfd, tmp, 0);
+        unlinkat(run, tmp, 0);
         return r;
     }
     (void)fsync(dirfd);
@@ -216,10 +200,11 @@ int bundle_core_open(int dirfd, struct bundle_core *bc)
     char tmp[128];
     snprintf(tmp, sizeof tmp, BUNDLE_TMP_PREFIX "%d-core", (int)getpid());
     /* Unlinked at once: a crashbox that dies leaves nothing behind. */
-    _cleanup_close_ int fd = open_locked_tmp(dirfd, tmp, O_RDWR);
+    _cleanup_close_ int run = -1;
+    _cleanup_close_ int fd = bundledir_tmp_open(dirfd, tmp, O_RDWR, &run);
     if (fd < 0)
         return fd;
-    if (unlinkat(dirfd, tmp, 0) < 0)
+    if (unlinkat(run, tmp, 0) < 0)
         return -errno;
     bc->z = calloc(1, sizeof *bc->z);
     if (!bc->z)

@@ -135,9 +135,49 @@ int bundledir_open(const char *path)
     return fd < 0 ? -errno : fd;
 }
 
+int bundledir_run_open(int dirfd, bool create)
+{
+    if (create && mkdirat(dirfd, BUNDLEDIR_RUN, 01770) < 0 && errno != EEXIST)
+        return -errno;
+    int fd = openat(dirfd, BUNDLEDIR_RUN, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+/* flock'd: a cleaner takes an unlocked one for a dead writer's. One may take
+ * ours between the open and the lock (the lock fails, or the file is gone
+ * when we hold it), or remove the run directory, empty, between our mkdir
+ * and our open: then again, a few times. */
+int bundledir_tmp_open(int dirfd, const char *tmp, int flags, int *run)
+{
+    *run = -1;
+    for (int attempt = 0; attempt < 16; attempt++) {
+        _cleanup_close_ int sub = bundledir_run_open(dirfd, true);
+        if (sub == -ENOENT)
+            continue;
+        if (sub < 0)
+            return sub;
+        int fd = openat(sub, tmp, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == ENOENT)
+            continue;
+        if (fd < 0)
+            return -errno;
+        struct stat st;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0) {
+            *run = steal_fd(&sub);
+            return fd;
+        }
+        close(fd);
+        (void)unlinkat(sub, tmp, 0); /* ours, or already the cleaner's doing */
+    }
+    return -EAGAIN;
+}
+
 size_t bundledir_clean_leftovers(int dirfd)
 {
-    _cleanup_closedir_ DIR *dir = opendirat(dirfd, ".");
+    _cleanup_close_ int run = bundledir_run_open(dirfd, false);
+    if (run < 0)
+        return 0;
+    _cleanup_closedir_ DIR *dir = opendirat(run, ".");
     if (!dir)
         return 0;
     size_t removed = 0;
@@ -146,14 +186,14 @@ size_t bundledir_clean_leftovers(int dirfd)
         if (strncmp(e->d_name, BUNDLE_TMP_PREFIX, strlen(BUNDLE_TMP_PREFIX)) != 0)
             continue;
         /* O_NONBLOCK: a FIFO named like ours must not hang us. */
-        _cleanup_close_ int fd = openat(dirfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        _cleanup_close_ int fd = openat(run, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
             continue;
         /* A live writer holds its temporary file locked. */
         if (flock(fd, LOCK_EX | LOCK_NB) < 0)
             continue;
-        if (unlinkat(dirfd, e->d_name, 0) == 0)
+        if (unlinkat(run, e->d_name, 0) == 0)
             removed++;
     }
     return removed;
@@ -277,7 +317,8 @@ static void bundledir_index_compact(int dirfd, time_t now, const struct policy *
         return;
     char tmp[64];
     snprintf(tmp, sizeof tmp, "%sindex-%d", BUNDLE_TMP_PREFIX, (int)getpid());
-    _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+    _cleanup_close_ int run = -1;
+    _cleanup_close_ int fd = bundledir_tmp_open(dirfd, tmp, O_WRONLY, &run);
     if (fd < 0) {
         free(v);
         return;
@@ -316,9 +357,9 @@ static void bundledir_index_compact(int dirfd, time_t now, const struct policy *
             r = write_all(fd, line, len);
     }
     free(v);
-    if (r == 0 && renameat(dirfd, tmp, dirfd, BUNDLEDIR_INDEX) == 0)
+    if (r == 0 && fchmod(fd, 0640) == 0 && renameat(run, tmp, dirfd, BUNDLEDIR_INDEX) == 0)
         return;
-    unlinkat(dirfd, tmp, 0);
+    unlinkat(run, tmp, 0);
 }
 
 struct ours {

@@ -19,6 +19,10 @@
 
 #define BUNDLEDIR_LOCK ".crashbox.lock"
 #define BUNDLEDIR_INDEX ".crashbox-index"
+/* The run directory: state files of live supervisors and writers' temporary
+ * files, so that what a start scans does not grow with the bundles. Sticky
+ * and group-writable: supervisors of several users may share the directory. */
+#define BUNDLEDIR_RUN ".crashbox-run"
 
 struct index_entry {
     char type; /* 'B': a bundle was written; 'S': a crash suppressed by the rate limit;
@@ -40,9 +44,18 @@ size_t index_format_line(const struct index_entry *e, char *out, size_t cap);
 /* Opens (creating one level) the directory. Returns the fd or -errno. */
 int bundledir_open(const char *path);
 
-/* Removes temporary files a crashbox left when it died mid-write: only our
- * own prefix, only regular files, only ones no live writer holds a lock on.
- * Returns how many were removed. */
+/* Opens the run directory (creating it if asked). Returns the fd or -errno;
+ * -ENOENT when another supervisor removed it, empty, after our mkdir. */
+int bundledir_run_open(int dirfd, bool create);
+
+/* Creates and flocks a temporary file in the run directory; *run gets the
+ * run directory's fd, to rename the file into dirfd from. Returns the fd or
+ * -errno (-EAGAIN when cleaners kept taking it). */
+int bundledir_tmp_open(int dirfd, const char *tmp, int flags, int *run);
+
+/* Removes temporary files a crashbox left in the run directory when it died
+ * mid-write: only our own prefix, only regular files, only ones no live
+ * writer holds a lock on. Returns how many were removed. */
 size_t bundledir_clean_leftovers(int dirfd);
 
 /* Takes the directory's lock (blocking). Returns an fd to close, or -errno. */

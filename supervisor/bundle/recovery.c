@@ -27,18 +27,9 @@ void state_name(char *out, size_t cap, const char *service, const char *host, pi
     snprintf(out, cap, ".crashbox-state-%s-%s-%d", service, host, (int)supervisor);
 }
 
-/* State files live in a subdirectory of their own, so that the scan for
- * a previous run's at every start does not grow with the bundles. Sticky
- * and group-writable: supervisors of several users may share the directory. */
-#define STATE_DIR ".crashbox-run"
-
-static int state_dir_open(int dirfd, bool create)
-{
-    if (create && mkdirat(dirfd, STATE_DIR, 01770) < 0 && errno != EEXIST)
-        return -errno;
-    int fd = openat(dirfd, STATE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
-}
+/* State files live in the run directory, so that the scan for a previous
+ * run's at every start does not grow with the bundles. */
+#define STATE_DIR BUNDLEDIR_RUN
 
 int state_open(int dirfd, const char *service, const char *host)
 {
@@ -48,7 +39,7 @@ int state_open(int dirfd, const char *service, const char *host)
     /* Another supervisor may remove the directory, empty, between our
      * mkdir and our open: then again. */
     for (int i = 0; i < 3 && fd == -ENOENT; i++) {
-        _cleanup_close_ int sub = state_dir_open(dirfd, true);
+        _cleanup_close_ int sub = bundledir_run_open(dirfd, true);
         if (sub < 0)
             return sub;
         fd = openat(sub, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
@@ -82,7 +73,7 @@ void state_remove(int dirfd, int fd, const char *service, const char *host)
 {
     char name[200];
     state_name(name, sizeof name, service, host, getpid());
-    _cleanup_close_ int sub = state_dir_open(dirfd, false);
+    _cleanup_close_ int sub = bundledir_run_open(dirfd, false);
     if (sub >= 0)
         unlinkat(sub, name, 0);
     /* Left empty, it goes: a directory that had no crash looks untouched. */
@@ -150,7 +141,7 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
     _cleanup_close_ int dfd = bundledir_open(p->bundle_dir);
     if (dfd < 0)
         return 0;
-    _cleanup_close_ int sdir = state_dir_open(dfd, false);
+    _cleanup_close_ int sdir = bundledir_run_open(dfd, false);
     if (sdir < 0)
         return 0;
     char name[256] = "";

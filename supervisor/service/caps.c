@@ -9,11 +9,16 @@
 
 int caps_drop_bounding(uint64_t keep, bool may_lack_setpcap)
 {
-    /* EINVAL: a capability this kernel does not know. */
-    for (int c = 0; c <= 63; c++)
-        if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL &&
-            !(may_lack_setpcap && errno == EPERM))
-            return -errno;
+    /* One prctl a capability (the kernel has no call for the whole set).
+     * Capabilities are numbered without holes: the first this kernel does
+     * not know (EINVAL) ends the set, which spares some 23 calls. */
+    for (int c = 0; c <= 63; c++) {
+        if (keep & (1ULL << c))
+            continue;
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == 0 || (may_lack_setpcap && errno == EPERM))
+            continue;
+        return errno == EINVAL ? 0 : -errno;
+    }
     return 0;
 }
 

@@ -26,14 +26,12 @@ int oom_protect_self(char *orig, size_t cap)
     return 0;
 }
 
-bool oom_group_kill_enabled(void)
+bool oom_group_kill_enabled(const struct cgroup_memory *m)
 {
-    const char *root = getenv("CRASHBOX_CGROUP_ROOT");
-    _cleanup_free_ struct cgroup_memory *m = calloc(1, sizeof *m);
     _cleanup_free_ char *val = NULL;
     size_t vlen;
     char file[4200];
-    if (!m || cgroup_memory_of(getpid(), root && *root ? root : NULL, m) < 0 || m->version != CGROUP_V2)
+    if (m->version != CGROUP_V2)
         return false;
     snprintf(file, sizeof file, "%s/memory.oom.group", m->dir);
     return read_file_at(AT_FDCWD, file, 64, &val, &vlen) == 0 && vlen > 0 && val[0] == '1';

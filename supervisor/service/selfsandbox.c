@@ -4,7 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <seccomp.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/prctl.h>
@@ -12,27 +13,108 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "exithook.h"
 #include "proccaps.h"
 #include "util.h"
 
-/* What supervising, capturing and writing bundles use. */
-static const char *const allowed_syscalls[] = {
-    "read", "write", "readv", "writev", "pread64", "pwrite64", "openat", "open", "close", "close_range",
-    "fstat", "newfstatat", "stat", "lstat", "statx", "fstatfs", "statfs", "lseek", "getdents64",
-    "readlink", "readlinkat", "access", "faccessat", "faccessat2", "fcntl", "flock", "dup", "dup2",
-    "dup3", "pipe2", "eventfd2", "signalfd4", "timerfd_create", "timerfd_settime", "poll", "ppoll", "select", "pselect6", "epoll_wait",
-    "ioctl", "wait4", "waitid", "kill", "tgkill", "tkill", "rt_sigaction", "rt_sigprocmask",
-    "rt_sigreturn", "rt_sigtimedwait", "sigaltstack", "tee", "splice", "mkdir", "mkdirat", "unlink", "unlinkat",
-    "rename", "renameat", "renameat2", "fsync", "fdatasync", "ftruncate", "fchmod", "fchown", "fchownat",
-    "mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "futex", "set_robust_list",
-    "get_robust_list", "rseq", "sched_yield", "nanosleep", "clock_nanosleep", "clock_gettime",
-    "gettimeofday", "time", "getrandom", "uname", "getpid", "getppid", "gettid", "getuid",
-    "geteuid", "getgid", "getegid", "getpgrp", "getpgid", "setpgid", "prctl", "sendmsg", "recvmsg",
-    "sendto", "recvfrom",
-    "exit", "exit_group", "restart_syscall", "sysinfo", "getrusage", "prlimit64", "getrlimit",
-    "sched_getaffinity", "clone", "clone3", "set_tid_address", "membarrier",
-    /* libseccomp's notification calls (filters can only ever narrow) */
-    "seccomp",
+/* What supervising, capturing and writing bundles use, by number: a call
+ * this architecture lacks (the legacy ones on arm64) is left out when
+ * building. seccomp: the exit hook's notification calls (filters only
+ * narrow). */
+static const int allowed_syscalls[] = {
+    SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_pread64, SYS_pwrite64, SYS_openat, SYS_close, SYS_fstat,
+    SYS_lseek, SYS_getdents64, SYS_readlinkat, SYS_faccessat, SYS_fcntl, SYS_flock, SYS_dup, SYS_dup3,
+    SYS_pipe2, SYS_eventfd2, SYS_signalfd4, SYS_timerfd_create, SYS_timerfd_settime, SYS_ppoll, SYS_pselect6,
+    SYS_ioctl, SYS_wait4, SYS_waitid, SYS_kill, SYS_tgkill, SYS_tkill, SYS_rt_sigaction, SYS_rt_sigprocmask,
+    SYS_rt_sigreturn, SYS_rt_sigtimedwait, SYS_sigaltstack, SYS_tee, SYS_splice, SYS_mkdirat, SYS_unlinkat,
+    SYS_renameat2, SYS_fsync, SYS_fdatasync, SYS_ftruncate, SYS_fchmod, SYS_fchown, SYS_fchownat, SYS_mmap,
+    SYS_munmap, SYS_mremap, SYS_mprotect, SYS_madvise, SYS_brk, SYS_futex, SYS_set_robust_list,
+    SYS_get_robust_list, SYS_sched_yield, SYS_nanosleep, SYS_clock_nanosleep, SYS_clock_gettime,
+    SYS_gettimeofday, SYS_getrandom, SYS_uname, SYS_getpid, SYS_getppid, SYS_gettid, SYS_getuid, SYS_geteuid,
+    SYS_getgid, SYS_getegid, SYS_getpgid, SYS_setpgid, SYS_prctl, SYS_sendmsg, SYS_recvmsg, SYS_exit,
+    SYS_exit_group, SYS_restart_syscall, SYS_sysinfo, SYS_getrusage, SYS_prlimit64, SYS_sched_getaffinity,
+    SYS_clone, SYS_set_tid_address, SYS_seccomp,
+#ifdef SYS_open
+    SYS_open,
+#endif
+#ifdef SYS_close_range
+    SYS_close_range,
+#endif
+#ifdef SYS_newfstatat
+    SYS_newfstatat,
+#endif
+#ifdef SYS_stat
+    SYS_stat,
+#endif
+#ifdef SYS_lstat
+    SYS_lstat,
+#endif
+#ifdef SYS_statx
+    SYS_statx,
+#endif
+#ifdef SYS_fstatfs
+    SYS_fstatfs,
+#endif
+#ifdef SYS_statfs
+    SYS_statfs,
+#endif
+#ifdef SYS_readlink
+    SYS_readlink,
+#endif
+#ifdef SYS_access
+    SYS_access,
+#endif
+#ifdef SYS_faccessat2
+    SYS_faccessat2,
+#endif
+#ifdef SYS_dup2
+    SYS_dup2,
+#endif
+#ifdef SYS_poll
+    SYS_poll,
+#endif
+#ifdef SYS_select
+    SYS_select,
+#endif
+#ifdef SYS_epoll_wait
+    SYS_epoll_wait,
+#endif
+#ifdef SYS_mkdir
+    SYS_mkdir,
+#endif
+#ifdef SYS_unlink
+    SYS_unlink,
+#endif
+#ifdef SYS_rename
+    SYS_rename,
+#endif
+#ifdef SYS_rseq
+    SYS_rseq,
+#endif
+#ifdef SYS_time
+    SYS_time,
+#endif
+#ifdef SYS_getpgrp
+    SYS_getpgrp,
+#endif
+#ifdef SYS_sendto
+    SYS_sendto,
+#endif
+#ifdef SYS_recvfrom
+    SYS_recvfrom,
+#endif
+#ifdef SYS_getrlimit
+    SYS_getrlimit,
+#endif
+#ifdef SYS_clone3
+    SYS_clone3,
+#endif
+#ifdef SYS_membarrier
+    SYS_membarrier,
+#endif
+#ifdef SYS_renameat
+    SYS_renameat,
+#endif
 };
 
 /* Without CAP_SYS_PTRACE, the kernel lets crashbox attach to the service
@@ -67,14 +149,39 @@ static int drop_capabilities(uint64_t keep, pid_t service)
     return r < 0 ? r : caps_set(keep, true);
 }
 
-static void ctx_releasep(scmp_filter_ctx *c)
-{
-    if (*c)
-        seccomp_release(*c);
-}
-
 /* What [core] dump adds: attaching the service's threads. */
-static const char *const core_syscalls[] = {"ptrace"};
+static const int core_syscalls[] = {SYS_ptrace};
+
+#define SELF_FILTER_MAX (ARRAY_SIZE(allowed_syscalls) + ARRAY_SIZE(core_syscalls) + 6)
+_Static_assert(SELF_FILTER_MAX < 255 && SELF_FILTER_MAX <= SELF_FILTER_CAP, "a jump reaches past 255 instructions");
+
+/* The allowlist as a fixed program: another architecture's calls, x32's
+ * and every call not listed get EPERM, never a kill: a call missing from
+ * the list degrades a capture, it must not take the supervisor (and the
+ * service) down. Pure. */
+size_t self_filter_build(struct sock_filter *f, bool core)
+{
+#ifndef EXITHOOK_ARCH
+    (void)f;
+    (void)core;
+    return 0; /* syscall numbers not known here: capabilities only */
+#else
+    size_t nallow = ARRAY_SIZE(allowed_syscalls) + (core ? ARRAY_SIZE(core_syscalls) : 0);
+    size_t n = 0;
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, EXITHOOK_ARCH, 0, (unsigned char)(nallow + 2));
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, (unsigned char)nallow, 0);
+    for (size_t i = 0; i < nallow; i++) {
+        int nr = i < ARRAY_SIZE(allowed_syscalls) ? allowed_syscalls[i]
+                                                  : core_syscalls[i - ARRAY_SIZE(allowed_syscalls)];
+        f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, (unsigned char)(nallow - i), 0);
+    }
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    return n;
+#endif
+}
 
 int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_again, char *what, size_t whatlen)
 {
@@ -99,35 +206,20 @@ int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_ag
     snprintf(what, whatlen, "capabilities dropped; no seccomp filter in a sanitizer build");
     return 0;
 #endif
-    /* Deny with EPERM, never kill: a call missing from the list degrades a
-     * capture, it must not take the supervisor (and the service) down. */
-    __attribute__((cleanup(ctx_releasep))) scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
-    if (!ctx) {
-        snprintf(what, whatlen, "seccomp_init");
-        return -ENOMEM;
+    struct sock_filter f[SELF_FILTER_CAP];
+    struct sock_fprog prog = {.len = (unsigned short)self_filter_build(f, p->core_dump), .filter = f};
+    if (!prog.len) {
+        snprintf(what, whatlen, "capabilities dropped; no seccomp filter on this architecture");
+        return 0;
     }
-    for (size_t i = 0; i < ARRAY_SIZE(allowed_syscalls); i++) {
-        int nr = seccomp_syscall_resolve_name(allowed_syscalls[i]);
-        if (nr == __NR_SCMP_ERROR)
-            continue; /* not on this architecture */
-        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-        if (r < 0 && r != -EEXIST) {
-            snprintf(what, whatlen, "seccomp rule for %s", allowed_syscalls[i]);
-            return r;
-        }
-    }
-    for (size_t i = 0; p->core_dump && i < ARRAY_SIZE(core_syscalls); i++) {
-        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, seccomp_syscall_resolve_name(core_syscalls[i]), 0);
-        if (r < 0 && r != -EEXIST) {
-            snprintf(what, whatlen, "seccomp rule for %s", core_syscalls[i]);
-            return r;
-        }
-    }
-    /* Every thread (the stderr relay too), and no new privileges. */
-    if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0 ||
-        (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1)) < 0 || (r = seccomp_load(ctx)) < 0) {
+    /* TSYNC: every thread (the stderr relay too); a positive return names
+     * a thread that could not be synchronized. */
+    long t = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (t == 0)
+        t = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
+    if (t != 0) {
         snprintf(what, whatlen, "loading the seccomp filter");
-        return r;
+        return t < 0 ? -errno : -EBUSY;
     }
     snprintf(what, whatlen, "capabilities dropped and a seccomp allowlist installed");
     return 0;

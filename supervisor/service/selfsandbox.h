@@ -7,7 +7,9 @@
  * holding every capability the service holds, which crashbox then keeps. */
 #pragma once
 
+#include <linux/filter.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "policy.h"
@@ -17,3 +19,9 @@
  * would inherit the filter and need the set-id capabilities. Returns 0 or
  * -errno; a failure leaves crashbox as it was. */
 int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_again, char *what, size_t whatlen);
+
+/* The allowlist as a fixed BPF program (with ptrace when core is set),
+ * built without libseccomp: no probing of the kernel at start. Writes at
+ * most SELF_FILTER_CAP instructions; returns how many. Pure. */
+#define SELF_FILTER_CAP 160
+size_t self_filter_build(struct sock_filter *f, bool core);

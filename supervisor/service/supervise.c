@@ -443,6 +443,7 @@ struct run_ctx {
     const struct exithook_prog *hook;
     const struct sandbox *sb;
     const char *oom_adj; /* the service's oom_score_adj when crashbox changed its own, else NULL */
+    int oom_errno;       /* why crashbox could not change it, or 0 */
     struct writers *writers;
     struct metrics *metrics;
 };
@@ -519,6 +520,16 @@ static int run_once(const struct run_ctx *x, unsigned restarts, enum crash_kind 
     /* The built environment, not env: a bundle writer may outlive this run. */
     capture_init(&cap, pol, run->argv, run->envp);
     cap.restarts = restarts;
+    /* Said where it costs something: with memory.oom.group set, an OOM kill
+     * takes every process of the cgroup; otherwise the OOM killer picks the
+     * largest, the service, and an info line on every start of every
+     * container would only be noise. Here, where the cgroup was just read. */
+    if (restarts == 0 && x->oom_errno)
+        log_msg(oom_group_kill_enabled(&cap.mem_start) ? LOG_INFO : LOG_DEBUG,
+                "cannot set my own oom_score_adj to -1000: %s%s; a group OOM kill will take crashbox with the "
+                "service (the next start reports it from the state file)",
+                strerror(x->oom_errno),
+                x->oom_errno == EACCES || x->oom_errno == EPERM ? " (it needs CAP_SYS_RESOURCE)" : "");
     if (interactive)
         cap.no_tail_reason = "stderr not captured: a terminal (an interactive session keeps it)";
     if (!metrics->service[0]) {
@@ -626,15 +637,6 @@ int supervise(const struct service_run *run)
     bool protected_self = oom_r == 0;
     if (protected_self)
         log_debug("oom_score_adj set to -1000 (the service keeps %s)", orig_adj);
-    else
-        /* Said where it costs something: with memory.oom.group set, an OOM
-         * kill takes every process of the cgroup; otherwise the OOM killer
-         * picks the largest, the service, and an info line on every start
-         * of every container would only be noise. */
-        log_msg(oom_group_kill_enabled() ? LOG_INFO : LOG_DEBUG,
-                "cannot set my own oom_score_adj to -1000: %s%s; a group OOM kill will take crashbox with the "
-                "service (the next start reports it from the state file)",
-                strerror(-oom_r), oom_r == -EACCES || oom_r == -EPERM ? " (it needs CAP_SYS_RESOURCE)" : "");
     /* Compile in the parent: every name resolved and every error reported
      * before the service exists. */
     struct sandbox sb;
@@ -662,6 +664,7 @@ int supervise(const struct service_run *run)
     struct writers writers = {0};
     struct metrics metrics = {0};
     const struct run_ctx ctx = {.run = run, .hook = &hook, .sb = &sb, .oom_adj = protected_self ? orig_adj : NULL,
+                                .oom_errno = -oom_r,
                                 .writers = &writers, .metrics = &metrics};
     int code;
     for (;;) {

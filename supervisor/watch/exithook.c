@@ -28,12 +28,6 @@ static void ctx_releasep(scmp_filter_ctx *c)
         seccomp_release(*c);
 }
 
-#if defined(__x86_64__)
-#define EXITHOOK_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define EXITHOOK_ARCH AUDIT_ARCH_AARCH64
-#endif
-
 #ifdef EXITHOOK_ARCH
 /* The low 32 bits of a syscall argument (an int: a status, a signal). */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

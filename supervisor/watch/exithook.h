@@ -8,12 +8,21 @@
  * SIGURG (Go's preemption) is never trapped. */
 #pragma once
 
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "strlist.h"
+
+/* The architectures whose syscall numbers crashbox's fixed BPF programs
+ * (this one, the self-sandbox's) are built for; elsewhere libseccomp. */
+#if defined(__x86_64__)
+#define EXITHOOK_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define EXITHOOK_ARCH AUDIT_ARCH_AARCH64
+#endif
 
 struct seccomp_notif;
 struct seccomp_notif_resp;

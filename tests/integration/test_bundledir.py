@@ -49,14 +49,15 @@ def test_planted_symlinks_and_fifos_are_never_followed(tmp):
 
 def test_leftovers_of_dead_writers_are_cleaned_and_only_those(tmp):
     d = os.path.join(tmp, "shared")
-    os.makedirs(d)
-    dead = os.path.join(d, ".crashbox-tmp-4242-api-20260101T000000Z-h-1-go-panic.tar.zst")
+    run = os.path.join(d, ".crashbox-run")  # where writers keep their temporary files
+    os.makedirs(run)
+    dead = os.path.join(run, ".crashbox-tmp-4242-api-20260101T000000Z-h-1-go-panic.tar.zst")
     with open(dead, "wb") as f:
         f.write(b"half a bundle")
-    live = os.path.join(d, ".crashbox-tmp-4343-api-20260101T000001Z-h-2-go-panic.tar.zst")
+    live = os.path.join(run, ".crashbox-tmp-4343-api-20260101T000001Z-h-2-go-panic.tar.zst")
     holder = open(live, "wb")
     fcntl.flock(holder, fcntl.LOCK_EX)  # a writer still at work
-    fifo = os.path.join(d, ".crashbox-tmp-fifo")
+    fifo = os.path.join(run, ".crashbox-tmp-fifo")
     os.mkfifo(fifo)
     foreign = os.path.join(d, "notes.txt")
     with open(foreign, "w") as f:
