@@ -61,6 +61,8 @@ void capture_init(struct capture *c, const struct policy *p, char *const *argv, 
 /* After the service started: remember its pid, executable and the exit
  * hook's listener (or why there is none). */
 void capture_started(struct capture *c, pid_t pid, int notify_fd, int hook_errno);
+/* Who the service is, as records and the other watchers name it. */
+void capture_service(const struct capture *c, struct crash_service *who);
 /* Handles one notification on notify_fd: snapshot if it is the service's
  * crash, then let the syscall continue. */
 void capture_on_notify(struct capture *c);
