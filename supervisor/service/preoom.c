@@ -87,7 +87,7 @@ void preoom_start(struct preoom *p, const struct policy *pol, const struct preoo
     unsigned pct[MEMWATCH_MAX];
     size_t n = 0;
     for (size_t i = 0; i < pol->watermarks.n && n < MEMWATCH_MAX; i++)
-        pct[n++] = (unsigned)atoi(pol->watermarks.items[i]);
+        pct[n++] = (unsigned)pol->watermarks.v[i];
     int r = memwatch_open(&p->w, start, pct, n, (unsigned)pol->watermark_hysteresis,
                           (long long)pol->watermark_interval_ms, pol->memory_poll);
     say_mechanism(&p->w);
