@@ -116,7 +116,7 @@ $(BUILD)/helpers/%: tests/helpers/%.c | $(BUILD)/helpers
 
 helpers: $(HELPERS)
 
-$(BUILD)/examples/%: examples/%/main.go examples/go.mod $(wildcard shim/*.go) | $(BUILD)/examples
+$(BUILD)/examples/%: examples/%/main.go examples/go.mod $(wildcard shim/*.go examples/internal/*/*.go) | $(BUILD)/examples
 	@test -n "$(GO)" || { echo "no Go toolchain (>= 1.23): run .ci/install-deps" >&2; exit 1; }
 	cd examples && $(GOENV) $(GO) build $(GOBUILDFLAGS) -o $(abspath $@) ./$*
 

@@ -6,8 +6,10 @@
 // Under crashbox it (1) sends the runtime's crash report to crashbox on a
 // channel of its own (runtime/debug.SetCrashOutput, Go 1.23+), intact even if
 // the service redirects or closes its stderr, and (2) answers crashbox's
-// requests for a heap profile, runtime.MemStats and a goroutine dump when
-// memory nears the limit, so an OOM kill's bundle says what the memory was.
+// requests for the runtime's view of memory (heap, stacks, GOGC and
+// GOMEMLIMIT in effect, the top allocation sites), a heap profile,
+// runtime.MemStats and an aggregated goroutine profile when memory nears the
+// limit, so an OOM kill's bundle says what the memory was.
 // Not under crashbox it does nothing. It starts one goroutine, and only under
 // crashbox.
 package shim
@@ -82,7 +84,8 @@ func takeFD(name string, check func(fd int) bool) *os.File {
 	return os.NewFile(uintptr(fd), name)
 }
 
-// serve answers requests, one line each ("heap", "memstats", "goroutines"),
+// serve answers requests, one line each ("runtime", "heap", "memstats",
+// "goroutines"),
 // with "<name> <length>\n" and that many bytes ("error <length>\n" on failure).
 func serve(conn net.Conn) {
 	defer conn.Close()
@@ -106,7 +109,12 @@ func serve(conn net.Conn) {
 			runtime.ReadMemStats(&ms)
 			err = json.NewEncoder(&buf).Encode(&ms)
 		case "goroutines":
-			err = pprof.Lookup("goroutine").WriteTo(&buf, 2)
+			// Aggregated (debug=1): one record per distinct stack with
+			// its count. The full dump of a leak near the limit costs
+			// the headroom the service is dying for.
+			err = pprof.Lookup("goroutine").WriteTo(&buf, 1)
+		case "runtime":
+			err = writeRuntime(&buf)
 		default:
 			err = fmt.Errorf("unknown request %q", name)
 		}
@@ -120,6 +128,14 @@ func serve(conn net.Conn) {
 		}
 		if _, err := conn.Write(buf.Bytes()); err != nil {
 			return
+		}
+		if (name == "heap" || name == "goroutines") && gcEnabled() {
+			// Their garbage is many MiB when goroutines are many, and
+			// a heap goal counting large stacks may not collect it
+			// before the limit: the snapshot would hasten the kill.
+			// Never with GOGC=off: that would change the service.
+			buf = bytes.Buffer{}
+			runtime.GC()
 		}
 	}
 }

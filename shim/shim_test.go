@@ -3,11 +3,14 @@ package shim
 import (
 	"bufio"
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -164,5 +167,45 @@ func TestTakesOnlyWhatCrashboxGivesAndUnsetsTheVariables(t *testing.T) {
 		} else if c.fd != 999 && !fdOpen(c.fd) {
 			t.Errorf("%s: the program's own fd was closed", c.name)
 		}
+	}
+}
+
+var retained [][]byte
+
+//go:noinline
+func retainForSites() {
+	for i := 0; i < 16; i++ {
+		retained = append(retained, make([]byte, 1<<20))
+	}
+}
+
+func TestRuntimeViewNamesTheAllocatorAndTheSettings(t *testing.T) {
+	retainForSites()
+	runtime.GC() // the heap profile reflects the last completed GC
+	var buf strings.Builder
+	if err := writeRuntime(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var v runtimeView
+	if err := json.Unmarshal([]byte(buf.String()), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.HeapInuse < 16<<20 || v.Goroutines < 1 || v.GOMAXPROCS < 1 || v.NumGC < 1 {
+		t.Fatalf("figures: %+v", v)
+	}
+	if v.GOGCPercent != int64(debug.SetGCPercent(100)) {
+		t.Fatalf("gogc %d", v.GOGCPercent)
+	}
+	if len(v.TopAllocSites) == 0 || !strings.HasSuffix(v.TopAllocSites[0].Function, ".retainForSites") ||
+		v.TopAllocSites[0].InuseBytes < 15<<20 {
+		t.Fatalf("top sites: %+v", v.TopAllocSites)
+	}
+	old := debug.SetGCPercent(-1)
+	defer debug.SetGCPercent(old)
+	buf.Reset()
+	writeRuntime(&buf)
+	json.Unmarshal([]byte(buf.String()), &v)
+	if v.GOGCPercent != -1 || v.GOMEMLIMIT != math.MaxInt64 {
+		t.Fatalf("with GC off: gogc %d, limit %d", v.GOGCPercent, v.GOMEMLIMIT)
 	}
 }

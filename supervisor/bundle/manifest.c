@@ -73,6 +73,12 @@ static void memory_json(struct json *j, const struct crash_record *c)
     OPT("peak_bytes", m->has_peak, m->peak_bytes);
     OPT("oom_kills", m->has_oom_kills, m->oom_kills);
     OPT("oom_kills_at_start", c->mem_start.has_oom_kills, c->mem_start.oom_kills);
+    /* Kills the service outlived (another process in its cgroup): not its end. */
+    json_kv_uint(j, "descendant_oom_kills", c->descendant_oom_kills);
+    char last[32];
+    if (c->descendant_oom_last)
+        format_utc(c->descendant_oom_last, last, sizeof last);
+    json_kv_str(j, "descendant_oom_last", c->descendant_oom_last ? last : NULL);
     json_key(j, "watermarks_crossed");
     json_arr_begin(j);
     for (size_t i = 0; i < c->ncrossed; i++) {
@@ -200,6 +206,21 @@ void manifest_build(const struct crash_record *r, const struct policy *p, uint64
     go_signs_json(&r->signs, j);
     json_obj_end(j);
     memory_json(j, r);
+    json_key(j, "diagnosis");
+    diagnosis_json(r->verdicts, r->nverdicts, j);
+    /* What crashbox ended after the service died, and what it let finish. */
+    json_key(j, "left_behind");
+    json_arr_begin(j);
+    for (size_t i = 0; i < r->leftovers.n; i++) {
+        const struct leftover *o = &r->leftovers.v[i];
+        json_obj_begin(j);
+        json_kv_int(j, "pid", o->pid);
+        json_kv_str(j, "comm", o->comm);
+        json_kv_str(j, "signal", o->signal ? signal_name(o->signal) : NULL);
+        json_kv_bool(j, "given_grace", o->graced);
+        json_obj_end(j);
+    }
+    json_arr_end(j);
     json_key(j, "go");
     if (r->have_bi) {
         json_obj_begin(j);

@@ -167,7 +167,10 @@ int recovery_run(const struct policy *p, const char *service, const char *host)
     }
     /* The evidence: the state, the cgroup's OOM counter now (if it is the
      * same cgroup), and the pending pre-OOM snapshots of that run. */
-    struct crash_evidence ev = {.at = time(NULL), .recovered = &st};
+    /* The bundle's time is when the run was last seen alive (the state
+     * file's last update), not this start's. */
+    time_t seen = (time_t)(st.seen ? st.seen : st.started);
+    struct crash_evidence ev = {.at = seen > 0 ? seen : time(NULL), .recovered = &st};
     snprintf(ev.who.service, sizeof ev.who.service, "%s", service);
     snprintf(ev.who.host, sizeof ev.who.host, "%s", host);
     ev.who.pid = st.pid;

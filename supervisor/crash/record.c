@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "envbuild.h"
 #include "sigtable.h"
 #include "units.h"
 #include "util.h"
@@ -120,9 +121,13 @@ static enum crash_kind classify_recovered(const struct crash_evidence *ev, struc
 {
     const struct service_state *st = ev->recovered;
     bool oom = state_shows_oom(st, ev->have_kills_now, ev->kills_now);
+    char seen[32] = "?";
+    if (st->seen || st->started)
+        format_utc((time_t)(st->seen ? st->seen : st->started), seen, sizeof seen);
     snprintf(r->note, sizeof r->note,
-             "inferred at the next start: crashbox (pid %d's supervisor) ended without an end record; %s",
-             (int)st->pid,
+             "inferred at the next start from the state file crashbox left (it ended without an end record): "
+             "last seen alive at %s with pid %d; %s",
+             seen, (int)st->pid,
              oom ? (ev->have_kills_now && ev->kills_now > st->oom_kills
                         ? "the cgroup's OOM-kill counter rose since the service started"
                         : "memory was near its limit when last seen (watermarks crossed)")
@@ -176,6 +181,22 @@ static void add_buildinfo_item(const struct go_buildinfo *bi, struct items *it)
     items_add(it, "go/buildinfo.txt", txt, (size_t)hn + ml, false);
 }
 
+/* The memory verdicts, from the watermarks' figures and what the end was. */
+static void verdicts_of(const struct crash_evidence *ev, struct crash_record *r)
+{
+    struct diag_evidence *d = malloc(sizeof *d);
+    if (!d)
+        return;
+    *d = ev->diag;
+    d->service_pid = r->who.pid;
+    d->limit = r->mem.has_limit ? r->mem.limit_bytes : ev->mem_start.has_limit ? ev->mem_start.limit_bytes : 0;
+    d->oom_killed = r->kind == CRASH_OOM_KILL;
+    d->env_gogc = r->who.envp ? env_get(r->who.envp, "GOGC") : NULL;
+    d->env_gomemlimit = r->who.envp ? env_get(r->who.envp, "GOMEMLIMIT") : NULL;
+    r->nverdicts = diagnose(d, r->verdicts, DIAG_MAX_VERDICTS);
+    free(d);
+}
+
 enum crash_kind crash_record_build(struct crash_evidence *ev, int status, const struct policy *p,
                                    struct crash_record *r)
 {
@@ -221,7 +242,12 @@ enum crash_kind crash_record_build(struct crash_evidence *ev, int status, const 
     }
     r->snapshot = ev->snapshot;
     r->core = ev->core;
+    r->descendant_oom_kills = ev->descendant_oom_kills;
+    r->descendant_oom_last = ev->descendant_oom_last;
+    if (ev->leftovers)
+        r->leftovers = *ev->leftovers;
     r->watch = ev->watch;
+    verdicts_of(ev, r);
 
     /* Members: stderr and the Go report first, then what the watchers
      * brought, then the build info. */

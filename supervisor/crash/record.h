@@ -12,6 +12,8 @@
 
 #include "buildinfo.h"
 #include "cgroup.h"
+#include "diagnosis.h"
+#include "leftovers.h"
 #include "classify.h"
 #include "goparse.h"
 #include "gosigns.h"
@@ -94,6 +96,10 @@ struct crash_evidence {
     /* A pre-OOM snapshot kept when memory fell back (policy keep_memory_high):
      * the service lives on; crossed[0] is the watermark, items its members. */
     bool memory_high;
+    struct diag_evidence diag;      /* the watermarks' figures, for the memory verdicts */
+    unsigned descendant_oom_kills;  /* OOM kills in the cgroup the service outlived */
+    time_t descendant_oom_last;
+    const struct leftovers *leftovers; /* what the service left behind; NULL: none known */
 };
 
 struct crash_record {
@@ -123,6 +129,11 @@ struct crash_record {
     bool have_bi;
     struct items items;  /* owned: the bundle's members, fitted to the policy's size cap */
     struct go_signs signs; /* owned: goroutine groups, the first race, recovered panics */
+    struct diag_verdict verdicts[DIAG_MAX_VERDICTS]; /* the memory verdicts (diagnosis.h) */
+    size_t nverdicts;
+    unsigned descendant_oom_kills;
+    time_t descendant_oom_last;
+    struct leftovers leftovers; /* what the service left behind, and the signal that ended each */
 };
 
 /* Pure: classifies the end (status: the wait status; ignored for a

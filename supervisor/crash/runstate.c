@@ -10,9 +10,9 @@
 size_t state_format(const struct service_state *s, char *out, size_t cap)
 {
     int n = snprintf(out, cap,
-                     "service=%s\nhost=%s\npid=%d\nstarted=%lld\nlimit_bytes=%" PRIu64 "\nusage_bytes=%" PRIu64
+                     "service=%s\nhost=%s\npid=%d\nstarted=%lld\nseen=%lld\nlimit_bytes=%" PRIu64 "\nusage_bytes=%" PRIu64
                      "\nwatermark=%u\noom_kills=%" PRIu64 "\ncgroup=%s\n",
-                     s->service, s->host, (int)s->pid, s->started, s->limit_bytes, s->usage_bytes, s->watermark,
+                     s->service, s->host, (int)s->pid, s->started, s->seen, s->limit_bytes, s->usage_bytes, s->watermark,
                      s->oom_kills, s->cgroup);
     return n < 0 ? 0 : (size_t)n;
 }
@@ -39,6 +39,8 @@ int state_parse(const char *buf, size_t len, struct service_state *s)
                 s->pid = (pid_t)atoi(val);
             else if (!strcmp(key, "started"))
                 s->started = atoll(val);
+            else if (!strcmp(key, "seen"))
+                s->seen = atoll(val);
             else if (!strcmp(key, "limit_bytes"))
                 s->limit_bytes = strtoull(val, NULL, 10);
             else if (!strcmp(key, "usage_bytes"))

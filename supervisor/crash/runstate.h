@@ -13,6 +13,7 @@ struct service_state {
     char host[64];
     pid_t pid;
     long long started;      /* unix seconds */
+    long long seen;         /* unix seconds: the last update, when it was last seen alive; 0: not known */
     uint64_t limit_bytes;   /* 0: none */
     uint64_t usage_bytes;   /* at the last update */
     unsigned watermark;     /* highest crossed, 0: none */

@@ -720,9 +720,9 @@ static void print_memory(const struct jv *v)
     field("", "cgroup v%.0f, OOM kills %s", version->num, kills);
 }
 
-/* The memory verdicts (diagnosis.h), first: the line an expert would say.
- * PLACEHOLDER until diag-mem lands: its renderer replaces this one (the
- * same name, the same call right after the header line). */
+/* The memory verdicts (diagnosis.h), first: the line an expert would say,
+ * each text wrapped under its ID. Then OOM kills of other processes the
+ * service outlived: never its end, but evidence. */
 static void print_verdicts(const struct jv *v)
 {
     const struct jv *d = jv_get(v, "diagnosis");
@@ -730,6 +730,10 @@ static void print_verdicts(const struct jv *v)
         field("verdict", "%s", jv_str(e, "verdict") ?: "?");
         field("", "%s", jv_str(e, "text") ?: "");
     }
+    double outlived = jv_num(v, "memory.descendant_oom_kills", 0);
+    if (outlived > 0)
+        field("note", "%.0f OOM kill(s) of other processes in the cgroup, outlived by the service (last %s)",
+              outlived, jv_str(v, "memory.descendant_oom_last") ?: "?");
 }
 
 /* How memory was watched during the run (bundles before it have no line). */

@@ -61,7 +61,7 @@ static bool claim_record(pid_t pid, int status)
     return claimed;
 }
 
-static bool is_claimed(pid_t pid)
+bool reap_is_claimed(pid_t pid)
 {
     bool claimed = false;
     pthread_mutex_lock(&claims_lock);
@@ -181,7 +181,7 @@ size_t descendants_signal(const char *proc_root, int sig)
         if (len <= 0 || proc_stat_parse_ppid(buf, (size_t)len, &ppid) < 0 || ppid != self)
             continue;
         pid_t pid = (pid_t)atoi(e->d_name);
-        if (pid > 0 && !is_claimed(pid) && kill(pid, sig) == 0)
+        if (pid > 0 && !reap_is_claimed(pid) && kill(pid, sig) == 0)
             n++;
     }
     return n;

@@ -24,6 +24,7 @@ int reap_claim(pid_t pid);
  * is released either way unless it timed out. */
 int reap_wait_claimed(pid_t pid, long long deadline_ms, int *status);
 void reap_unclaim(pid_t pid);
+bool reap_is_claimed(pid_t pid);
 
 /* Collects every zombie without blocking, noting what happened to main. */
 void reap_children(pid_t main_pid, struct reap_result *out);

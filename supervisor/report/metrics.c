@@ -54,6 +54,10 @@ size_t metrics_format(const struct metrics *m, char *out, size_t cap)
     OUT("# HELP crashbox_restarts_total Restarts of the service by crashbox.\n");
     OUT("# TYPE crashbox_restarts_total counter\n");
     OUT("crashbox_restarts_total{service=\"%s\"} %llu\n", svc, (unsigned long long)m->restarts);
+    OUT("# HELP crashbox_outlived_oom_kills_total OOM kills of other processes in the service's memory cgroup "
+        "that the service outlived.\n");
+    OUT("# TYPE crashbox_outlived_oom_kills_total counter\n");
+    OUT("crashbox_outlived_oom_kills_total{service=\"%s\"} %llu\n", svc, (unsigned long long)m->outlived_oom_kills);
     OUT("# HELP crashbox_last_crash_timestamp_seconds When the service last crashed (0: never).\n");
     OUT("# TYPE crashbox_last_crash_timestamp_seconds gauge\n");
     OUT("crashbox_last_crash_timestamp_seconds{service=\"%s\"} %lld\n", svc, (long long)m->last_crash);

@@ -13,6 +13,7 @@ struct metrics {
     char service[80];
     uint64_t crashes[CRASH_KINDS];
     uint64_t restarts;
+    uint64_t outlived_oom_kills; /* of other processes in the service's cgroup */
     time_t last_crash;
     uint64_t dir_bytes, dir_bundles;
     char dir[512];

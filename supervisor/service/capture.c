@@ -272,7 +272,7 @@ static void gather_evidence(struct capture *c, const char *tail, size_t tail_len
 {
     *ev = (struct crash_evidence){.at = time(NULL), .reaped_ms = c->exit_at_ms, .tail = tail,
                                   .tail_len = tail_len, .no_tail_reason = c->no_tail_reason,
-                                  .mem_start = c->mem_start, .stop_signal = c->stop_signal};
+                                  .stop_signal = c->stop_signal};
     capture_service(c, &ev->who);
     read_memory(c, getpid(), &ev->mem);
     ev->snapshot.taken = c->snapshot_taken;
@@ -283,6 +283,7 @@ static void gather_evidence(struct capture *c, const char *tail, size_t tail_len
                                    .bytes = c->core_info.bytes, .threads = c->core_info.threads,
                                    .cut = c->core_info.cut};
     snprintf(ev->core.why_not, sizeof ev->core.why_not, "%s", c->core_info.why_not);
+    ev->leftovers = &c->leftovers;
 }
 
 /* The members the watchers kept for a crash: the exit hook's snapshot, the
@@ -335,6 +336,14 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct keep *tai
     memcpy(ev.crossed, mem->crossed, sizeof ev.crossed);
     ev.ncrossed = mem->ncrossed;
     ev.watch = mem->watch;
+    ev.diag = mem->diag;
+    ev.mem_start = mem->mem_start;
+    ev.descendant_oom_kills = mem->descendant_oom_kills;
+    ev.descendant_oom_last = mem->descendant_oom_last;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (c->exit_at_ms) /* the samples' clock is the wall's */
+        ev.diag.end_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - (now_ms() - c->exit_at_ms);
     gather_members(c, mem, &ev);
     struct capture_job *job = calloc(1, sizeof *job);
     struct crash_record scratch;

@@ -10,6 +10,8 @@
 
 #include "bundle.h"
 #include "cgroup.h"
+#include "diagnosis.h"
+#include "leftovers.h"
 #include "classify.h"
 #include "exithook.h"
 #include "goparse.h"
@@ -31,7 +33,7 @@ struct capture {
     gid_t bundle_gid;         /* group of bundles, (gid_t)-1 to leave it */
     int exe_fd;               /* the service's executable, opened at start */
     const char *cgroup_root;  /* a fixture tree standing in for the cgroup mounts, or NULL */
-    struct cgroup_memory mem_start; /* baseline for the OOM-kill counter */
+    struct cgroup_memory mem_start; /* at start: the memory watcher's baseline from then on */
     /* The exit-hook snapshot. */
     int notify_fd;            /* owned, -1 if none */
     struct exithook_buffers notify_buf; /* owned */
@@ -53,6 +55,7 @@ struct capture {
     const char *no_tail_reason; /* why there is no stderr tail, when not relayed; NULL */
     /* The Go shim: its control socket, and the crash report it sent. */
     int control_fd;           /* not owned, -1 if none */
+    struct leftovers leftovers;   /* what the service left behind, and how it was ended */
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
 };
@@ -76,6 +79,12 @@ struct preoom_evidence {
     struct crash_crossing crossed[CRASH_MAX_CROSSED];
     size_t ncrossed;
     struct memwatch_report watch;
+    struct diag_evidence diag; /* the watermarks' figures, for the verdicts */
+    /* The OOM-kill baseline as the watcher kept it: kills the service
+     * outlived moved it on, so a later SIGKILL is not taken for one. */
+    struct cgroup_memory mem_start;
+    unsigned descendant_oom_kills; /* OOM kills in the cgroup the service outlived */
+    time_t descendant_oom_last;
 };
 
 /* At the service's end: classify, and for a crash gather everything the

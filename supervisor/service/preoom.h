@@ -9,7 +9,10 @@
 #include <stdbool.h>
 
 #include "capture.h"
+#include "diagnosis.h"
 #include "memwatch.h"
+#include "oomevents.h"
+#include "shimwork.h"
 
 /* What the watcher is told of the service at its start; its own copy. */
 struct preoom_service {
@@ -29,8 +32,18 @@ struct preoom {
     int state_dirfd; /* owned: where the state file is, -1 if none */
     int state_fd;    /* owned: the state file, locked while we live */
     bool shim_greeted; /* the service's Go shim said hello */
+    long long state_started;
     unsigned state_watermark;
     uint64_t state_usage;
+    /* The figures of each watermark's snapshot, for the verdicts, and what
+     * its snapshot lacks (kept here: the pending file holds members only). */
+    struct diag_sample samples[MEMWATCH_MAX];
+    bool have_sample[MEMWATCH_MAX];
+    struct items missing[MEMWATCH_MAX]; /* owned */
+    struct shimwork shim; /* the Go shim's answers, asked off the loop */
+    struct oomevents oom; /* OOM kills as they happen */
+    unsigned descendant_oom_kills; /* OOM kills in the cgroup the service outlived */
+    time_t descendant_oom_last;
 };
 
 /* Starts watching the service's cgroup (svc->mem_start's). */
@@ -39,7 +52,8 @@ void preoom_start(struct preoom *p, const struct policy *pol, const struct preoo
 size_t preoom_fds(const struct preoom *p, int *fds, short *events, size_t cap);
 void preoom_on_event(struct preoom *p, int fd);
 /* At the service's end: returns the pending snapshots as evidence (items
- * under pre-oom/<percent>/, the crossings, how memory was watched) and
+ * under pre-oom/<percent>/, the crossings and their figures, how memory was
+ * watched) and
  * removes the files. */
 void preoom_finish(struct preoom *p, struct preoom_evidence *out);
 void preoom_stop(struct preoom *p);

@@ -209,11 +209,11 @@ static int poll_timeout(long long deadline)
 /* Phase 1: the service runs. Returns when the main child has exited. */
 static void run_until_exit(struct supervisor *s, int sfd)
 {
-    struct pollfd p[3 + 2 * MEMWATCH_MAX + 2] = {{.fd = sfd, .events = POLLIN},
+    struct pollfd p[3 + 2 * MEMWATCH_MAX + 4] = {{.fd = sfd, .events = POLLIN},
                                              {.fd = signals_fault_fd(), .events = POLLIN},
                                              {.fd = s->capture->notify_fd, .events = POLLIN}};
-    int mfds[2 * MEMWATCH_MAX + 2];
-    short mev[2 * MEMWATCH_MAX + 2];
+    int mfds[2 * MEMWATCH_MAX + 4];
+    short mev[2 * MEMWATCH_MAX + 4];
     size_t nm = preoom_fds(s->preoom, mfds, mev, ARRAY_SIZE(mfds));
     for (size_t i = 0; i < nm; i++)
         p[3 + i] = (struct pollfd){.fd = mfds[i], .events = mev[i]};
@@ -246,6 +246,36 @@ static void run_until_exit(struct supervisor *s, int sfd)
     }
 }
 
+/* A moment's look at what the service left behind: one that still works
+ * (a crash watcher writing its report or uploading it) gets the descendant
+ * grace to finish on its own. Returns true when none is left after it. */
+static bool wait_for_working(struct supervisor *s, struct pollfd *p, struct leftovers *lo)
+{
+    (void)poll(NULL, 0, 100); /* the look: how much each works in 100 ms */
+    leftovers_scan(lo, "/proc");
+    size_t working = 0;
+    /* A swarm (more than the list holds) is no crash watcher. */
+    for (size_t i = 0; lo->n < LEFTOVERS_MAX && i < lo->n; i++)
+        if (lo->v[i].working) {
+            working++;
+            lo->v[i].graced = true;
+            log_info("pid %d (%s), left behind by the service, is still working (writing a crash report or "
+                     "uploading it?): descendant_grace of %llu ms before SIGTERM",
+                     (int)lo->v[i].pid, lo->v[i].comm, (unsigned long long)s->policy->descendant_grace_ms);
+        }
+    if (!working)
+        return false;
+    long long until = now_ms() + (long long)s->policy->descendant_grace_ms;
+    while (now_ms() < until && !s->reaped.no_children && descendants_signal("/proc", 0) > 0) {
+        if (poll(p, 2, 50) > 0 && (p[1].revents & POLLIN)) {
+            capture_on_notify(s->capture);
+            p[1].fd = s->capture->notify_fd;
+        }
+        reap_children(s->child, &s->reaped);
+    }
+    return s->reaped.no_children || descendants_signal("/proc", 0) == 0;
+}
+
 /* Phase 2: the processes the service left behind get SIGTERM, then SIGKILL
  * after the descendant grace, until none is left to reap. */
 static void end_descendants(struct supervisor *s, int sfd)
@@ -253,13 +283,17 @@ static void end_descendants(struct supervisor *s, int sfd)
     reap_children(s->child, &s->reaped);
     if (s->reaped.no_children)
         return;
+    struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = s->capture->notify_fd, .events = POLLIN}};
+    struct leftovers *lo = &s->capture->leftovers;
+    if (leftovers_scan(lo, "/proc") && wait_for_working(s, p, lo))
+        return;
+    leftovers_signalled(lo, "/proc", SIGTERM);
     size_t n = descendants_signal("/proc", SIGTERM);
     if (n == 0)
         return;
-    log_debug("sent SIGTERM to %zu process(es) left behind by the service", n);
+    log_info("sent SIGTERM to %zu process(es) left behind by the service", n);
     long long kill_at = now_ms() + (long long)s->policy->descendant_grace_ms;
     bool killing = false;
-    struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = s->capture->notify_fd, .events = POLLIN}};
     /* Watcher hooks still running are not the service's: they have their
      * own timeout, and supervision does not wait for them. */
     while (!s->reaped.no_children && descendants_signal("/proc", 0) > 0) {
@@ -267,8 +301,10 @@ static void end_descendants(struct supervisor *s, int sfd)
             killing = true;
             log_warn("processes left behind by the service ignored SIGTERM; sending SIGKILL");
         }
-        if (killing)
+        if (killing) {
+            leftovers_signalled(lo, "/proc", SIGKILL);
             descendants_signal("/proc", SIGKILL); /* again for reparented grandchildren */
+        }
         int timeout = killing ? 50 : poll_timeout(kill_at);
         if (poll(p, 2, timeout) > 0) {
             if (p[1].revents & POLLIN) {
@@ -435,6 +471,7 @@ static enum crash_kind end_run(const struct run_ctx *x, struct supervisor *s, st
         x->metrics->last_crash = time(NULL);
     }
     x->metrics->restarts = restarts;
+    x->metrics->outlived_oom_kills += mem.descendant_oom_kills;
     if (job)
         writers_start(x->writers, job);
     metrics_update(pol, x->metrics);

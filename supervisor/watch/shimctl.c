@@ -102,24 +102,33 @@ int shimctl_request(int fd, const char *what, long long deadline, char **out, si
 
 void shimctl_collect(int fd, long long deadline, struct items *it)
 {
+    /* The runtime's figures first: the verdicts rest on them, and a
+     * service near its limit may not live through the rest. */
     static const struct {
         const char *req, *member;
     } asks[] = {
-        {"heap", "go/heap.pb.gz"},
-        {"memstats", "go/memstats.json"},
+        {"runtime", "go/runtime.json"},
         {"goroutines", "go/goroutines.txt"},
+        {"memstats", "go/memstats.json"},
+        {"heap", "go/heap.pb.gz"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(asks); i++) {
         char *buf;
         size_t len;
         int r = shimctl_request(fd, asks[i].req, deadline, &buf, &len);
-        if (r < 0)
+        if (r < 0) {
             items_add_missing(it, asks[i].member, r == -ETIMEDOUT ? "the Go shim did not answer in time"
-                                                  : r == -EPIPE   ? "no Go shim in the service"
+                                                  : r == -EPIPE   ? "the Go shim's connection closed before it answered"
+                                                  : r == -EREMOTEIO ? "the Go shim does not know this request"
                                                                   : strerror(-r));
-        else
+        } else {
             items_add(it, asks[i].member, buf, len, false);
-        if (r == -EPIPE || r == -ETIMEDOUT)
-            break; /* a missing or stuck shim: do not wait again */
+        }
+        if (r == -EPIPE || r == -ETIMEDOUT) {
+            /* A missing or stuck shim: do not wait again, and say so for each. */
+            for (size_t k = i + 1; k < ARRAY_SIZE(asks); k++)
+                items_add_missing(it, asks[k].member, "not asked: an earlier request to the Go shim failed");
+            break;
+        }
     }
 }

@@ -754,11 +754,15 @@ def test_a_directory_filling_while_the_store_is_unreachable_loses_only_what_spac
             time.sleep(0.2)
         assert sorted(journal(d)) == left
         # (the shipper may still be putting its index segment as the listing runs)
+        # The forced-out bundle may have been in an upload's retries when
+        # retention took it (the shipper holds it open): then it reached the
+        # store whole, which loses nothing. It is never there in part.
         want = sorted(key_of(n) for n in left)
+        also = sorted(key_of(n) for n in left + [big])
         deadline = time.monotonic() + 10
-        while sorted(stored(tmp, s3.port)) != want and time.monotonic() < deadline:
+        while sorted(stored(tmp, s3.port)) not in (want, also) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert sorted(stored(tmp, s3.port)) == want, (stored(tmp, s3.port), left)
+        assert sorted(stored(tmp, s3.port)) in (want, also), (stored(tmp, s3.port), left)
         check_same(tmp, s3.port, d, left)
     finally:
         p.send_signal(signal.SIGTERM)

@@ -82,6 +82,11 @@ def normalise(text, extra=(), verdicts=True):
         line = re.sub(r"\bgoroutine \d+", "goroutine N", line)  # ids depend on the runtime's own goroutines
         line = re.sub(r"^(  goroutine\s+)\d+", r"\1N", line)
         line = re.sub(r"\bgo1\.\d+(\.\d+)?", "go1.x", line)
+        # The examples' VCS revision: stamped where they are built in a git
+        # checkout (not in a worktree), on the go line or a line of its own.
+        line = re.sub(r"\s*\b[0-9a-f]{40}\b( \(modified\))?", "", line)
+        if not line.strip():
+            continue
         for pat, rep in extra:
             line = re.sub(pat, rep, line)
         out.append(line)

@@ -289,5 +289,6 @@ Test(metrics, labels_are_escaped)
     metrics_format(&m, out, sizeof out);
     cr_assert(strstr(out, "crashbox_crashes_total{service=\"we\\\"ird\\\\svc\",kind=\"oom-kill\"} 4\n"), "%s", out);
     cr_assert(strstr(out, "crashbox_restarts_total{service=\"we\\\"ird\\\\svc\"} 2\n"));
+    cr_assert(strstr(out, "crashbox_outlived_oom_kills_total{service=\"we\\\"ird\\\\svc\"} 0\n"), "%s", out);
     cr_assert_null(strstr(out, "crashbox_bundle_dir_bytes"), "no directory, no directory series");
 }

@@ -216,7 +216,7 @@ Test(memwatch_select, nothing_watches_and_says_why)
 
 Test(recovery, state_round_trip_and_inference)
 {
-    struct service_state s = {.pid = 7, .started = 1795368045, .limit_bytes = 1000, .usage_bytes = 500,
+    struct service_state s = {.pid = 7, .started = 1795368045, .seen = 1795368099, .limit_bytes = 1000, .usage_bytes = 500,
                               .watermark = 80, .oom_kills = 2};
     strcpy(s.service, "api");
     strcpy(s.host, "pod-1");
@@ -229,6 +229,7 @@ Test(recovery, state_round_trip_and_inference)
     cr_assert_str_eq(back.cgroup, "/sys/fs/cgroup/kubepods/x");
     cr_assert_eq(back.pid, 7);
     cr_assert_eq(back.watermark, 80);
+    cr_assert(back.started == 1795368045 && back.seen == 1795368099);
     cr_assert_not(state_shows_oom(&back, true, 2), "80%%, same OOM count: not near the limit");
     cr_assert(state_shows_oom(&back, true, 3), "the OOM-kill counter rose");
     back.watermark = 95;

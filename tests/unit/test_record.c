@@ -231,12 +231,13 @@ Test(record, a_recovered_run_is_inferred_from_its_state)
     struct policy p;
     policy_init_defaults(&p);
     struct service_state st = {.service = "api", .pid = 42, .limit_bytes = 100 << 20, .usage_bytes = 95 << 20,
-                               .watermark = 90, .oom_kills = 0};
+                               .watermark = 90, .oom_kills = 0, .started = 1700000000, .seen = 1700000123};
     struct crash_evidence ev = {.recovered = &st, .who = {.service = "api"}};
     struct crash_record r;
     cr_assert_eq(crash_record_build(&ev, 0, &p, &r), CRASH_OOM_KILL);
     cr_assert(r.recovered && r.status_known && WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGKILL);
-    cr_assert(strstr(r.note, "inferred at the next start"));
+    cr_assert(strstr(r.note, "inferred at the next start from the state file"), "%s", r.note);
+    cr_assert(strstr(r.note, "last seen alive at 2023-11-14T22:15:23Z"), "%s", r.note);
     cr_assert(strstr(r.note, "near its limit"), "%s", r.note);
     cr_assert(r.mem.has_limit && r.mem.limit_bytes == 100 << 20 && r.mem.usage_bytes == 95 << 20);
     char fp[17];
