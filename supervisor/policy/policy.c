@@ -192,8 +192,8 @@ void policy_free(struct policy *p)
     free(p->sandbox_user);
     free(p->sandbox_group);
     strlist_free(&p->supplementary_groups);
-    strlist_free(&p->capabilities);
-    strlist_free(&p->ambient_capabilities);
+    intlist_free(&p->capabilities);
+    intlist_free(&p->ambient_capabilities);
     strlist_free(&p->seccomp_deny);
     free(p->bundle_dir);
     free(p->fallback_dir);
@@ -403,7 +403,7 @@ static const char *parse_choice(struct policy *p, const struct key_def *k, const
 /* The list keys stored as numbers, resolved here once (struct intlist). */
 static bool numeric_list(enum value_type t)
 {
-    return t == V_SIGNALS || t == V_PERCENTS || t == V_EXIT_CODES;
+    return t == V_SIGNALS || t == V_PERCENTS || t == V_EXIT_CODES || t == V_CAPS;
 }
 
 /* A list item's check: NULL if item is good, else the message, in detail.
@@ -421,7 +421,7 @@ static const char *check_item(const struct key_def *k, const char *it, size_t in
                      "(HUP INT PIPE TERM); any other death by a signal is a crash already", it);
         break;
     case V_CAPS:
-        if (!(ok = sandbox_capability_known(it, NULL)))
+        if (!(ok = sandbox_capability_known(it, num)))
             snprintf(detail, dlen, "unknown capability '%s' (e.g. CAP_NET_BIND_SERVICE)", it);
         break;
     case V_SYSCALLS:
@@ -744,14 +744,23 @@ static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
     }
     case V_EXIT_CODES:
     case V_PERCENTS:
-    case V_SIGNALS: {
+    case V_SIGNALS:
+    case V_CAPS: {
         const struct intlist *l = v;
+        if (k->flag && *(const bool *)((const char *)p + k->flag) && l->n == 0) {
+            fprintf(f, "%s = none\n", k->key);
+            return;
+        }
         fprintf(f, "%s =", k->key);
-        for (size_t i = 0; i < l->n; i++)
+        for (size_t i = 0; i < l->n; i++) {
             if (k->type == V_SIGNALS)
-                fprintf(f, " %s", signal_name(l->v[i]));
+                snprintf(buf, sizeof buf, "%s", signal_name(l->v[i]));
+            else if (k->type == V_CAPS)
+                sandbox_capability_name(l->v[i], buf, sizeof buf);
             else
-                fprintf(f, " %d", l->v[i]);
+                snprintf(buf, sizeof buf, "%d", l->v[i]);
+            fprintf(f, " %s", buf);
+        }
         fputc('\n', f);
         return;
     }
@@ -759,7 +768,6 @@ static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
     case V_ASSIGNMENTS:
     case V_COMMAND:
     case V_GROUPS:
-    case V_CAPS:
     case V_SYSCALLS: {
         const struct strlist *l = v;
         if (k->flag && *(const bool *)((const char *)p + k->flag) && l->n == 0) {

@@ -67,8 +67,8 @@ struct policy {
     bool set_supplementary_groups; /* the key was given ("none" clears) */
     struct strlist supplementary_groups;
     bool set_capabilities;         /* the key was given ("none" drops all) */
-    struct strlist capabilities;   /* kept: bounding, permitted, effective, inheritable */
-    struct strlist ambient_capabilities;
+    struct intlist capabilities;   /* kept (numbers): bounding, permitted, effective, inheritable */
+    struct intlist ambient_capabilities;
     bool no_new_privs;
     uint64_t rlimit_core, rlimit_nofile, rlimit_nproc, rlimit_as; /* POLICY_UNSET: keep */
     struct strlist seccomp_deny;   /* syscall names */
