@@ -53,7 +53,7 @@ size_t preoom_fds(const struct preoom *p, int *fds, short *events, size_t cap);
 void preoom_on_event(struct preoom *p, int fd);
 /* At the service's end: returns the pending snapshots as evidence (items
  * under pre-oom/<percent>/, the crossings and their figures, how memory was
- * watched) and
+ * watched, the OOM-kill baseline and the kills the service outlived) and
  * removes the files. */
 void preoom_finish(struct preoom *p, struct preoom_evidence *out);
 void preoom_stop(struct preoom *p);
