@@ -311,10 +311,18 @@ def test_a_memory_high_bundle_goes_through_the_store(tmp):
         pol = write_policy(tmp, "[memory]\nkeep_memory_high = yes\n[retention]\nrate_limit_burst = 1\n"
                                 "rate_limit_window = 1h\n")
         script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -p {pol} -d {d} -- {EXAMPLES}/memory-spike"
-        for run in range(2):
+        # Two runs that see the spike (a 300 ms one: a loaded machine may
+        # poll past it, and such a run keeps nothing).
+        crossed = []
+        for run in range(5):
             r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
             assert r.returncode == 0, r.stderr[-2000:]
-            assert b"crossed the 80% watermark" in r.stderr
+            if b"crossed the 80% watermark" in r.stderr:
+                crossed.append(r)
+            if len(crossed) == 2:
+                break
+        assert len(crossed) == 2, "the spike was seen in fewer than two of five runs"
+        r = crossed[1]
         bundles = list_bundles(d)
         assert len(bundles) == 1 and bundles[0].endswith("-memory-high.tar.zst"), bundles
         man = manifest(os.path.join(d, bundles[0]))
