@@ -45,6 +45,8 @@ layer_inc     = $(foreach d,$(filter-out main,$(call layer_of,$(1))) $(LAYER_$(c
 SRCS    := supervisor/main.c $(foreach d,$(LAYERS),$(wildcard supervisor/$(d)/*.c))
 HDRS    := $(foreach d,$(LAYERS),$(wildcard supervisor/$(d)/*.h))
 OBJS    := $(SRCS:supervisor/%.c=$(BUILD)/obj/%.o)
+SHIP_SRCS := $(wildcard shipper/*.c)
+SHIP_OBJS := $(SHIP_SRCS:shipper/%.c=$(BUILD)/obj/shipper/%.o)
 PUREOBJS := $(foreach d,$(PURE),$(filter $(BUILD)/obj/$(d)/%,$(OBJS)))
 UNIT    := $(wildcard tests/unit/*.c)
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(filter-out %/static-crasher.c,$(wildcard tests/helpers/*.c)))
@@ -62,16 +64,24 @@ $(BUILD)/obj/%.o: supervisor/%.c $(HDRS)
 	$(CC) $(CFLAGS) $(call layer_inc,$*) -c $< -o $@
 
 # The link rule of the layers: every symbol a folder's objects use and
-# crashbox defines is defined in that folder or one it names below.
-layer_objs = $(if $(filter main,$(1)),$(BUILD)/obj/main.o,$(filter $(BUILD)/obj/$(1)/%,$(OBJS)))
+# crashbox defines is defined in that folder or one it names below. shipper/
+# (crashbox-ship) is held to it too, with its own stamp so that crashbox
+# itself builds without libcurl's headers.
+layer_objs = $(if $(filter main,$(1)),$(BUILD)/obj/main.o,$(if $(filter shipper,$(1)),$(SHIP_OBJS),$(filter $(BUILD)/obj/$(1)/%,$(OBJS))))
+layer_dir  = $(if $(filter shipper,$(1)),shipper,supervisor/$(1))
+define layer_check
+@nm -g --defined-only $(OBJS) $(2) | awk 'NF==3{print $$3}' | sort -u > $@.all
+@$(foreach l,$(1),\
+  nm -u $(call layer_objs,$(l)) | awk 'NF{print $$NF}' | sort -u > $@.used && \
+  nm -g --defined-only $(foreach d,$(l) $(LAYER_$(l)),$(call layer_objs,$(d))) | awk 'NF==3{print $$3}' | sort -u > $@.seen && \
+  bad="$$(comm -23 $@.used $@.seen | comm -12 - $@.all)" && \
+  { [ -z "$$bad" ] || { echo "layering: $(call layer_dir,$(l)) calls up into a higher folder:" $$bad >&2; exit 1; }; } &&) true
+@rm -f $@.all $@.used $@.seen; touch $@
+endef
 $(BUILD)/layers.ok: $(OBJS)
-	@nm -g --defined-only $(OBJS) | awk 'NF==3{print $$3}' | sort -u > $@.all
-	@$(foreach l,$(LAYERS) main,\
-	  nm -u $(call layer_objs,$(l)) | awk 'NF{print $$NF}' | sort -u > $@.used && \
-	  nm -g --defined-only $(foreach d,$(l) $(LAYER_$(l)),$(call layer_objs,$(d))) | awk 'NF==3{print $$3}' | sort -u > $@.seen && \
-	  bad="$$(comm -23 $@.used $@.seen | comm -12 - $@.all)" && \
-	  { [ -z "$$bad" ] || { echo "layering: supervisor/$(l) calls up into a higher folder:" $$bad >&2; exit 1; }; } &&) true
-	@rm -f $@.all $@.used $@.seen; touch $@
+	$(call layer_check,$(LAYERS) main)
+$(BUILD)/layers-shipper.ok: $(OBJS) $(SHIP_OBJS)
+	$(call layer_check,shipper,$(SHIP_OBJS))
 
 $(BUILD)/crashbox: $(OBJS) $(BUILD)/layers.ok
 	$(CC) $(CFLAGS) $(LDFLAGS) $(OBJS) -o $@ $(LDLIBS)
@@ -80,8 +90,6 @@ $(BUILD)/crashbox: $(OBJS) $(BUILD)/layers.ok
 # crashbox-ship: the uploader to object storage, a second binary linked
 # dynamically with libcurl so crashbox (and `make static`) stays free of
 # TLS libraries. It takes what it needs of crashbox's modules from an archive.
-SHIP_SRCS := $(wildcard shipper/*.c)
-SHIP_OBJS := $(SHIP_SRCS:shipper/%.c=$(BUILD)/obj/shipper/%.o)
 CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 
@@ -92,8 +100,8 @@ $(BUILD)/obj/shipper/%.o: shipper/%.c $(wildcard shipper/*.h) $(HDRS)
 $(BUILD)/libcrashbox.a: $(foreach d,$(LAYER_shipper),$(call layer_objs,$(d)))
 	rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/crashbox-ship: $(SHIP_OBJS) $(BUILD)/libcrashbox.a
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ -Wl,--as-needed $(CURL_LIBS) $(LDLIBS)
+$(BUILD)/crashbox-ship: $(SHIP_OBJS) $(BUILD)/libcrashbox.a $(BUILD)/layers-shipper.ok
+	$(CC) $(CFLAGS) $(LDFLAGS) $(SHIP_OBJS) $(BUILD)/libcrashbox.a -o $@ -Wl,--as-needed $(CURL_LIBS) $(LDLIBS)
 
 $(BUILD)/helpers $(BUILD)/examples:
 	mkdir -p $@

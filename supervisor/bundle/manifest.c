@@ -251,10 +251,13 @@ void manifest_build(const struct crash_record *r, const struct policy *p, uint64
     json_key(j, "snapshot");
     json_obj_begin(j);
     const struct crash_snapshot *s = &r->snapshot;
-    json_kv_str(j, "taken", r->recovered ? "recovered" : s->taken ? "exit-hook" : "post-mortem");
+    json_kv_str(j, "taken", r->recovered     ? "recovered"
+                           : r->memory_high ? "memory-high"
+                           : s->taken       ? "exit-hook"
+                                            : "post-mortem");
     json_kv_str(j, "trigger", s->taken ? s->trigger : NULL);
     json_kv_str(j, "why_post_mortem",
-                s->taken || r->recovered ? NULL
+                s->taken || r->recovered || r->memory_high ? NULL
                 : s->why_not[0]          ? s->why_not
                                          : "the service ended without a trapped exit (SIGKILL or an outside signal)");
     if (s->taken)

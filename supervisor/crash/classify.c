@@ -13,6 +13,7 @@ const char *crash_kind_name(enum crash_kind k)
         [CRASH_NONE] = "none",         [CRASH_GO_PANIC] = "go-panic", [CRASH_GO_FATAL] = "go-fatal",
         [CRASH_RACE] = "race",         [CRASH_OOM_KILL] = "oom-kill", [CRASH_SIGNAL] = "signal",
         [CRASH_EXIT] = "exit",         [CRASH_SUPERVISOR_KILLED] = "supervisor-killed",
+        [CRASH_MEMORY_HIGH] = "memory-high",
     };
     _Static_assert(sizeof names / sizeof names[0] == CRASH_KINDS, "a name for every crash kind");
     return (unsigned)k < CRASH_KINDS ? names[k] : "unknown";

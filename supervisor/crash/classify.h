@@ -17,6 +17,7 @@ enum crash_kind {
     CRASH_SIGNAL,
     CRASH_EXIT,
     CRASH_SUPERVISOR_KILLED, /* found at the next start: crashbox died with the service running */
+    CRASH_MEMORY_HIGH,       /* not an end: a pre-OOM snapshot kept when memory fell back */
     CRASH_KINDS,             /* how many there are */
 };
 

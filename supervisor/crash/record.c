@@ -100,6 +100,15 @@ static void message_of(const struct crash_evidence *ev, struct crash_record *r)
     case CRASH_EXIT:
         exit_message(ev, r->status, r->message, sizeof r->message);
         break;
+    case CRASH_MEMORY_HIGH: {
+        char use[32] = "?", lim[32] = "?";
+        format_size_human(r->ncrossed ? r->crossed[0].usage : 0, use, sizeof use);
+        if (r->mem.has_limit)
+            format_size_human(r->mem.limit_bytes, lim, sizeof lim);
+        snprintf(r->message, sizeof r->message, "memory at %s of %s crossed the %u%% watermark, then fell back", use,
+                 lim, r->ncrossed ? r->crossed[0].percent : 0);
+        break;
+    }
     default:
         snprintf(r->message, sizeof r->message, "%s", r->gc.message);
         break;
@@ -148,7 +157,9 @@ static void plain_fingerprint(struct crash_record *r)
     char service[96], program[300], how[48];
     snprintf(service, sizeof service, "service=%s", r->who.service);
     snprintf(program, sizeof program, "exe=%s", slash ? slash + 1 : exe);
-    if (WIFSIGNALED(r->status))
+    if (r->kind == CRASH_MEMORY_HIGH)
+        snprintf(how, sizeof how, "watermark=%u", r->ncrossed ? r->crossed[0].percent : 0);
+    else if (WIFSIGNALED(r->status))
         snprintf(how, sizeof how, "signal=%s", signal_name(WTERMSIG(r->status)) ?: "?");
     else
         snprintf(how, sizeof how, "exit=%d", WEXITSTATUS(r->status));
@@ -197,6 +208,10 @@ enum crash_kind crash_record_build(struct crash_evidence *ev, int status, const 
     if (ev->recovered) {
         r->recovered = true;
         r->kind = classify_recovered(ev, r);
+    } else if (ev->memory_high) {
+        r->memory_high = true;
+        r->status_known = false; /* the service is still running */
+        r->kind = CRASH_MEMORY_HIGH;
     } else {
         find_go_report(ev, r, &report, &report_len, &cut);
         bool oom_killed = r->mem.has_oom_kills && ev->mem_start.has_oom_kills &&
@@ -211,6 +226,8 @@ enum crash_kind crash_record_build(struct crash_evidence *ev, int status, const 
         *r = (struct crash_record){0};
         return CRASH_NONE;
     }
+    memcpy(r->crossed, ev->crossed, sizeof r->crossed);
+    r->ncrossed = ev->ncrossed;
     message_of(ev, r);
     /* A Go report names the crash; anything else is named by its kind (and
      * an exit by what it said last). */
@@ -225,8 +242,6 @@ enum crash_kind crash_record_build(struct crash_evidence *ev, int status, const 
     }
     r->snapshot = ev->snapshot;
     r->core = ev->core;
-    memcpy(r->crossed, ev->crossed, sizeof r->crossed);
-    r->ncrossed = ev->ncrossed;
     r->descendant_oom_kills = ev->descendant_oom_kills;
     r->descendant_oom_last = ev->descendant_oom_last;
     if (ev->leftovers)
@@ -236,7 +251,8 @@ enum crash_kind crash_record_build(struct crash_evidence *ev, int status, const 
 
     /* Members: stderr and the Go report first, then what the watchers
      * brought, then the build info. */
-    if (!r->recovered) {
+    bool ended_here = !r->recovered && !r->memory_high; /* the others have no stderr of an end */
+    if (ended_here) {
         if (ev->tail_len) {
             items_add_copy(&r->items, "stderr.log", ev->tail, ev->tail_len);
             if (ev->tail_cut.bytes)
@@ -260,8 +276,8 @@ enum crash_kind crash_record_build(struct crash_evidence *ev, int status, const 
     /* Before the members are fitted: a goroutine dump cut for size is
      * still grouped whole. */
     (void)go_signs_read(&r->signs, go ? report + r->gc.report_offset : NULL,
-                        go ? report_len - r->gc.report_offset : 0, r->recovered ? NULL : ev->tail,
-                        r->recovered ? 0 : ev->tail_len, &r->items);
+                        go ? report_len - r->gc.report_offset : 0, ended_here ? ev->tail : NULL,
+                        ended_here ? ev->tail_len : 0, &r->items);
     items_fit(&r->items, p->bundle_max_size);
     return r->kind;
 }

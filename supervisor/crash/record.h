@@ -93,6 +93,9 @@ struct crash_evidence {
     const struct service_state *recovered;
     bool have_kills_now;            /* the cgroup's OOM-kill counter now */
     uint64_t kills_now;
+    /* A pre-OOM snapshot kept when memory fell back (policy keep_memory_high):
+     * the service lives on; crossed[0] is the watermark, items its members. */
+    bool memory_high;
     struct diag_evidence diag;      /* the watermarks' figures, for the memory verdicts */
     unsigned descendant_oom_kills;  /* OOM kills in the cgroup the service outlived */
     time_t descendant_oom_last;
@@ -107,6 +110,7 @@ struct crash_record {
     int status;          /* wait status */
     bool status_known;   /* false for a recovered run: it was never reaped */
     bool recovered;
+    bool memory_high;    /* a snapshot of a service still running, not an end */
     struct go_crash gc;  /* owned, when have_gc */
     bool have_gc;
     bool from_shim;      /* the report came on the shim's crash channel */

@@ -137,3 +137,16 @@ void items_free(struct items *it)
     free(it->missing);
     *it = (struct items){0};
 }
+
+void items_remove(struct items *it, const char *name)
+{
+    for (size_t i = 0; i < it->n; i++) {
+        if (strcmp(it->v[i].name, name) != 0)
+            continue;
+        free(it->v[i].name);
+        free(it->v[i].data);
+        memmove(&it->v[i], &it->v[i + 1], (it->n - i - 1) * sizeof it->v[0]);
+        it->n--;
+        return;
+    }
+}

@@ -43,4 +43,6 @@ int items_move(struct items *dst, struct items *src, const char *prefix);
  * Marks what it cuts. Returns the bytes removed. */
 size_t items_fit(struct items *it, size_t cap);
 const struct item *items_find(const struct items *it, const char *name);
+/* Drops the member called name, if there is one, keeping the others' order. */
+void items_remove(struct items *it, const char *name);
 void items_free(struct items *it);

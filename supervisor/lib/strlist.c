@@ -128,3 +128,27 @@ size_t strlist_format(const struct strlist *l, char *buf, size_t len)
         buf[off < len ? off : len - 1] = '\0';
     return off;
 }
+
+int intlist_append(struct intlist *l, int x)
+{
+    int *n = realloc(l->v, (l->n + 1) * sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    n[l->n++] = x;
+    l->v = n;
+    return 0;
+}
+
+bool intlist_has(const struct intlist *l, int x)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i] == x)
+            return true;
+    return false;
+}
+
+void intlist_free(struct intlist *l)
+{
+    free(l->v);
+    *l = (struct intlist){0};
+}

@@ -26,6 +26,15 @@ bool sandbox_capability_known(const char *name, int *cap)
     return true;
 }
 
+void sandbox_capability_name(int cap, char *buf, size_t len)
+{
+    char *name = cap_to_name((cap_value_t)cap);
+    snprintf(buf, len, "%s", name ? name : "?");
+    cap_free(name);
+    for (char *c = buf; *c; c++)
+        *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+}
+
 bool sandbox_syscall_known(const char *name)
 {
     return seccomp_syscall_resolve_name(name) != __NR_SCMP_ERROR;

@@ -27,4 +27,6 @@ struct policy_ids {
 int policy_resolve_ids(const struct policy *p, const char *root, struct policy_ids *ids, char *err, size_t errlen);
 
 bool sandbox_capability_known(const char *name, int *cap);
+/* CAP_NET_BIND_SERVICE for its number; "?" if libcap knows no name. */
+void sandbox_capability_name(int cap, char *buf, size_t len);
 bool sandbox_syscall_known(const char *name);

@@ -154,9 +154,10 @@ int policy_init_defaults(struct policy *p)
     static const char *const watcher_unset[] = {"GOGC", "GOMEMLIMIT", "GODEBUG", "GOMAXPROCS",
                                                 "GOTRACEBACK", "CRASHBOX_*"};
     p->termination_log = strdup("/dev/termination-log");
-    int r = p->termination_log ? strlist_append(&p->normal_exit_codes, "0") : -ENOMEM;
-    if (r >= 0)
-        r = strlist_parse("80 90 95", &p->watermarks);
+    int r = p->termination_log ? intlist_append(&p->normal_exit_codes, 0) : -ENOMEM;
+    static const int watermarks[] = {80, 90, 95};
+    for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(watermarks); i++)
+        r = intlist_append(&p->watermarks, watermarks[i]);
     if (r >= 0)
         r = strlist_append(&p->env.keep, "*");
     if (r >= 0)
@@ -183,7 +184,7 @@ void policy_free(struct policy *p)
 {
     free(p->service_name);
     strlist_free(&p->on_crash);
-    strlist_free(&p->watermarks);
+    intlist_free(&p->watermarks);
     free(p->termination_log);
     free(p->metrics_textfile);
     free(p->ship_to);
@@ -191,14 +192,14 @@ void policy_free(struct policy *p)
     free(p->sandbox_user);
     free(p->sandbox_group);
     strlist_free(&p->supplementary_groups);
-    strlist_free(&p->capabilities);
-    strlist_free(&p->ambient_capabilities);
+    intlist_free(&p->capabilities);
+    intlist_free(&p->ambient_capabilities);
     strlist_free(&p->seccomp_deny);
     free(p->bundle_dir);
     free(p->fallback_dir);
     free(p->bundle_group);
-    strlist_free(&p->normal_exit_codes);
-    strlist_free(&p->crash_signals);
+    intlist_free(&p->normal_exit_codes);
+    intlist_free(&p->crash_signals);
     strlist_free(&p->redact);
     env_rules_free(&p->env);
     env_rules_free(&p->watcher_env);
@@ -232,10 +233,7 @@ static bool valid_exit_code(const char *s)
 
 bool policy_is_normal_exit(const struct policy *p, int code)
 {
-    for (size_t i = 0; i < p->normal_exit_codes.n; i++)
-        if (atoi(p->normal_exit_codes.items[i]) == code)
-            return true;
-    return false;
+    return intlist_has(&p->normal_exit_codes, code);
 }
 
 bool signal_only_ends(int sig)
@@ -245,13 +243,7 @@ bool signal_only_ends(int sig)
 
 bool policy_is_crash_signal(const struct policy *p, int sig)
 {
-    if (!signal_only_ends(sig))
-        return true;
-    const char *name = signal_name(sig);
-    for (size_t i = 0; i < p->crash_signals.n; i++)
-        if (strcmp(p->crash_signals.items[i], name) == 0)
-            return true;
-    return false;
+    return !signal_only_ends(sig) || intlist_has(&p->crash_signals, sig);
 }
 
 /* The keys whose value is one of two words: false, true. */
@@ -408,28 +400,28 @@ static const char *parse_choice(struct policy *p, const struct key_def *k, const
     return all;
 }
 
-/* A list item's check: NULL if *item is good (it may be rewritten to its
- * canonical form), else the message, in detail. */
-static const char *check_item(const struct key_def *k, char **item, size_t index, char *detail, size_t dlen)
+/* The list keys stored as numbers, resolved here once (struct intlist). */
+static bool numeric_list(enum value_type t)
 {
-    const char *it = *item;
+    return t == V_SIGNALS || t == V_PERCENTS || t == V_EXIT_CODES || t == V_CAPS;
+}
+
+/* A list item's check: NULL if item is good, else the message, in detail.
+ * For a numeric list, *num is its value. */
+static const char *check_item(const struct key_def *k, const char *it, size_t index, int *num, char *detail,
+                              size_t dlen)
+{
     const char *eq = strchr(it, '=');
     bool ok = true;
     switch (k->type) {
-    case V_SIGNALS: {
-        int sig = signal_from_name(it);
-        char *name = sig > 0 && signal_only_ends(sig) ? strdup(signal_name(sig)) : NULL;
-        if (!name) {
+    case V_SIGNALS:
+        *num = signal_from_name(it);
+        if (!(ok = *num > 0 && signal_only_ends(*num)))
             snprintf(detail, dlen, "'%s' is not one of the signals that only end a process "
                      "(HUP INT PIPE TERM); any other death by a signal is a crash already", it);
-            return detail;
-        }
-        free(*item); /* stored by its canonical name, for the dump */
-        *item = name;
-        return NULL;
-    }
+        break;
     case V_CAPS:
-        if (!(ok = sandbox_capability_known(it, NULL)))
+        if (!(ok = sandbox_capability_known(it, num)))
             snprintf(detail, dlen, "unknown capability '%s' (e.g. CAP_NET_BIND_SERVICE)", it);
         break;
     case V_SYSCALLS:
@@ -443,6 +435,7 @@ static const char *check_item(const struct key_def *k, char **item, size_t index
     case V_PERCENTS: {
         char *e;
         long x = strtol(it, &e, 10);
+        *num = (int)x;
         if (!(ok = !*e && x >= 1 && x <= 99 && index < 8))
             snprintf(detail, dlen, "'%s' is not a percent of the limit (1 to 99, at most 8)", it);
         break;
@@ -452,7 +445,9 @@ static const char *check_item(const struct key_def *k, char **item, size_t index
             snprintf(detail, dlen, "'%s' is not a variable name pattern (letters, digits, _, * and ?)", it);
         break;
     case V_EXIT_CODES:
-        if (!(ok = valid_exit_code(it)))
+        if ((ok = valid_exit_code(it)))
+            *num = atoi(it);
+        else
             snprintf(detail, dlen, "'%s' is not an exit code (0 to 255)", it);
         break;
     case V_ASSIGNMENTS:
@@ -473,16 +468,28 @@ static const char *parse_list(struct policy *p, const struct key_def *k, const c
     int r = strlist_parse(none_clears && strcmp(v, "none") == 0 ? "" : v, &l);
     if (r < 0)
         return r == -ENOMEM ? "out of memory" : "unterminated quote";
+    struct intlist nums = {0};
     for (size_t i = 0; i < l.n; i++) {
-        const char *bad = check_item(k, &l.items[i], i, detail, dlen);
+        int num = 0;
+        const char *bad = check_item(k, l.items[i], i, &num, detail, dlen);
+        if (!bad && numeric_list(k->type) && intlist_append(&nums, num) < 0)
+            bad = "out of memory";
         if (bad) {
             strlist_free(&l);
+            intlist_free(&nums);
             return bad;
         }
     }
-    struct strlist *dst = field_ptr(p, k);
-    strlist_free(dst);
-    *dst = l;
+    if (numeric_list(k->type)) {
+        strlist_free(&l);
+        struct intlist *dst = field_ptr(p, k);
+        intlist_free(dst);
+        *dst = nums;
+    } else {
+        struct strlist *dst = field_ptr(p, k);
+        strlist_free(dst);
+        *dst = l;
+    }
     if (k->flag)
         *(bool *)((char *)p + k->flag) = *v != '\0';
     return NULL;
@@ -735,14 +742,32 @@ static void dump_value(const struct policy *p, const struct key_def *k, FILE *f)
         snprintf(buf, sizeof buf, "%s", modes[*(const enum restart_mode *)v]);
         break;
     }
-    case V_PATTERNS:
-    case V_ASSIGNMENTS:
     case V_EXIT_CODES:
-    case V_COMMAND:
     case V_PERCENTS:
     case V_SIGNALS:
+    case V_CAPS: {
+        const struct intlist *l = v;
+        if (k->flag && *(const bool *)((const char *)p + k->flag) && l->n == 0) {
+            fprintf(f, "%s = none\n", k->key);
+            return;
+        }
+        fprintf(f, "%s =", k->key);
+        for (size_t i = 0; i < l->n; i++) {
+            if (k->type == V_SIGNALS)
+                snprintf(buf, sizeof buf, "%s", signal_name(l->v[i]));
+            else if (k->type == V_CAPS)
+                sandbox_capability_name(l->v[i], buf, sizeof buf);
+            else
+                snprintf(buf, sizeof buf, "%d", l->v[i]);
+            fprintf(f, " %s", buf);
+        }
+        fputc('\n', f);
+        return;
+    }
+    case V_PATTERNS:
+    case V_ASSIGNMENTS:
+    case V_COMMAND:
     case V_GROUPS:
-    case V_CAPS:
     case V_SYSCALLS: {
         const struct strlist *l = v;
         if (k->flag && *(const bool *)((const char *)p + k->flag) && l->n == 0) {

@@ -67,15 +67,15 @@ struct policy {
     bool set_supplementary_groups; /* the key was given ("none" clears) */
     struct strlist supplementary_groups;
     bool set_capabilities;         /* the key was given ("none" drops all) */
-    struct strlist capabilities;   /* kept: bounding, permitted, effective, inheritable */
-    struct strlist ambient_capabilities;
+    struct intlist capabilities;   /* kept (numbers): bounding, permitted, effective, inheritable */
+    struct intlist ambient_capabilities;
     bool no_new_privs;
     uint64_t rlimit_core, rlimit_nofile, rlimit_nproc, rlimit_as; /* POLICY_UNSET: keep */
     struct strlist seccomp_deny;   /* syscall names */
     bool seccomp_deny_kill;        /* kill the process instead of EPERM */
     bool self_sandbox;             /* crashbox confines itself once the service runs */
     /* [memory] */
-    struct strlist watermarks;     /* percents of the limit */
+    struct intlist watermarks;     /* percents of the limit, 1 to 99, at most 8 */
     uint64_t watermark_hysteresis; /* percent below a watermark that re-arms it */
     uint64_t watermark_interval_ms; /* at most one snapshot per watermark per interval */
     bool keep_memory_high;         /* keep dropped snapshots as memory-high bundles */
@@ -94,9 +94,9 @@ struct policy {
     /* [capture] */
     bool exit_hook;               /* snapshot at exit_group via seccomp notify */
     bool go_shim;                 /* give the service the shim's crash and control fds */
-    struct strlist crash_signals; /* of HUP INT PIPE TERM: deaths by these that are crashes */
+    struct intlist crash_signals; /* signal numbers of HUP INT PIPE TERM: deaths by these that are crashes */
     uint64_t snapshot_budget_ms;  /* the longest a dying service is held */
-    struct strlist normal_exit_codes; /* exits that are not crashes */
+    struct intlist normal_exit_codes; /* exits that are not crashes, 0 to 255 */
     struct strlist redact;        /* more secret-name patterns for environ */
     /* [core] */
     bool core_dump;               /* write an ELF core of a crash into the bundle */

@@ -48,8 +48,9 @@ size_t metrics_format(const struct metrics *m, char *out, size_t cap)
     OUT("# HELP crashbox_crashes_total Crashes of the service, by kind.\n");
     OUT("# TYPE crashbox_crashes_total counter\n");
     for (int kind = CRASH_NONE + 1; kind < CRASH_KINDS; kind++)
-        OUT("crashbox_crashes_total{service=\"%s\",kind=\"%s\"} %llu\n", svc,
-            crash_kind_name((enum crash_kind)kind), (unsigned long long)m->crashes[kind]);
+        if (kind != CRASH_MEMORY_HIGH) /* the service lived on: not a crash */
+            OUT("crashbox_crashes_total{service=\"%s\",kind=\"%s\"} %llu\n", svc,
+                crash_kind_name((enum crash_kind)kind), (unsigned long long)m->crashes[kind]);
     OUT("# HELP crashbox_restarts_total Restarts of the service by crashbox.\n");
     OUT("# TYPE crashbox_restarts_total counter\n");
     OUT("crashbox_restarts_total{service=\"%s\"} %llu\n", svc, (unsigned long long)m->restarts);

@@ -260,19 +260,20 @@ void capture_stop_hook(struct capture *c)
     exithook_buffers_free(&c->notify_buf);
 }
 
+void capture_service(const struct capture *c, struct crash_service *who)
+{
+    *who = (struct crash_service){.pid = c->pid, .restarts = c->restarts, .argv = c->argv, .envp = c->envp};
+    snprintf(who->service, sizeof who->service, "%s", c->service);
+    snprintf(who->host, sizeof who->host, "%s", c->host);
+}
+
 /* What the watchers brought about this end, but the members. */
 static void gather_evidence(struct capture *c, const char *tail, size_t tail_len, struct crash_evidence *ev)
 {
     *ev = (struct crash_evidence){.at = time(NULL), .reaped_ms = c->exit_at_ms, .tail = tail,
                                   .tail_len = tail_len, .no_tail_reason = c->no_tail_reason,
-                                  .mem_start = c->mem_start, .stop_signal = c->stop_signal};
-    struct crash_service *who = &ev->who;
-    snprintf(who->service, sizeof who->service, "%s", c->service);
-    snprintf(who->host, sizeof who->host, "%s", c->host);
-    who->pid = c->pid;
-    who->restarts = c->restarts;
-    who->argv = c->argv;
-    who->envp = c->envp;
+                                  .stop_signal = c->stop_signal};
+    capture_service(c, &ev->who);
     read_memory(c, getpid(), &ev->mem);
     ev->snapshot.taken = c->snapshot_taken;
     snprintf(ev->snapshot.trigger, sizeof ev->snapshot.trigger, "%s", c->snapshot_trigger);
@@ -282,8 +283,6 @@ static void gather_evidence(struct capture *c, const char *tail, size_t tail_len
                                    .bytes = c->core_info.bytes, .threads = c->core_info.threads,
                                    .cut = c->core_info.cut};
     snprintf(ev->core.why_not, sizeof ev->core.why_not, "%s", c->core_info.why_not);
-    ev->descendant_oom_kills = c->descendant_oom_kills;
-    ev->descendant_oom_last = c->descendant_oom_last;
     ev->leftovers = &c->leftovers;
 }
 
@@ -338,6 +337,9 @@ enum crash_kind capture_finish(struct capture *c, int st, const struct keep *tai
     ev.ncrossed = mem->ncrossed;
     ev.watch = mem->watch;
     ev.diag = mem->diag;
+    ev.mem_start = mem->mem_start;
+    ev.descendant_oom_kills = mem->descendant_oom_kills;
+    ev.descendant_oom_last = mem->descendant_oom_last;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     if (c->exit_at_ms) /* the samples' clock is the wall's */

@@ -33,7 +33,7 @@ struct capture {
     gid_t bundle_gid;         /* group of bundles, (gid_t)-1 to leave it */
     int exe_fd;               /* the service's executable, opened at start */
     const char *cgroup_root;  /* a fixture tree standing in for the cgroup mounts, or NULL */
-    struct cgroup_memory mem_start; /* baseline for the OOM-kill counter */
+    struct cgroup_memory mem_start; /* at start: the memory watcher's baseline from then on */
     /* The exit-hook snapshot. */
     int notify_fd;            /* owned, -1 if none */
     struct exithook_buffers notify_buf; /* owned */
@@ -55,8 +55,6 @@ struct capture {
     const char *no_tail_reason; /* why there is no stderr tail, when not relayed; NULL */
     /* The Go shim: its control socket, and the crash report it sent. */
     int control_fd;           /* not owned, -1 if none */
-    unsigned descendant_oom_kills; /* OOM kills in the cgroup the service outlived */
-    time_t descendant_oom_last;
     struct leftovers leftovers;   /* what the service left behind, and how it was ended */
     /* When the service was reaped: crash-to-bundle latency counts from it. */
     long long exit_at_ms;
@@ -66,6 +64,8 @@ void capture_init(struct capture *c, const struct policy *p, char *const *argv, 
 /* After the service started: remember its pid, executable and the exit
  * hook's listener (or why there is none). */
 void capture_started(struct capture *c, pid_t pid, int notify_fd, int hook_errno);
+/* Who the service is, as records and the other watchers name it. */
+void capture_service(const struct capture *c, struct crash_service *who);
 /* Handles one notification on notify_fd: snapshot if it is the service's
  * crash, then let the syscall continue. */
 void capture_on_notify(struct capture *c);
@@ -80,6 +80,11 @@ struct preoom_evidence {
     size_t ncrossed;
     struct memwatch_report watch;
     struct diag_evidence diag; /* the watermarks' figures, for the verdicts */
+    /* The OOM-kill baseline as the watcher kept it: kills the service
+     * outlived moved it on, so a later SIGKILL is not taken for one. */
+    struct cgroup_memory mem_start;
+    unsigned descendant_oom_kills; /* OOM kills in the cgroup the service outlived */
+    time_t descendant_oom_last;
 };
 
 /* At the service's end: classify, and for a crash gather everything the

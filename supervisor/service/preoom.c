@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "bundle.h"
-#include "bundlename.h"
 #include "bundledir.h"
 #include "bundleread.h"
 #include "json.h"
@@ -19,38 +18,40 @@
 #include "procsnap.h"
 #include "recovery.h"
 #include "shimctl.h"
+#include "store.h"
 #include "util.h"
 
 static void state_update(struct preoom *p)
 {
     if (p->state_fd < 0)
         return;
-    const struct capture *c = p->capture;
-    struct service_state st = {.pid = c->pid, .started = p->state_started, .seen = (long long)time(NULL),
-                               .limit_bytes = c->mem_start.has_limit ? c->mem_start.limit_bytes : 0,
+    const struct preoom_service *s = &p->svc;
+    struct service_state st = {.pid = s->who.pid, .started = p->state_started, .seen = (long long)time(NULL),
+                               .limit_bytes = s->mem_start.has_limit ? s->mem_start.limit_bytes : 0,
                                .usage_bytes = p->state_usage, .watermark = p->state_watermark,
-                               .oom_kills = c->mem_start.oom_kills};
-    snprintf(st.service, sizeof st.service, "%s", c->service);
-    snprintf(st.host, sizeof st.host, "%s", c->host);
-    snprintf(st.cgroup, sizeof st.cgroup, "%.511s", c->mem_start.version ? c->mem_start.dir : "");
+                               .oom_kills = s->mem_start.oom_kills};
+    snprintf(st.service, sizeof st.service, "%s", s->who.service);
+    snprintf(st.host, sizeof st.host, "%s", s->who.host);
+    snprintf(st.cgroup, sizeof st.cgroup, "%.511s", s->mem_start.version ? s->mem_start.dir : "");
     int r = state_write(p->state_fd, &st);
     if (r < 0)
         log_debug("cannot write the state file: %s", strerror(-r));
 }
 
-void state_begin(struct preoom *p, const struct capture *c)
+void state_begin(struct preoom *p)
 {
-    p->state_dirfd = c->policy->bundle_dir ? bundledir_open(c->policy->bundle_dir) : -1;
-    p->state_fd = p->state_dirfd >= 0 ? state_open(p->state_dirfd, c->service, c->host) : -1;
-    p->state_usage = c->mem_start.has_usage ? c->mem_start.usage_bytes : 0;
+    const struct preoom_service *s = &p->svc;
+    p->state_dirfd = p->policy->bundle_dir ? bundledir_open(p->policy->bundle_dir) : -1;
+    p->state_fd = p->state_dirfd >= 0 ? state_open(p->state_dirfd, s->who.service, s->who.host) : -1;
+    p->state_usage = s->mem_start.has_usage ? s->mem_start.usage_bytes : 0;
     p->state_started = (long long)time(NULL);
     state_update(p);
 }
 
-void state_end(struct preoom *p, const struct capture *c)
+void state_end(struct preoom *p)
 {
     if (p->state_fd >= 0)
-        state_remove(p->state_dirfd, p->state_fd, c->service, c->host);
+        state_remove(p->state_dirfd, p->state_fd, p->svc.who.service, p->svc.who.host);
     closep(&p->state_fd);
     closep(&p->state_dirfd);
 }
@@ -75,9 +76,10 @@ static void say_mechanism(const struct memwatch *w)
         log_warn("cannot register %s: %s; %s %s", what, strerror(w->report.register_errno), verb, how);
 }
 
-void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
+void preoom_start(struct preoom *p, const struct policy *pol, const struct preoom_service *svc)
 {
-    *p = (struct preoom){.policy = pol, .capture = c, .dirfd = -1, .state_dirfd = -1, .state_fd = -1};
+    *p = (struct preoom){.policy = pol, .svc = *svc, .dirfd = -1, .state_dirfd = -1, .state_fd = -1};
+    const struct cgroup_memory *start = &p->svc.mem_start;
     shimwork_init(&p->shim, -1, (long long)pol->snapshot_budget_ms);
     p->oom = (struct oomevents){.note_fd = -1, .timer_fd = -1};
     memwatch_init(&p->w);
@@ -88,16 +90,16 @@ void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c)
     unsigned pct[MEMWATCH_MAX];
     size_t n = 0;
     for (size_t i = 0; i < pol->watermarks.n && n < MEMWATCH_MAX; i++)
-        pct[n++] = (unsigned)atoi(pol->watermarks.items[i]);
-    int r = memwatch_open(&p->w, &c->mem_start, pct, n, (unsigned)pol->watermark_hysteresis,
+        pct[n++] = (unsigned)pol->watermarks.v[i];
+    int r = memwatch_open(&p->w, start, pct, n, (unsigned)pol->watermark_hysteresis,
                           (long long)pol->watermark_interval_ms, pol->memory_poll);
     say_mechanism(&p->w);
     static bool said;
     if (r == -ENODATA || r == -ENOENT || r == -ENOTSUP) {
         /* Said once, at debug level: most runs without a limit are fine. */
         if (!said)
-            log_debug("not watching memory: %s%s%s%s", p->w.report.why_none, c->mem_start.reason[0] ? " (" : "",
-                      c->mem_start.reason, c->mem_start.reason[0] ? ")" : "");
+            log_debug("not watching memory: %s%s%s%s", p->w.report.why_none, start->reason[0] ? " (" : "",
+                      start->reason, start->reason[0] ? ")" : "");
         said = true;
         memwatch_close(&p->w);
         return;
@@ -130,6 +132,47 @@ size_t preoom_fds(const struct preoom *p, int *fds, short *events, size_t cap)
     return n;
 }
 
+/* The pending snapshot of watermark i as a crossing and its members. */
+static int pending_read(struct preoom *p, size_t i, const char *prefix, struct items *it, struct crash_crossing *x)
+{
+    int r = bundle_read_into_items(p->dirfd, p->pending[i], prefix, 8 << 20, it);
+    if (r < 0)
+        return r;
+    x->percent = p->w.st.wm[i].percent;
+    x->usage = p->w.st.wm[i].pending_usage;
+    x->age_ms = now_ms() - p->w.st.wm[i].pending_ms;
+    x->taken = time(NULL) - (time_t)(x->age_ms / 1000);
+    return 0;
+}
+
+/* Memory fell back with the snapshot kept (keep_memory_high): evidence ->
+ * record -> the one store, as any crash, so it gets its index line, the
+ * rate limit and retention. The pending file's own manifest gives way to
+ * the store's. */
+static void keep_memory_high(struct preoom *p, size_t i)
+{
+    struct crash_evidence ev = {.who = p->svc.who, .at = time(NULL), .mem_start = p->svc.mem_start,
+                                .memory_high = true, .ncrossed = 1, .watch = p->w.report};
+    ev.mem = p->svc.mem_start;
+    ev.mem.has_usage = true;
+    ev.mem.usage_bytes = p->w.last_usage;
+    if (pending_read(p, i, "", &ev.items, &ev.crossed[0]) < 0) {
+        crash_evidence_free(&ev);
+        return;
+    }
+    items_remove(&ev.items, "manifest.json");
+    struct crash_record rec;
+    crash_record_build(&ev, 0, p->policy, &rec);
+    crash_evidence_free(&ev);
+    char path[4096] = "";
+    enum store_result res = store_record(&rec, p->policy, false, NULL, p->svc.bundle_gid, path, sizeof path);
+    if (res == STORE_WRITTEN)
+        log_info("memory fell back: the %u%% snapshot was kept as %s", p->w.st.wm[i].percent, path);
+    else if (res == STORE_SUPPRESSED)
+        log_info("memory fell back: the %u%% snapshot was rate-limited", p->w.st.wm[i].percent);
+    crash_record_free(&rec);
+}
+
 static void drop_pending(struct preoom *p, size_t i, bool keep_as_bundle)
 {
     p->have_sample[i] = false;
@@ -137,15 +180,9 @@ static void drop_pending(struct preoom *p, size_t i, bool keep_as_bundle)
     shimwork_drop(&p->shim, i);
     if (!p->pending[i][0] || p->dirfd < 0)
         return;
-    if (keep_as_bundle) {
-        char name[300], pid[32];
-        snprintf(pid, sizeof pid, "%d", (int)p->capture->pid);
-        bundle_name(name, sizeof name, p->capture->service, time(NULL), p->capture->host, pid, "memory-high");
-        if (renameat2(p->dirfd, p->pending[i], p->dirfd, name, RENAME_NOREPLACE) == 0)
-            log_info("memory fell back: the %u%% snapshot was kept as %s", p->w.st.wm[i].percent, name);
-    } else {
-        unlinkat(p->dirfd, p->pending[i], 0);
-    }
+    if (keep_as_bundle)
+        keep_memory_high(p, i);
+    unlinkat(p->dirfd, p->pending[i], 0);
     p->pending[i][0] = '\0';
 }
 
@@ -210,15 +247,15 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
     /* With the Go shim (it greets first): its answers come on a thread of
      * their own while this loop goes on. A service without it is never
      * asked. */
-    if (p->capture->control_fd >= 0 && !p->shim_greeted)
-        p->shim_greeted = shimctl_greeted(p->capture->control_fd);
+    if (p->svc.control_fd >= 0 && !p->shim_greeted)
+        p->shim_greeted = shimctl_greeted(p->svc.control_fd);
     if (p->shim_greeted) {
-        p->shim.fd = p->capture->control_fd; /* set after the watch began */
+        p->shim.fd = p->svc.control_fd;
         shimwork_ask(&p->shim, i);
     }
     else
         items_add_missing(&it, "go/runtime.json",
-                          p->capture->control_fd >= 0 ? "the Go shim has not said hello (not imported?)"
+                          p->svc.control_fd >= 0 ? "the Go shim has not said hello (not imported?)"
                                                       : "no Go shim ([capture] go_shim is off)");
     struct watermark *wm = &p->w.st.wm[i];
     if (wm->percent > p->state_watermark)
@@ -228,7 +265,7 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
     log_info("memory at %llu of %llu bytes crossed the %u%% watermark: pre-OOM snapshot",
              (unsigned long long)usage, (unsigned long long)p->w.st.limit, wm->percent);
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d", (int)p->capture->pid);
+    snprintf(path, sizeof path, "/proc/%d", (int)p->svc.who.pid);
     _cleanup_close_ int procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (procfd >= 0)
         procsnap_collect(procfd, &p->policy->redact, now_ms() + (long long)p->policy->snapshot_budget_ms, &it);
@@ -263,8 +300,8 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
     json_kv_uint(&j, "usage_bytes", usage);
     json_kv_uint(&j, "limit_bytes", p->w.st.limit);
     json_obj_end(&j);
-    snprintf(p->pending[i], sizeof p->pending[i], ".crashbox-pending-%s-%s-%d-%u.tar.zst", p->capture->service,
-             p->capture->host, (int)p->capture->pid, wm->percent);
+    snprintf(p->pending[i], sizeof p->pending[i], ".crashbox-pending-%s-%s-%d-%u.tar.zst", p->svc.who.service,
+             p->svc.who.host, (int)p->svc.who.pid, wm->percent);
     size_t bytes;
     int r = json_failed(&j) ? -ENOMEM
                             : bundle_write(p->dirfd, p->pending[i], j.buf, j.len, &it, time(NULL), 0600,
@@ -279,7 +316,7 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
 
 static bool oom_killed_since_start(const struct preoom *p)
 {
-    const struct cgroup_memory *start = &p->capture->mem_start;
+    const struct cgroup_memory *start = &p->svc.mem_start;
     _cleanup_free_ char *b = NULL;
     size_t len;
     uint64_t now;
@@ -296,17 +333,17 @@ static bool oom_killed_since_start(const struct preoom *p)
  * elsewhere is not taken for an OOM kill. */
 static void look_at_oom_kills(struct preoom *p)
 {
-    struct capture *c = p->capture;
+    struct cgroup_memory *start = &p->svc.mem_start;
     uint64_t now;
-    if (!c->mem_start.has_oom_kills || oomevents_counter(&p->oom, &now) < 0 || now <= c->mem_start.oom_kills ||
-        !oomevents_alive(c->pid))
+    if (!start->has_oom_kills || oomevents_counter(&p->oom, &now) < 0 || now <= start->oom_kills ||
+        !oomevents_alive(p->svc.who.pid))
         return;
-    unsigned n = (unsigned)(now - c->mem_start.oom_kills);
-    c->mem_start.oom_kills = now;
-    c->descendant_oom_kills += n;
-    c->descendant_oom_last = time(NULL);
+    unsigned n = (unsigned)(now - start->oom_kills);
+    start->oom_kills = now;
+    p->descendant_oom_kills += n;
+    p->descendant_oom_last = time(NULL);
     log_warn("the OOM killer ended %u other process%s in the service's memory cgroup; the service (pid %d) lives",
-             n, n == 1 ? "" : "es", (int)c->pid);
+             n, n == 1 ? "" : "es", (int)p->svc.who.pid);
     state_update(p);
 }
 
@@ -373,7 +410,9 @@ static void hand_samples(struct preoom *p, struct diag_evidence *ev)
 
 void preoom_finish(struct preoom *p, struct preoom_evidence *out)
 {
-    *out = (struct preoom_evidence){.watch = p->w.report};
+    *out = (struct preoom_evidence){.watch = p->w.report, .mem_start = p->svc.mem_start,
+                                    .descendant_oom_kills = p->descendant_oom_kills,
+                                    .descendant_oom_last = p->descendant_oom_last};
     if (!p->active)
         return;
     shimwork_finish(&p->shim);
@@ -390,14 +429,9 @@ void preoom_finish(struct preoom *p, struct preoom_evidence *out)
         snprintf(prefix, sizeof prefix, "pre-oom/%u/", p->w.st.wm[i].percent);
         items_move(&out->items, &p->missing[i], prefix);
         items_move(&out->items, &p->shim.got[i], prefix);
-        if (bundle_read_into_items(p->dirfd, p->pending[i], prefix, 8 << 20, &out->items) == 0 &&
-            out->ncrossed < CRASH_MAX_CROSSED) {
-            struct crash_crossing *x = &out->crossed[out->ncrossed++];
-            x->percent = p->w.st.wm[i].percent;
-            x->usage = p->w.st.wm[i].pending_usage;
-            x->age_ms = now_ms() - p->w.st.wm[i].pending_ms;
-            x->taken = time(NULL) - (time_t)(x->age_ms / 1000);
-        }
+        if (out->ncrossed < CRASH_MAX_CROSSED &&
+            pending_read(p, i, prefix, &out->items, &out->crossed[out->ncrossed]) == 0)
+            out->ncrossed++;
         unlinkat(p->dirfd, p->pending[i], 0);
         p->pending[i][0] = '\0';
     }

@@ -2,8 +2,8 @@
 /* Pre-OOM snapshots: when the service's memory crosses a watermark, a
  * snapshot of /proc and the cgroup is kept, fsynced, as a pending file in
  * the bundle directory. An OOM kill's bundle takes them in under
- * pre-oom/<watermark>/; when memory falls back they are dropped (or kept as
- * memory-high bundles, per policy). */
+ * pre-oom/<watermark>/; when memory falls back they are dropped (or, per
+ * policy, become memory-high records in the one store, bundle/store.h). */
 #pragma once
 
 #include <stdbool.h>
@@ -14,9 +14,17 @@
 #include "oomevents.h"
 #include "shimwork.h"
 
+/* What the watcher is told of the service at its start; its own copy. */
+struct preoom_service {
+    struct crash_service who;
+    struct cgroup_memory mem_start; /* the cgroup and its OOM-kill baseline */
+    int control_fd;                 /* the Go shim's control socket, not owned, -1 if none */
+    gid_t bundle_gid;               /* the group of bundles, (gid_t)-1 to leave it */
+};
+
 struct preoom {
     const struct policy *policy;
-    struct capture *capture;
+    struct preoom_service svc;
     struct memwatch w;
     bool active;
     int dirfd; /* owned: the bundle directory, -1 if none */
@@ -34,21 +42,23 @@ struct preoom {
     struct items missing[MEMWATCH_MAX]; /* owned */
     struct shimwork shim; /* the Go shim's answers, asked off the loop */
     struct oomevents oom; /* OOM kills as they happen */
+    unsigned descendant_oom_kills; /* OOM kills in the cgroup the service outlived */
+    time_t descendant_oom_last;
 };
 
-/* Starts watching the service's cgroup (the capture's baseline one). */
-void preoom_start(struct preoom *p, const struct policy *pol, struct capture *c);
+/* Starts watching the service's cgroup (svc->mem_start's). */
+void preoom_start(struct preoom *p, const struct policy *pol, const struct preoom_service *svc);
 /* fds to add to the supervision poll (POLLIN/POLLPRI as w.events says). */
 size_t preoom_fds(const struct preoom *p, int *fds, short *events, size_t cap);
 void preoom_on_event(struct preoom *p, int fd);
 /* At the service's end: returns the pending snapshots as evidence (items
  * under pre-oom/<percent>/, the crossings and their figures, how memory was
- * watched) and
+ * watched, the OOM-kill baseline and the kills the service outlived) and
  * removes the files. */
 void preoom_finish(struct preoom *p, struct preoom_evidence *out);
 void preoom_stop(struct preoom *p);
 
 /* The state file of a running service (recovery.h): written at start and
  * at each watermark, removed at the run's end. */
-void state_begin(struct preoom *p, const struct capture *c);
-void state_end(struct preoom *p, const struct capture *c);
+void state_begin(struct preoom *p);
+void state_end(struct preoom *p);

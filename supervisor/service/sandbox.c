@@ -31,22 +31,14 @@ int sandbox_compile(const struct policy *p, const char *root, struct sandbox *sb
     sb->ngroups = ids.ngroups;
     if (p->set_capabilities) {
         sb->set_caps = true;
-        for (size_t i = 0; i < p->capabilities.n; i++) {
-            int c;
-            if (!sandbox_capability_known(p->capabilities.items[i], &c)) {
-                snprintf(err, errlen, "unknown capability '%s'", p->capabilities.items[i]);
-                return -EINVAL;
-            }
-            sb->keep_caps |= 1ULL << c;
-        }
+        for (size_t i = 0; i < p->capabilities.n; i++)
+            sb->keep_caps |= 1ULL << p->capabilities.v[i];
         for (size_t i = 0; i < p->ambient_capabilities.n; i++) {
-            int c;
-            if (!sandbox_capability_known(p->ambient_capabilities.items[i], &c)) {
-                snprintf(err, errlen, "unknown capability '%s'", p->ambient_capabilities.items[i]);
-                return -EINVAL;
-            }
+            int c = p->ambient_capabilities.v[i];
             if (!(sb->keep_caps & (1ULL << c))) {
-                snprintf(err, errlen, "ambient capability '%s' is not kept", p->ambient_capabilities.items[i]);
+                char name[64];
+                sandbox_capability_name(c, name, sizeof name);
+                snprintf(err, errlen, "ambient capability '%s' is not kept", name);
                 return -EINVAL;
             }
             sb->ambient_caps |= 1ULL << c;

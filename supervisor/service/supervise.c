@@ -466,13 +466,13 @@ static enum crash_kind end_run(const struct run_ctx *x, struct supervisor *s, st
                                           shim ? &relay->crash : NULL, &mem, &job);
     items_free(&mem.items); /* a clean end's, or what the record did not take */
     relay_free(relay);
-    state_end(s->preoom, cap); /* the end record: this run is accounted for */
+    state_end(s->preoom); /* the end record: this run is accounted for */
     if (kind != CRASH_NONE) {
         x->metrics->crashes[kind]++;
         x->metrics->last_crash = time(NULL);
     }
     x->metrics->restarts = restarts;
-    x->metrics->outlived_oom_kills += cap->descendant_oom_kills;
+    x->metrics->outlived_oom_kills += mem.descendant_oom_kills;
     if (job)
         writers_start(x->writers, job);
     metrics_update(pol, x->metrics);
@@ -568,8 +568,11 @@ static int run_once(const struct run_ctx *x, unsigned restarts, enum crash_kind 
     pid_t pid = res.pid;
     s.child = pid;
     capture_started(&cap, pid, res.notify_fd, res.hook_errno);
-    preoom_start(&pre, pol, &cap);
-    state_begin(&pre, &cap);
+    struct preoom_service psvc = {.mem_start = cap.mem_start, .control_fd = shim_ctl[0],
+                                  .bundle_gid = cap.bundle_gid};
+    capture_service(&cap, &psvc.who);
+    preoom_start(&pre, pol, &psvc);
+    state_begin(&pre);
     if (pol->exit_hook && hook->listener && res.notify_fd < 0)
         log_warn("%s; crash capture will be post-mortem", cap.hook_status);
     closep(&err_wr);

@@ -82,21 +82,18 @@ size_t exithook_filter_build(struct sock_filter *f, const int *clean, size_t ncl
 #endif
 
 int exithook_compile(struct exithook_prog *prog, bool notify, const struct strlist *deny, bool deny_kill,
-                     const struct strlist *clean)
+                     const struct intlist *clean)
 {
     *prog = (struct exithook_prog){0};
 #ifdef EXITHOOK_ARCH
     /* The usual case, the exit hook alone: a fixed program, without
      * libseccomp probing the kernel at every start. */
     if (notify && (!deny || deny->n == 0)) {
-        int codes[EXITHOOK_MAX_CLEAN];
         size_t ncodes = clean && clean->n <= EXITHOOK_MAX_CLEAN ? clean->n : 0;
-        for (size_t i = 0; i < ncodes; i++)
-            codes[i] = atoi(clean->items[i]);
         prog->filter = malloc(EXITHOOK_FILTER_MAX * sizeof *prog->filter);
         if (!prog->filter)
             return -ENOMEM;
-        prog->len = (unsigned short)exithook_filter_build(prog->filter, codes, ncodes);
+        prog->len = (unsigned short)exithook_filter_build(prog->filter, ncodes ? clean->v : NULL, ncodes);
         prog->listener = true;
         return 0;
     }

@@ -38,7 +38,7 @@ struct exithook_prog {
  * and the policy's deny list (EPERM, or killing the process) merged in.
  * Returns 0, or -errno (-EINVAL for a list libseccomp refuses). */
 int exithook_compile(struct exithook_prog *prog, bool notify, const struct strlist *deny, bool deny_kill,
-                     const struct strlist *clean);
+                     const struct intlist *clean);
 
 /* The exit hook alone as a fixed program (no libseccomp at start-up):
  * exit_group traps unless its status is one of the clean codes, which go

@@ -293,6 +293,49 @@ def test_memory_that_falls_back_drops_its_pre_oom_snapshots(tmp):
         remove_cgroup(cg)
 
 
+def index_lines(d):
+    path = os.path.join(d, ".crashbox-index")
+    if not os.path.exists(path):
+        return []
+    return [line.rstrip("\n").split("\t") for line in open(path, encoding="utf-8", errors="replace")]
+
+
+def test_a_memory_high_bundle_goes_through_the_store(tmp):
+    """A kept memory-high snapshot is a record in the one store: an index
+    line, a crashbox.bundle/1 manifest, and the rate limit of its service
+    and fingerprint (the second run's is suppressed, said in the index)."""
+    cg = memory_cgroup(tmp, 96 << 20)
+    try:
+        d = os.path.join(tmp, "b")
+        os.makedirs(d)
+        pol = write_policy(tmp, "[memory]\nkeep_memory_high = yes\n[retention]\nrate_limit_burst = 1\n"
+                                "rate_limit_window = 1h\n")
+        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -p {pol} -d {d} -- {EXAMPLES}/memory-spike"
+        # Two runs that see the spike (a 300 ms one: a loaded machine may
+        # poll past it, and such a run keeps nothing).
+        crossed = []
+        for run in range(5):
+            r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
+            assert r.returncode == 0, r.stderr[-2000:]
+            if b"crossed the 80% watermark" in r.stderr:
+                crossed.append(r)
+            if len(crossed) == 2:
+                break
+        assert len(crossed) == 2, "the spike was seen in fewer than two of five runs"
+        r = crossed[1]
+        bundles = list_bundles(d)
+        assert len(bundles) == 1 and bundles[0].endswith("-memory-high.tar.zst"), bundles
+        man = manifest(os.path.join(d, bundles[0]))
+        assert man["schema"] == "crashbox.bundle/1" and man["crash"]["kind"] == "memory-high", man["crash"]
+        assert [w["percent"] for w in man["memory"]["watermarks_crossed"]] == [80], man["memory"]
+        idx = index_lines(d)
+        assert [(f[1], f[4]) for f in idx] == [("B", "memory-high"), ("S", "memory-high")], idx
+        assert idx[0][7] == bundles[0] and idx[0][5] == idx[1][5], idx
+        assert b"snapshot was rate-limited" in r.stderr
+    finally:
+        remove_cgroup(cg)
+
+
 def test_oom_kill_in_a_memory_cgroup(tmp):
     cg = memory_cgroup(tmp, 96 << 20)
     procs = "cgroup.procs"

@@ -17,10 +17,8 @@
 static pid_t child_under_filter(void (*what)(void), int *listener)
 {
     struct exithook_prog p;
-    struct strlist clean = {0};
-    strlist_parse("0 7", &clean);
+    struct intlist clean = {.v = (int[]){0, 7}, .n = 2};
     cr_assert_eq(exithook_compile(&p, true, NULL, false, &clean), 0);
-    strlist_free(&clean);
     int sv[2];
     cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
     pid_t pid = fork();

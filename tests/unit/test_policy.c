@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +217,30 @@ Test(policy, init_manners_keys)
     cr_assert_eq(r, -EINVAL);
     cr_assert_str_eq(diag_on(&d, 2), "reader_gone: must be 'pass' or 'keep'");
     cr_assert(strstr(diag_on(&d, 4), "'ABRT' is not one of the signals that only end a process"));
+    diags_free(&d);
+    policy_free(&p);
+}
+
+Test(policy, list_values_are_stored_typed_by_their_parser)
+{
+    struct policy p;
+    policy_init_defaults(&p);
+    struct diags d = {0};
+    int r = parse("[memory]\nwatermarks = 70 85\n[capture]\nnormal_exit_codes = 0 143\n"
+                  "[sandbox]\ncapabilities = cap_chown CAP_NET_BIND_SERVICE\nambient_capabilities = cap_chown\n",
+                  &p, &d);
+    diags_print(&d, stderr);
+    cr_assert_eq(r, 0);
+    cr_assert(p.watermarks.n == 2 && p.watermarks.v[0] == 70 && p.watermarks.v[1] == 85);
+    cr_assert(policy_is_normal_exit(&p, 143) && !policy_is_normal_exit(&p, 1));
+    cr_assert(p.capabilities.n == 2 && p.capabilities.v[0] == CAP_CHOWN &&
+              p.capabilities.v[1] == CAP_NET_BIND_SERVICE);
+    char *out = dump(&p);
+    cr_assert(strstr(out, "watermarks = 70 85\n") && strstr(out, "normal_exit_codes = 0 143\n") &&
+                  strstr(out, "capabilities = CAP_CHOWN CAP_NET_BIND_SERVICE\n") &&
+                  strstr(out, "ambient_capabilities = CAP_CHOWN\n"),
+              "%s", out);
+    free(out);
     diags_free(&d);
     policy_free(&p);
 }

@@ -262,3 +262,31 @@ Test(record, a_recovered_run_is_inferred_from_its_state)
     crash_record_free(&r);
     policy_free(&p);
 }
+
+Test(record, a_memory_high_snapshot_is_a_record_of_a_live_service)
+{
+    struct policy p;
+    policy_init_defaults(&p);
+    struct crash_evidence ev;
+    oom_evidence("tests/fixtures/cgroup-v2", "0::/kubepods.slice/pod-api/ctr\n", 1, &ev);
+    snprintf(ev.who.service, sizeof ev.who.service, "api");
+    ev.memory_high = true;
+    ev.crossed[0] = (struct crash_crossing){.percent = 80, .usage = 210 << 20, .age_ms = 1500, .taken = 1700000000};
+    ev.ncrossed = 1;
+    items_add_copy(&ev.items, "proc/status", "VmRSS:\t1 kB\n", 12);
+    struct crash_record r;
+    cr_assert_eq(crash_record_build(&ev, 0, &p, &r), CRASH_MEMORY_HIGH);
+    cr_assert(r.memory_high && !r.status_known);
+    cr_assert_str_eq(crash_kind_name(r.kind), "memory-high");
+    cr_assert_str_eq(r.message, "memory at 210MiB of 256MiB crossed the 80% watermark, then fell back");
+    size_t len;
+    cr_assert_null(member(&r, "stderr.log", &len), "a live service has no stderr of an end");
+    cr_assert_not_null(member(&r, "proc/status", &len));
+    char fp[17];
+    const char *parts[] = {"service=api", "exe=", "watermark=80"};
+    crash_fingerprint("memory-high", "", parts, 3, fp);
+    cr_assert_str_eq(r.fingerprint, fp, "one fingerprint per service and watermark: the rate limit's key");
+    crash_record_free(&r);
+    crash_evidence_free(&ev);
+    policy_free(&p);
+}
