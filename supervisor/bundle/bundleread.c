@@ -231,24 +231,15 @@ static int tar_feed(struct tarstate *t, const char *p, size_t n)
             continue;
         }
         size_t k = n < t->left ? n : (size_t)t->left;
+        /* A member streamed to a file goes there whole; one kept in memory
+         * keeps at most max_member bytes. */
+        size_t room = t->max_member > t->data_len ? t->max_member - t->data_len : 0;
+        size_t take = t->out_fd >= 0 ? 0 : k < room ? k : room;
         if (t->out_fd >= 0) {
             int w = write_all(t->out_fd, p, k);
             if (w < 0)
                 return w;
-            t->left -= k;
-            p += k;
-            n -= k;
-            if (t->left == 0) {
-                t->in_data = false;
-                int r = member_done(t);
-                if (r)
-                    return r;
-            }
-            continue;
-        }
-        size_t room = t->max_member > t->data_len ? t->max_member - t->data_len : 0;
-        size_t take = k < room ? k : room;
-        if (take) {
+        } else if (take) {
             if (t->data_len + take + 1 > t->data_cap) {
                 size_t cap = t->data_cap ? t->data_cap : 65536;
                 while (cap < t->data_len + take + 1)
