@@ -8,10 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "allowlist.h"
 #include "caps.h"
 #include "exithook.h"
 #include "proccaps.h"
@@ -152,13 +154,11 @@ static int drop_capabilities(uint64_t keep, pid_t service)
 /* What [core] dump adds: attaching the service's threads. */
 static const int core_syscalls[] = {SYS_ptrace};
 
-#define SELF_FILTER_MAX (ARRAY_SIZE(allowed_syscalls) + ARRAY_SIZE(core_syscalls) + 6)
-_Static_assert(SELF_FILTER_MAX < 255 && SELF_FILTER_MAX <= SELF_FILTER_CAP, "a jump reaches past 255 instructions");
-
-/* The allowlist as a fixed program: another architecture's calls, x32's
- * and every call not listed get EPERM, never a kill: a call missing from
- * the list degrades a capture, it must not take the supervisor (and the
- * service) down. Pure. */
+/* The allowlist as a fixed program, a search tree over the numbers (see
+ * allowlist.h for what a list of compares costs at install): another
+ * architecture's calls, x32's and every call not listed get EPERM, never a
+ * kill: a call missing from the list degrades a capture, it must not take
+ * the supervisor (and the service) down. Pure. */
 size_t self_filter_build(struct sock_filter *f, bool core)
 {
 #ifndef EXITHOOK_ARCH
@@ -166,20 +166,15 @@ size_t self_filter_build(struct sock_filter *f, bool core)
     (void)core;
     return 0; /* syscall numbers not known here: capabilities only */
 #else
-    size_t nallow = ARRAY_SIZE(allowed_syscalls) + (core ? ARRAY_SIZE(core_syscalls) : 0);
-    size_t n = 0;
-    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, EXITHOOK_ARCH, 0, (unsigned char)(nallow + 2));
-    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, (unsigned char)nallow, 0);
-    for (size_t i = 0; i < nallow; i++) {
-        int nr = i < ARRAY_SIZE(allowed_syscalls) ? allowed_syscalls[i]
-                                                  : core_syscalls[i - ARRAY_SIZE(allowed_syscalls)];
-        f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, (unsigned char)(nallow - i), 0);
+    int nrs[ARRAY_SIZE(allowed_syscalls) + ARRAY_SIZE(core_syscalls)];
+    size_t n = ARRAY_SIZE(allowed_syscalls);
+    memcpy(nrs, allowed_syscalls, sizeof allowed_syscalls);
+    if (core) {
+        memcpy(nrs + n, core_syscalls, sizeof core_syscalls);
+        n += ARRAY_SIZE(core_syscalls);
     }
-    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
-    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    return n;
+    return allowlist_filter_build(f, SELF_FILTER_CAP, EXITHOOK_ARCH, nrs, n,
+                                  SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
 #endif
 }
 
@@ -206,11 +201,15 @@ int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_ag
     snprintf(what, whatlen, "capabilities dropped; no seccomp filter in a sanitizer build");
     return 0;
 #endif
+#ifndef EXITHOOK_ARCH
+    snprintf(what, whatlen, "capabilities dropped; no seccomp filter on this architecture");
+    return 0;
+#endif
     struct sock_filter f[SELF_FILTER_CAP];
     struct sock_fprog prog = {.len = (unsigned short)self_filter_build(f, p->core_dump), .filter = f};
     if (!prog.len) {
-        snprintf(what, whatlen, "capabilities dropped; no seccomp filter on this architecture");
-        return 0;
+        snprintf(what, whatlen, "building the seccomp allowlist");
+        return -E2BIG;
     }
     /* TSYNC: every thread (the stderr relay too); a positive return names
      * a thread that could not be synchronized. */

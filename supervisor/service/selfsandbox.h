@@ -22,6 +22,7 @@ int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_ag
 
 /* The allowlist as a fixed BPF program (with ptrace when core is set),
  * built without libseccomp: no probing of the kernel at start. Writes at
- * most SELF_FILTER_CAP instructions; returns how many. Pure. */
+ * most SELF_FILTER_CAP instructions; returns how many, 0 on an
+ * architecture whose syscall numbers are not known here. Pure. */
 #define SELF_FILTER_CAP 160
 size_t self_filter_build(struct sock_filter *f, bool core);
