@@ -5,32 +5,52 @@
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/capability.h>
+#include <strings.h>
+#include <linux/capability.h>
 
 #include "passwd.h"
+#include "util.h"
+
+/* The kernel's names, as capabilities(7) spells them after "cap_". A
+ * table and not libcap: linking libcap runs its constructor at every start
+ * (six prctl probing the kernel's last capability) for two lookups. */
+static const char *const cap_names[] = {
+    [CAP_CHOWN] = "chown", [CAP_DAC_OVERRIDE] = "dac_override", [CAP_DAC_READ_SEARCH] = "dac_read_search",
+    [CAP_FOWNER] = "fowner", [CAP_FSETID] = "fsetid", [CAP_KILL] = "kill", [CAP_SETGID] = "setgid",
+    [CAP_SETUID] = "setuid", [CAP_SETPCAP] = "setpcap", [CAP_LINUX_IMMUTABLE] = "linux_immutable",
+    [CAP_NET_BIND_SERVICE] = "net_bind_service", [CAP_NET_BROADCAST] = "net_broadcast",
+    [CAP_NET_ADMIN] = "net_admin", [CAP_NET_RAW] = "net_raw", [CAP_IPC_LOCK] = "ipc_lock",
+    [CAP_IPC_OWNER] = "ipc_owner", [CAP_SYS_MODULE] = "sys_module", [CAP_SYS_RAWIO] = "sys_rawio",
+    [CAP_SYS_CHROOT] = "sys_chroot", [CAP_SYS_PTRACE] = "sys_ptrace", [CAP_SYS_PACCT] = "sys_pacct",
+    [CAP_SYS_ADMIN] = "sys_admin", [CAP_SYS_BOOT] = "sys_boot", [CAP_SYS_NICE] = "sys_nice",
+    [CAP_SYS_RESOURCE] = "sys_resource", [CAP_SYS_TIME] = "sys_time", [CAP_SYS_TTY_CONFIG] = "sys_tty_config",
+    [CAP_MKNOD] = "mknod", [CAP_LEASE] = "lease", [CAP_AUDIT_WRITE] = "audit_write",
+    [CAP_AUDIT_CONTROL] = "audit_control", [CAP_SETFCAP] = "setfcap", [CAP_MAC_OVERRIDE] = "mac_override",
+    [CAP_MAC_ADMIN] = "mac_admin", [CAP_SYSLOG] = "syslog", [CAP_WAKE_ALARM] = "wake_alarm",
+    [CAP_BLOCK_SUSPEND] = "block_suspend", [CAP_AUDIT_READ] = "audit_read", [38] = "perfmon", [39] = "bpf",
+    [40] = "checkpoint_restore",
+};
 
 bool sandbox_capability_known(const char *name, int *cap)
 {
-    cap_value_t v;
-    /* libcap takes "cap_net_bind_service"; accept CAP_NET_BIND_SERVICE too. */
-    char lower[64];
-    size_t n = strlen(name);
-    if (n >= sizeof lower)
+    /* "cap_net_bind_service" and CAP_NET_BIND_SERVICE alike. */
+    if (strncasecmp(name, "cap_", 4) != 0)
         return false;
-    for (size_t i = 0; i <= n; i++)
-        lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-    if (strncmp(lower, "cap_", 4) != 0 || cap_from_name(lower, &v) != 0 || v < 0 || v > 63)
-        return false;
-    if (cap)
-        *cap = v;
-    return true;
+    for (size_t i = 0; i < ARRAY_SIZE(cap_names); i++)
+        if (cap_names[i] && strcasecmp(name + 4, cap_names[i]) == 0) {
+            if (cap)
+                *cap = (int)i;
+            return true;
+        }
+    return false;
 }
 
 void sandbox_capability_name(int cap, char *buf, size_t len)
 {
-    char *name = cap_to_name((cap_value_t)cap);
-    snprintf(buf, len, "%s", name ? name : "?");
-    cap_free(name);
+    if (cap >= 0 && (size_t)cap < ARRAY_SIZE(cap_names) && cap_names[cap])
+        snprintf(buf, len, "CAP_%s", cap_names[cap]);
+    else
+        snprintf(buf, len, "%d", cap);
     for (char *c = buf; *c; c++)
         *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
 }
