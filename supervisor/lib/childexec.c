@@ -29,9 +29,11 @@ void close_fds_from(int from, int keep)
             close(fd);
 }
 
-/* The signals whose disposition is not the default: ignored ones survive
- * execve, caught ones (crashbox's fault handlers) would run in the child
- * until execve. Bit s-1 for signal s; every signal until noted. */
+/* The signals whose disposition execve would not reset: the ignored ones.
+ * Caught ones go back to the default at execve; until then a fault signal
+ * someone kill()s the child with reaches crashbox's handler in it, which
+ * passes it to crashbox, which forwards it to the child: the same end.
+ * Bit s-1 for signal s; every signal until noted. */
 static uint64_t not_default = ~0ULL;
 
 static bool status_mask(const char *status, const char *key, uint64_t *out)
@@ -50,21 +52,12 @@ static bool status_mask(const char *status, const char *key, uint64_t *out)
     return true;
 }
 
-void signals_note_dispositions(void)
+void signals_note_dispositions(const char *status)
 {
     /* One read of /proc instead of a sigaction per signal in every child. */
-    char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return;
-    buf[n] = '\0';
-    uint64_t ign, cgt;
-    if (status_mask(buf, "\nSigIgn:", &ign) && status_mask(buf, "\nSigCgt:", &cgt))
-        not_default = ign | cgt;
+    uint64_t ign;
+    if (status_mask(status, "\nSigIgn:", &ign))
+        not_default = ign;
 }
 
 void signals_reset_for_exec(void)

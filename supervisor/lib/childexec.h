@@ -8,7 +8,7 @@ void close_fds_from(int from, int keep);
 /* Resets signal mask and all dispositions to their defaults: what a
  * freshly exec'd program expects to inherit. Async-signal-safe. */
 void signals_reset_for_exec(void);
-/* Notes which dispositions signals_reset_for_exec must reset (those not
- * the default now), so that it resets only those. Call in the parent once
- * its own handlers are set; until then it resets every signal. */
-void signals_note_dispositions(void);
+/* Notes which dispositions signals_reset_for_exec must reset (the ignored
+ * ones), from the text of the parent's /proc/self/status, so that it resets
+ * only those. Until then it resets every signal. */
+void signals_note_dispositions(const char *status);

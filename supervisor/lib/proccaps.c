@@ -32,6 +32,11 @@ static int status_hex(const char *buf, size_t len, const char *field, uint64_t *
     return -EINVAL;
 }
 
+int proc_status_bounding(const char *buf, size_t len, uint64_t *bnd)
+{
+    return status_hex(buf, len, "CapBnd", bnd);
+}
+
 int proc_status_caps(const char *buf, size_t len, uint64_t *caps)
 {
     uint64_t bnd, prm;

@@ -10,3 +10,6 @@
  * root process's permitted set after exec is its bounding set). 0, or
  * -EINVAL when either field is missing or malformed. */
 int proc_status_caps(const char *buf, size_t len, uint64_t *caps);
+
+/* CapBnd alone: 0, or -EINVAL when it is missing or malformed. */
+int proc_status_bounding(const char *buf, size_t len, uint64_t *bnd);

@@ -7,13 +7,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int caps_drop_bounding(uint64_t keep, bool may_lack_setpcap)
+int caps_drop_bounding(uint64_t keep, uint64_t held, bool may_lack_setpcap)
 {
-    /* One prctl a capability (the kernel has no call for the whole set).
-     * Capabilities are numbered without holes: the first this kernel does
-     * not know (EINVAL) ends the set, which spares some 23 calls. */
+    /* One prctl a capability (the kernel has no call for the whole set),
+     * each a new set of credentials: only those still held. Capabilities
+     * are numbered without holes: the first this kernel does not know
+     * (EINVAL) ends the set, which spares some 23 calls. */
     for (int c = 0; c <= 63; c++) {
-        if (keep & (1ULL << c))
+        if (keep & (1ULL << c) || !(held & (1ULL << c)))
             continue;
         if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == 0 || (may_lack_setpcap && errno == EPERM))
             continue;

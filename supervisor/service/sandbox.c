@@ -88,7 +88,7 @@ int sandbox_apply(const struct sandbox *sb, int *step)
     if (sb->set_caps) {
         /* 1. The bounding set: what no exec can ever regain. */
         STEP(SANDBOX_STEP_BOUNDING);
-        int r = caps_drop_bounding(sb->keep_caps, false);
+        int r = caps_drop_bounding(sb->keep_caps, ~0ULL, false);
         if (r < 0)
             return r;
         /* 2. Keep permitted capabilities across the uid change. */

@@ -144,10 +144,10 @@ static uint64_t caps_to_reach(pid_t service)
 
 /* Crashbox may lack CAP_SETPCAP (an unprivileged run): it keeps what it
  * cannot drop from the bounding set, and narrows what it holds. */
-static int drop_capabilities(uint64_t keep, pid_t service)
+static int drop_capabilities(uint64_t keep, uint64_t bounding, pid_t service)
 {
     keep |= caps_to_reach(service);
-    int r = caps_drop_bounding(keep, true);
+    int r = caps_drop_bounding(keep, bounding, true);
     return r < 0 ? r : caps_set(keep, true);
 }
 
@@ -178,7 +178,8 @@ size_t self_filter_build(struct sock_filter *f, bool core)
 #endif
 }
 
-int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_again, char *what, size_t whatlen)
+int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_again, uint64_t bounding, char *what,
+                      size_t whatlen)
 {
     /* Signals to a service of another uid, /proc/PID of another uid, bundle
      * files' group and mode, and oom_score_adj. */
@@ -187,7 +188,7 @@ int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_ag
                     1ULL << CAP_SYS_RESOURCE;
     if (will_spawn_again) /* the next service start applies the sandbox again */
         keep |= 1ULL << CAP_SETUID | 1ULL << CAP_SETGID | 1ULL << CAP_SETPCAP;
-    int r = drop_capabilities(keep, service);
+    int r = drop_capabilities(keep, bounding, service);
     if (r < 0) {
         snprintf(what, whatlen, "dropping capabilities");
         return r;

@@ -10,15 +10,18 @@
 #include <linux/filter.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "policy.h"
 
 /* service: the service's pid, whose capabilities may have to be kept.
  * will_spawn_again: restarts or hooks may still start processes, which
- * would inherit the filter and need the set-id capabilities. Returns 0 or
+ * would inherit the filter and need the set-id capabilities. bounding:
+ * crashbox's bounding set as last read (~0 when not known). Returns 0 or
  * -errno; a failure leaves crashbox as it was. */
-int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_again, char *what, size_t whatlen);
+int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_again, uint64_t bounding, char *what,
+                       size_t whatlen);
 
 /* The allowlist as a fixed BPF program (with ptrace when core is set),
  * built without libseccomp: no probing of the kernel at start. Writes at

@@ -111,11 +111,6 @@ int spawn_service(const struct spawn_request *req, struct spawn_result *res)
         close(errpipe[1]);
         return r;
     }
-    static bool noted;
-    if (!noted) {
-        signals_note_dispositions();
-        noted = true;
-    }
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "childexec.h"
 #include "exithook.h"
 #include "exitstatus.h"
 #include "goparse.h"
@@ -27,6 +28,7 @@
 #include "metrics.h"
 #include "oomprotect.h"
 #include "preoom.h"
+#include "proccaps.h"
 #include "recovery.h"
 #include "sandbox.h"
 #include "selfsandbox.h"
@@ -425,12 +427,12 @@ static int start_failure(const struct service_run *run, const struct spawn_resul
 }
 
 /* Once the service runs, crashbox narrows itself to what supervising needs. */
-static void confine_self(const struct policy *pol, pid_t service)
+static void confine_self(const struct policy *pol, pid_t service, uint64_t bounding)
 {
     char what[160];
     /* Restarts, hooks and the shipper start processes: they must not inherit a filter. */
     bool spawns = pol->restart_mode != RESTART_NEVER || pol->on_crash.n || pol->ship_to;
-    int r = self_sandbox_apply(pol, service, spawns, what, sizeof what);
+    int r = self_sandbox_apply(pol, service, spawns, bounding, what, sizeof what);
     if (r < 0)
         log_warn("cannot sandbox crashbox itself: %s: %s", what, strerror(-r));
     else
@@ -444,6 +446,7 @@ struct run_ctx {
     const struct sandbox *sb;
     const char *oom_adj; /* the service's oom_score_adj when crashbox changed its own, else NULL */
     int oom_errno;       /* why crashbox could not change it, or 0 */
+    uint64_t bounding;   /* crashbox's bounding set at start (~0: not known) */
     struct writers *writers;
     struct metrics *metrics;
 };
@@ -592,7 +595,7 @@ static int run_once(const struct run_ctx *x, unsigned restarts, enum crash_kind 
     if (r < 0)
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
     if (pol->self_sandbox && restarts == 0)
-        confine_self(pol, pid);
+        confine_self(pol, pid, x->bounding);
     /* Start-up is over (policy, filters, environment): the heap it freed
      * goes back, not held for the life of the container. */
     (void)malloc_trim(0);
@@ -660,6 +663,19 @@ int supervise(const struct service_run *run)
             log_warn("cannot build the exit hook's seccomp filter: %s; capture will be post-mortem",
                      strerror(-r));
     }
+    /* One read of crashbox's own status at start, after its signal handlers
+     * are set: the dispositions each child resets, the capabilities there
+     * are to drop from the bounding set. */
+    uint64_t bounding = ~0ULL;
+    {
+        _cleanup_free_ char *st = NULL;
+        size_t stlen;
+        if (read_file_at(AT_FDCWD, "/proc/self/status", 1 << 20, &st, &stlen) == 0) {
+            signals_note_dispositions(st);
+            if (proc_status_bounding(st, stlen, &bounding) < 0)
+                bounding = ~0ULL;
+        }
+    }
     /* Restart times inside the window, for the start limit. */
     long long starts[64];
     size_t nstarts = 0;
@@ -667,7 +683,7 @@ int supervise(const struct service_run *run)
     struct writers writers = {0};
     struct metrics metrics = {0};
     const struct run_ctx ctx = {.run = run, .hook = &hook, .sb = &sb, .oom_adj = protected_self ? orig_adj : NULL,
-                                .oom_errno = -oom_r,
+                                .oom_errno = -oom_r, .bounding = bounding,
                                 .writers = &writers, .metrics = &metrics};
     int code;
     for (;;) {
