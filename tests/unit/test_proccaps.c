@@ -42,3 +42,12 @@ Test(proccaps, missing_or_malformed_fields)
     /* Only len bytes are read: a cut buffer has no CapBnd. */
     cr_assert_eq(proc_status_caps(docker_root, strstr(docker_root, "CapBnd") - docker_root, &caps), -EINVAL);
 }
+
+Test(proccaps, the_bounding_set_alone)
+{
+    uint64_t bnd = 0;
+    cr_assert_eq(proc_status_bounding(docker_root, strlen(docker_root), &bnd), 0);
+    cr_assert_eq(bnd, 0xa80425fbULL);
+    const char *none = "CapPrm:\t000001ffffffffff\nXCapBnd:\t0\n";
+    cr_assert_eq(proc_status_bounding(none, strlen(none), &bnd), -EINVAL);
+}
