@@ -15,7 +15,10 @@
 
 #include "util.h"
 
-enum { SPAWN_STAGE_EXEC = 1, SPAWN_STAGE_SANDBOX = 2 };
+/* What the child reports on its socket, {stage, errno, step}: the exit
+ * hook's listener (attached) or why there is none, and why it stopped
+ * before running the command. Its end closing at execve says it runs. */
+enum { SPAWN_STAGE_EXEC = 1, SPAWN_STAGE_SANDBOX = 2, SPAWN_STAGE_HOOK = 3 };
 
 /* LISTEN_PID=<pid>, with no library call: it runs in the forked child. */
 static void format_listen_pid(char *buf, pid_t pid)
@@ -35,8 +38,7 @@ static void format_listen_pid(char *buf, pid_t pid)
 }
 
 /* Runs in the child: only async-signal-safe calls. Never returns. */
-static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent, int err_fd,
-                                  int hook_sock)
+static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent, int report)
 {
     int err;
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
@@ -72,18 +74,24 @@ static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent,
     err = sandbox_apply(req->sandbox, &step);
     if (err < 0) {
         int msg[3] = {SPAWN_STAGE_SANDBOX, -err, step};
-        (void)write(err_fd, msg, sizeof msg);
+        (void)write(report, msg, sizeof msg);
         _exit(127);
     }
-    /* The errno is the one install returns: reporting it to a listener
-     * socket that is not there (-1) would leave EBADF in errno. */
-    err = req->exit_hook ? exithook_install(req->exit_hook, hook_sock) : 0;
+    int listener = -1;
+    err = req->exit_hook ? exithook_install(req->exit_hook, &listener) : 0;
     if (err < 0 && (!req->exit_hook->listener || req->exit_hook->denies)) {
         /* A deny list that cannot be installed is a sandbox failure too,
          * with or without the exit hook in the same filter. */
         int msg[3] = {SPAWN_STAGE_SANDBOX, -err, SANDBOX_STEP_SECCOMP};
-        (void)write(err_fd, msg, sizeof msg);
+        (void)write(report, msg, sizeof msg);
         _exit(127);
+    }
+    if (req->exit_hook && req->exit_hook->listener) {
+        /* Without a listener the service runs on, its capture post-mortem. */
+        int msg[3] = {SPAWN_STAGE_HOOK, -err, 0};
+        (void)exithook_send(report, msg, sizeof msg, listener);
+        if (listener >= 0)
+            close(listener);
     }
     /* No fd is closed here: crashbox's own are all close-on-exec, and what
      * crashbox inherited (a caller's fd 3, socket activation's listeners)
@@ -93,7 +101,7 @@ fail:
     err = errno;
     {
         int msg[3] = {SPAWN_STAGE_EXEC, err, 0};
-        (void)write(err_fd, msg, sizeof msg);
+        (void)write(report, msg, sizeof msg);
     }
     _exit(127);
 }
@@ -101,51 +109,46 @@ fail:
 int spawn_service(const struct spawn_request *req, struct spawn_result *res)
 {
     *res = (struct spawn_result){.pid = -1, .notify_fd = -1};
-    int errpipe[2], hook[2] = {-1, -1};
-    if (pipe2(errpipe, O_CLOEXEC) < 0)
+    /* One channel for the listener and the failures: a packet socket keeps
+     * each report whole, passes the listener, and ends at the execve. */
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
-    bool want_fd = req->exit_hook && req->exit_hook->listener;
-    if (want_fd && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, hook) < 0) {
-        int r = -errno;
-        close(errpipe[0]);
-        close(errpipe[1]);
-        return r;
-    }
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int r = -errno;
-        close(errpipe[0]);
-        close(errpipe[1]);
-        closep(&hook[0]);
-        closep(&hook[1]);
+        close(sv[0]);
+        close(sv[1]);
         return r;
     }
     if (pid == 0) {
-        close(errpipe[0]);
-        closep(&hook[0]);
-        child_exec(req, parent, errpipe[1], hook[1]);
+        close(sv[0]);
+        child_exec(req, parent, sv[1]);
     }
-    close(errpipe[1]);
-    closep(&hook[1]);
+    close(sv[1]);
     res->pid = pid;
     /* Both sides set the group, so neither a signal nor tcsetpgrp races it. */
     (void)setpgid(pid, pid);
     int msg[3] = {0, 0, 0};
     ssize_t n;
-    do
-        n = read(errpipe[0], msg, sizeof msg);
-    while (n < 0 && errno == EINTR);
-    close(errpipe[0]);
-    /* The child sent its listener (or why not) before execve. */
-    if (want_fd) {
-        int fd = exithook_receive(hook[0]);
+    for (;;) {
+        int fd;
+        n = exithook_receive(sv[0], msg, sizeof msg, &fd);
+        if (n == (ssize_t)sizeof msg && msg[0] == SPAWN_STAGE_HOOK) {
+            if (fd >= 0)
+                res->notify_fd = fd;
+            else
+                res->hook_errno = msg[1] ? msg[1] : EIO;
+            continue;
+        }
         if (fd >= 0)
-            res->notify_fd = fd;
-        else
-            res->hook_errno = -fd;
-        close(hook[0]);
+            close(fd);
+        break; /* the end of the socket (execve), or why the command did not run */
     }
+    close(sv[0]);
+    if (req->exit_hook && req->exit_hook->listener && res->notify_fd < 0 && !res->hook_errno)
+        res->hook_errno = ENOMSG;
     if (n == (ssize_t)sizeof msg) {
         if (msg[0] == SPAWN_STAGE_SANDBOX) {
             res->sandbox_errno = msg[1] ? msg[1] : EIO;

@@ -154,65 +154,55 @@ void exithook_prog_free(struct exithook_prog *prog)
     *prog = (struct exithook_prog){0};
 }
 
-static int send_result(int sock, int fd, int err)
+int exithook_send(int sock, const void *buf, size_t len, int listener)
 {
     char cbuf[CMSG_SPACE(sizeof(int))];
     memset(cbuf, 0, sizeof cbuf);
-    struct iovec iov = {.iov_base = &err, .iov_len = sizeof err};
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (fd >= 0) {
+    if (listener >= 0) {
         msg.msg_control = cbuf;
         msg.msg_controllen = sizeof cbuf;
         struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
         cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+        memcpy(CMSG_DATA(cm), &listener, sizeof listener);
     }
     return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
-int exithook_install(const struct exithook_prog *prog, int sock)
+int exithook_install(const struct exithook_prog *prog, int *listener)
 {
+    *listener = -1;
     struct sock_fprog fprog = {.len = prog->len, .filter = prog->filter};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-        int e = errno;
-        send_result(sock, -1, e);
-        return -e;
-    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -errno;
     long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                       prog->listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &fprog);
-    if (fd < 0) {
-        int e = errno;
-        send_result(sock, -1, e);
-        return -e;
-    }
-    if (!prog->listener)
-        return 0;
-    int r = send_result(sock, (int)fd, 0);
-    close((int)fd);
-    return r;
+    if (fd < 0)
+        return -errno;
+    if (prog->listener)
+        *listener = (int)fd;
+    return 0;
 }
 
-int exithook_receive(int sock)
+ssize_t exithook_receive(int sock, void *buf, size_t len, int *listener)
 {
-    int err = 0;
+    *listener = -1;
     char cbuf[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {.iov_base = &err, .iov_len = sizeof err};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                         .msg_controllen = sizeof cbuf};
-    ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    ssize_t n;
+    do
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
     if (n < 0)
-        return errno == EAGAIN ? -ENOMSG : -errno;
-    if (n != (ssize_t)sizeof err)
-        return -EPROTO;
+        return -errno;
     struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-        int fd;
-        memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-        return fd;
-    }
-    return err ? -err : -EPROTO;
+    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+        memcpy(listener, CMSG_DATA(cm), sizeof *listener);
+    return n;
 }
 
 enum exithook_event exithook_classify(const struct exithook_call *c, pid_t service,

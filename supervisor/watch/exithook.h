@@ -49,14 +49,19 @@ int exithook_compile(struct exithook_prog *prog, bool notify, const struct strli
 size_t exithook_filter_build(struct sock_filter *f, const int *clean, size_t nclean);
 void exithook_prog_free(struct exithook_prog *prog);
 
-/* In the child, before execve: no_new_privs, install the filter (with a new
- * listener when it has notify rules, sent over sock with SCM_RIGHTS; on
- * failure the errno is sent instead). Async-signal-safe. Returns 0 or -errno. */
-int exithook_install(const struct exithook_prog *prog, int sock);
+/* In the child, before execve: no_new_privs, install the filter, with a new
+ * listener when it has notify rules (*listener, else -1).
+ * Async-signal-safe. Returns 0 or -errno. */
+int exithook_install(const struct exithook_prog *prog, int *listener);
 
-/* In crashbox: takes the listener the child sent. Returns the fd, or
- * -errno the child reported (the service then runs without the hook). */
-int exithook_receive(int sock);
+/* The hand-over of the listener to crashbox: a message (buf, len) sent on
+ * sock with the listener (when >= 0) attached. Async-signal-safe. Returns
+ * 0 or -errno. */
+int exithook_send(int sock, const void *buf, size_t len, int listener);
+/* In crashbox: waits for the next message on sock, and takes the listener
+ * attached to it (close-on-exec) into *listener, else -1. Returns the
+ * message's length (0: the other end is closed) or -errno. */
+ssize_t exithook_receive(int sock, void *buf, size_t len, int *listener);
 
 /* What a notification asks about. */
 enum exithook_event {

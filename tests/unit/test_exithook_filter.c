@@ -24,19 +24,17 @@ static pid_t child_under_filter(void (*what)(void), int *listener)
     pid_t pid = fork();
     if (pid == 0) {
         close(sv[0]);
-        if (exithook_install(&p, sv[1]) < 0)
+        int fd, err = exithook_install(&p, &fd);
+        if (err < 0 || exithook_send(sv[1], &err, sizeof err, fd) < 0)
             _exit(99);
+        close(fd);
         what();
         _exit(98);
     }
     close(sv[1]);
-    *listener = -1;
-    for (int i = 0; i < 200 && *listener < 0; i++) {
-        *listener = exithook_receive(sv[0]);
-        if (*listener == -ENOMSG)
-            usleep(10000);
-    }
-    cr_assert_geq(*listener, 0, "no listener: %d", *listener);
+    int err = -1;
+    cr_assert_eq(exithook_receive(sv[0], &err, sizeof err, listener), (ssize_t)sizeof err);
+    cr_assert_geq(*listener, 0, "no listener: %d", err);
     close(sv[0]);
     exithook_prog_free(&p);
     return pid;
