@@ -2,7 +2,9 @@
 #include "spawn.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -37,13 +39,23 @@ static void format_listen_pid(char *buf, pid_t pid)
     buf[at] = '\0';
 }
 
-/* Runs in the child: only async-signal-safe calls. Never returns. */
+/* The child's end when the command did not run: exit, not exit_group,
+ * which the exit hook traps: crashbox, waiting for this child to exec or
+ * end, could not answer. */
+static _noreturn_ void child_exit(int code)
+{
+    for (;;)
+        syscall(SYS_exit, code);
+}
+
+/* Runs in the child: only async-signal-safe calls, and (sharing crashbox's
+ * memory until execve) none that changes crashbox's state. Never returns. */
 static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent, int report)
 {
     int err;
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
         /* The supervisor is already gone: do not start an orphan. */
-        _exit(EXIT_FAILURE);
+        child_exit(EXIT_FAILURE);
     }
     if (setpgid(0, 0) < 0)
         goto fail;
@@ -75,7 +87,7 @@ static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent,
     if (err < 0) {
         int msg[3] = {SPAWN_STAGE_SANDBOX, -err, step};
         (void)write(report, msg, sizeof msg);
-        _exit(127);
+        child_exit(127);
     }
     int listener = -1;
     err = req->exit_hook ? exithook_install(req->exit_hook, &listener) : 0;
@@ -84,7 +96,7 @@ static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent,
          * with or without the exit hook in the same filter. */
         int msg[3] = {SPAWN_STAGE_SANDBOX, -err, SANDBOX_STEP_SECCOMP};
         (void)write(report, msg, sizeof msg);
-        _exit(127);
+        child_exit(127);
     }
     if (req->exit_hook && req->exit_hook->listener) {
         /* Without a listener the service runs on, its capture post-mortem. */
@@ -103,7 +115,60 @@ fail:
         int msg[3] = {SPAWN_STAGE_EXEC, err, 0};
         (void)write(report, msg, sizeof msg);
     }
-    _exit(127);
+    child_exit(127);
+}
+
+struct child_args {
+    const struct spawn_request *req;
+    pid_t parent;
+    int report;
+};
+
+static int child_main(void *arg)
+{
+    const struct child_args *a = arg;
+    child_exec(a->req, a->parent, a->report);
+}
+
+/* The child, as posix_spawn starts one: in crashbox's memory, crashbox
+ * waiting until its execve (CLONE_VM | CLONE_VFORK). A fork would copy the
+ * page tables and mark every page crashbox wrote copy-on-write, each of
+ * them a fault at crashbox's next write (0.1 to 0.2 ms a start, measured).
+ * Forked instead: a child that changes its ids, as glibc's set*id calls
+ * signal every thread of the process they run in, which a child sharing
+ * crashbox's memory would take for its own; and under ASan, which would
+ * keep the child's stack poisoning. */
+static pid_t start_child(const struct spawn_request *req, pid_t parent, int report)
+{
+    bool shared = !(req->sandbox && (req->sandbox->set_ids || req->sandbox->set_groups));
+#if defined(__SANITIZE_ADDRESS__)
+    shared = false;
+#endif
+    if (!shared) {
+        pid_t pid = fork();
+        if (pid == 0)
+            child_exec(req, parent, report);
+        /* Both sides set the group, so neither a signal nor tcsetpgrp
+         * races it (a child sharing crashbox's memory set it before
+         * crashbox goes on). */
+        if (pid > 0)
+            (void)setpgid(pid, pid);
+        return pid;
+    }
+    /* Its own stack: execvpe may copy argv onto it (a script). */
+    size_t argc = 0;
+    while (req->argv[argc])
+        argc++;
+    size_t size = ((argc + 8) * sizeof(char *) + (64 << 10) + 4095) & ~(size_t)4095;
+    void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        return -1;
+    struct child_args a = {.req = req, .parent = parent, .report = report};
+    pid_t pid = clone(child_main, (char *)stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+    int saved = errno;
+    munmap(stack, size);
+    errno = saved;
+    return pid;
 }
 
 int spawn_service(const struct spawn_request *req, struct spawn_result *res)
@@ -115,21 +180,15 @@ int spawn_service(const struct spawn_request *req, struct spawn_result *res)
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
     pid_t parent = getpid();
-    pid_t pid = fork();
+    pid_t pid = start_child(req, parent, sv[1]);
     if (pid < 0) {
         int r = -errno;
         close(sv[0]);
         close(sv[1]);
         return r;
     }
-    if (pid == 0) {
-        close(sv[0]);
-        child_exec(req, parent, sv[1]);
-    }
     close(sv[1]);
     res->pid = pid;
-    /* Both sides set the group, so neither a signal nor tcsetpgrp races it. */
-    (void)setpgid(pid, pid);
     int msg[3] = {0, 0, 0};
     ssize_t n;
     for (;;) {
