@@ -228,6 +228,10 @@ static void run_until_exit(struct supervisor *s, int sfd)
         if (p[2].revents & POLLIN) {
             capture_on_notify(s->capture);
             p[2].fd = s->capture->notify_fd; /* -1 once the hook was let go */
+        } else if (p[2].revents & POLLHUP) {
+            /* Every process under the filter has ended: nothing more can
+             * come, and the hang-up would wake each poll until SIGCHLD is read. */
+            p[2].fd = -1;
         }
         for (size_t i = 0; i < nm; i++)
             if (p[3 + i].revents)
