@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,8 +61,12 @@ static void usage(FILE *f)
  * service's stdin or our own log channel. */
 static int ensure_std_fds(void)
 {
+    /* One poll says which are closed (POLLNVAL), where a fcntl each would. */
+    struct pollfd p[3] = {{.fd = 0}, {.fd = 1}, {.fd = 2}};
+    if (poll(p, 3, 0) < 0)
+        return -errno;
     for (int fd = 0; fd <= 2; fd++) {
-        if (fcntl(fd, F_GETFD) >= 0)
+        if (!(p[fd].revents & POLLNVAL))
             continue;
         int n = open("/dev/null", O_RDWR);
         if (n < 0)

@@ -95,6 +95,15 @@ def test_child_gets_clean_mask_fds_cwd_and_own_group(tmp):
     assert out["pid"] == out["pgrp"], "the service leads its own process group"
 
 
+def test_closed_std_fds_become_dev_null_not_crashbox_pipes(tmp):
+    # Started with 0 and 1 closed: each becomes /dev/null before crashbox
+    # opens anything, so neither its pipes nor the service's stdin land there.
+    py = "import os, sys; sys.stderr.write(os.readlink('/proc/self/fd/0') + ' ' + os.readlink('/proc/self/fd/1'))"
+    r = subprocess.run(["sh", "-c", f'exec {CRASHBOX} -- python3 -c "{py}" <&- >&-'], capture_output=True, timeout=30)
+    assert r.returncode == 0, r
+    assert r.stderr.split() == [b"/dev/null", b"/dev/null"], r.stderr
+
+
 def test_without_the_go_shim_the_child_has_only_0_1_2(tmp):
     # The default: an init hands out no fds (tini and dumb-init give none).
     r = run([HELPER, "info"])
