@@ -188,24 +188,27 @@ int self_sandbox_apply(const struct policy *p, pid_t service, bool will_spawn_ag
                     1ULL << CAP_SYS_RESOURCE;
     if (will_spawn_again) /* the next service start applies the sandbox again */
         keep |= 1ULL << CAP_SETUID | 1ULL << CAP_SETGID | 1ULL << CAP_SETPCAP;
-    int r = drop_capabilities(keep, bounding, service);
+    const char *no_filter = will_spawn_again ? "as another process will be started" : NULL;
+#if defined(__SANITIZE_ADDRESS__)
+    /* LeakSanitizer stops the world with ptrace at exit: no filter there. */
+    no_filter = no_filter ? no_filter : "in a sanitizer build";
+#endif
+#ifndef EXITHOOK_ARCH
+    no_filter = no_filter ? no_filter : "on this architecture";
+#endif
+    /* The bounding set limits what an execve can give. Under the filter
+     * there is no execve, and no_new_privs (set with it) already keeps one
+     * to what crashbox holds: the drop, a prctl and a new set of
+     * credentials a capability (34 as root), is for when there is none. */
+    int r = drop_capabilities(keep, no_filter ? bounding : 0, service);
     if (r < 0) {
         snprintf(what, whatlen, "dropping capabilities");
         return r;
     }
-    if (will_spawn_again) {
-        snprintf(what, whatlen, "capabilities dropped; no seccomp filter, as another process will be started");
+    if (no_filter) {
+        snprintf(what, whatlen, "capabilities dropped; no seccomp filter %s", no_filter);
         return 0;
     }
-#if defined(__SANITIZE_ADDRESS__)
-    /* LeakSanitizer stops the world with ptrace at exit: no filter there. */
-    snprintf(what, whatlen, "capabilities dropped; no seccomp filter in a sanitizer build");
-    return 0;
-#endif
-#ifndef EXITHOOK_ARCH
-    snprintf(what, whatlen, "capabilities dropped; no seccomp filter on this architecture");
-    return 0;
-#endif
     struct sock_filter f[SELF_FILTER_CAP];
     struct sock_fprog prog = {.len = (unsigned short)self_filter_build(f, p->core_dump), .filter = f};
     if (!prog.len) {

@@ -135,7 +135,7 @@ def crashbox_status_while_running(tmp, policy_text, settled="true"):
     # so the service may run first: it waits (at most 5 s) until the status
     # shows what `settled` (a shell test on $st) looks for.
     script = ("for i in $(seq 250); do st=$(cat /proc/$PPID/status); " + settled + " && break; sleep 0.02; done; "
-              "grep -E '^(Seccomp|CapBnd|CapEff):' /proc/$PPID/status")
+              "grep -E '^(Seccomp|CapBnd|CapEff|NoNewPrivs):' /proc/$PPID/status")
     r = subprocess.run([CRASHBOX, "-p", pol, "--", "sh", "-c", script],
                        capture_output=True, timeout=30)
     return dict((k, v.strip()) for k, v in (l.split(":", 1) for l in r.stdout.decode().splitlines()))
@@ -152,11 +152,21 @@ def test_crashbox_confines_itself_once_the_service_runs(tmp):
     assert not eff & (1 << 21), "CAP_SYS_ADMIN dropped"
     assert not eff & (1 << 7), "CAP_SETUID dropped: no process will be started again"
     assert eff & (1 << 5), "CAP_KILL kept: the service may run as another user"
+    # Under the filter no execve can happen, and no_new_privs keeps one to
+    # what crashbox holds: the bounding set is left as it was.
+    assert st["NoNewPrivs"] == "1", st
+    with open("/proc/self/status") as f:
+        own = [l.split()[1] for l in f if l.startswith("CapBnd:")][0]
+    assert st["CapBnd"] == own, (st, own)
     # With restarts ahead: no filter (the next service would inherit it),
     # and the set-id capabilities stay for its sandbox.
-    st = crashbox_status_while_running(tmp, "[sandbox]\nself_sandbox = yes\n[restart]\nmode = on-crash\n")
+    no_admin = 'eff=$(echo "$st" | sed -n "s/^CapEff:[[:space:]]*//p"); [ $((0x$eff & (1 << 21))) -eq 0 ]'
+    st = crashbox_status_while_running(tmp, "[sandbox]\nself_sandbox = yes\n[restart]\nmode = on-crash\n",
+                                       settled=no_admin)
     assert st["Seccomp"] == "0", st
     assert int(st["CapEff"], 16) & (1 << 7)
+    # Without the filter, what crashbox does not keep leaves the bounding set.
+    assert not int(st["CapBnd"], 16) & (1 << 21), st
     st = crashbox_status_while_running(tmp, "[sandbox]\nself_sandbox = no\n")
     assert st["Seccomp"] == "0" and int(st["CapEff"], 16) & (1 << 21)
 
