@@ -134,13 +134,14 @@ static int child_main(void *arg)
  * waiting until its execve (CLONE_VM | CLONE_VFORK). A fork would copy the
  * page tables and mark every page crashbox wrote copy-on-write, each of
  * them a fault at crashbox's next write (0.1 to 0.2 ms a start, measured).
- * Forked instead: a child that changes its ids, as glibc's set*id calls
- * signal every thread of the process they run in, which a child sharing
- * crashbox's memory would take for its own; and under ASan, which would
+ * Forked instead: a child with a sandbox to apply, as glibc's set*id calls
+ * signal every thread of the process they run in (which a child sharing
+ * crashbox's memory would take for its own) and a change of credentials
+ * may mark the memory it is in not dumpable; and under ASan, which would
  * keep the child's stack poisoning. */
 static pid_t start_child(const struct spawn_request *req, pid_t parent, int report)
 {
-    bool shared = !(req->sandbox && (req->sandbox->set_ids || req->sandbox->set_groups));
+    bool shared = !(req->sandbox && req->sandbox->active);
 #if defined(__SANITIZE_ADDRESS__)
     shared = false;
 #endif
