@@ -208,6 +208,20 @@ static int poll_timeout(long long deadline)
     return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
 }
 
+/* The exit hook's listener in a poll set: a notification is answered (the
+ * fd becomes -1 once the hook is let go). Once every process under the
+ * filter has ended it hangs up: nothing more can come, and the hang-up
+ * would wake each poll until SIGCHLD is read (some 120 times a start). */
+static void on_listener(struct supervisor *s, struct pollfd *p)
+{
+    if (p->revents & POLLIN) {
+        capture_on_notify(s->capture);
+        p->fd = s->capture->notify_fd;
+    } else if (p->revents & POLLHUP) {
+        p->fd = -1;
+    }
+}
+
 /* Phase 1: the service runs. Returns when the main child has exited. */
 static void run_until_exit(struct supervisor *s, int sfd)
 {
@@ -225,14 +239,7 @@ static void run_until_exit(struct supervisor *s, int sfd)
         if (n < 0 && errno != EINTR)
             log_warn("poll: %s", strerror(errno));
         /* The service waits in its last syscall: answer it first. */
-        if (p[2].revents & POLLIN) {
-            capture_on_notify(s->capture);
-            p[2].fd = s->capture->notify_fd; /* -1 once the hook was let go */
-        } else if (p[2].revents & POLLHUP) {
-            /* Every process under the filter has ended: nothing more can
-             * come, and the hang-up would wake each poll until SIGCHLD is read. */
-            p[2].fd = -1;
-        }
+        on_listener(s, &p[2]);
         for (size_t i = 0; i < nm; i++)
             if (p[3 + i].revents)
                 preoom_on_event(s->preoom, p[3 + i].fd);
@@ -273,10 +280,8 @@ static bool wait_for_working(struct supervisor *s, struct pollfd *p, struct left
         return false;
     long long until = now_ms() + (long long)s->policy->descendant_grace_ms;
     while (now_ms() < until && !s->reaped.no_children && descendants_signal("/proc", 0) > 0) {
-        if (poll(p, 2, 50) > 0 && (p[1].revents & POLLIN)) {
-            capture_on_notify(s->capture);
-            p[1].fd = s->capture->notify_fd;
-        }
+        if (poll(p, 2, 50) > 0)
+            on_listener(s, &p[1]);
         reap_children(s->child, &s->reaped);
     }
     return s->reaped.no_children || descendants_signal("/proc", 0) == 0;
@@ -313,10 +318,7 @@ static void end_descendants(struct supervisor *s, int sfd)
         }
         int timeout = killing ? 50 : poll_timeout(kill_at);
         if (poll(p, 2, timeout) > 0) {
-            if (p[1].revents & POLLIN) {
-                capture_on_notify(s->capture); /* descendants' exits: let them go */
-                p[1].fd = s->capture->notify_fd;
-            }
+            on_listener(s, &p[1]); /* descendants' exits: let them go */
             drain_signalfd(s, sfd, PHASE_DESCENDANTS);
             if (s->stop_now)
                 killing = true; /* asked to stop: no more waiting */
