@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "util.h"
 
@@ -38,7 +41,8 @@ static bool has(const char *s, size_t n, const char *p)
 }
 
 /* The first bytes that may start a line judge() cares about: the rest (a
- * timestamp, a level) are passed over without a look at more. */
+ * timestamp, a level) are passed over without a look at more. All lie in
+ * 'S'..'r', the range next_line_start() passes over by. */
 static bool may_matter(char c, bool in_report)
 {
     switch (c) {
@@ -118,6 +122,54 @@ static void judge(struct keep *k)
     }
 }
 
+/* The first line start after a newline in [p, stop) whose first byte may
+ * matter, end itself when that newline is the last byte; NULL if none. */
+static const char *line_start_in(const char *p, const char *stop, const char *end, bool in_report)
+{
+    for (;;) {
+        const char *nl = memchr(p, '\n', (size_t)(stop - p));
+        if (!nl)
+            return NULL;
+        p = nl + 1;
+        if (p == end || may_matter(*p, in_report))
+            return p;
+    }
+}
+
+/* The start of the first line in [p, end] whose first byte may matter (end
+ * itself when the last byte ends a line), or NULL: p is inside a line
+ * already judged. Every byte of a log passes here: where the vector unit
+ * allows, 64 bytes at a time are passed over unless a newline in them is
+ * followed by a byte in 'S'..'r' (the range holding every byte that may
+ * matter), with no branch and no call per line. */
+static const char *next_line_start(const char *p, const char *end, bool in_report)
+{
+#ifdef __SSE2__
+    const __m128i nl = _mm_set1_epi8('\n'), lo = _mm_set1_epi8('S'), width = _mm_set1_epi8('r' - 'S');
+    const __m128i zero = _mm_setzero_si128();
+    for (; end - p > 64; p += 64) { /* 65 bytes: each byte's next is loaded beside it */
+        __m128i hit = zero;
+        uint64_t newlines = 0;
+        for (int i = 0; i < 64; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            __m128i next = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
+            __m128i is_nl = _mm_cmpeq_epi8(v, nl);
+            __m128i in_range = _mm_cmpeq_epi8(_mm_subs_epu8(_mm_sub_epi8(next, lo), width), zero);
+            hit = _mm_or_si128(hit, _mm_and_si128(is_nl, in_range));
+            newlines |= (uint64_t)(unsigned)_mm_movemask_epi8(is_nl) << i;
+        }
+        if (!_mm_movemask_epi8(hit))
+            continue;
+        for (; newlines; newlines &= newlines - 1) {
+            const char *q = p + __builtin_ctzll(newlines) + 1;
+            if (may_matter(*q, in_report))
+                return q;
+        }
+    }
+#endif
+    return line_start_in(p, end, end, in_report);
+}
+
 /* Scans bytes just committed at stream offset `at`: line starts are judged,
  * the report's head filled. */
 static void scan(struct keep *k, const char *p, size_t n, uint64_t at)
@@ -146,10 +198,10 @@ static void scan(struct keep *k, const char *p, size_t n, uint64_t at)
             if (!nl)
                 continue;
         } else {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            if (!nl)
+            const char *next = next_line_start(p, end, k->in_report);
+            if (!next)
                 break;
-            p = nl;
+            p = next - 1; /* its newline */
         }
         p++; /* the newline */
         k->line_len = 0;
