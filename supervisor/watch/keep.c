@@ -136,6 +136,23 @@ static const char *line_start_in(const char *p, const char *stop, const char *en
     }
 }
 
+#ifdef __SSE2__
+static inline __m128i load16(const char *p) { return _mm_loadu_si128((const __m128i *)(const void *)p); }
+
+/* 0xff where p[i] is a newline and p[i + 1] lies in 'S'..'r'. */
+static inline __m128i candidates16(const char *p)
+{
+    __m128i next = _mm_sub_epi8(load16(p + 1), _mm_set1_epi8('S'));
+    __m128i in_range = _mm_cmpeq_epi8(_mm_subs_epu8(next, _mm_set1_epi8('r' - 'S')), _mm_setzero_si128());
+    return _mm_and_si128(_mm_cmpeq_epi8(load16(p), _mm_set1_epi8('\n')), in_range);
+}
+
+static inline uint64_t newlines16(const char *p, int shift)
+{
+    return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(load16(p), _mm_set1_epi8('\n'))) << shift;
+}
+#endif
+
 /* The start of the first line in [p, end] whose first byte may matter (end
  * itself when the last byte ends a line), or NULL: p is inside a line
  * already judged. Every byte of a log passes here: where the vector unit
@@ -145,21 +162,13 @@ static const char *line_start_in(const char *p, const char *stop, const char *en
 static const char *next_line_start(const char *p, const char *end, bool in_report)
 {
 #ifdef __SSE2__
-    const __m128i nl = _mm_set1_epi8('\n'), lo = _mm_set1_epi8('S'), width = _mm_set1_epi8('r' - 'S');
-    const __m128i zero = _mm_setzero_si128();
     for (; end - p > 64; p += 64) { /* 65 bytes: each byte's next is loaded beside it */
-        __m128i hit = zero;
-        uint64_t newlines = 0;
-        for (int i = 0; i < 64; i += 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-            __m128i next = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
-            __m128i is_nl = _mm_cmpeq_epi8(v, nl);
-            __m128i in_range = _mm_cmpeq_epi8(_mm_subs_epu8(_mm_sub_epi8(next, lo), width), zero);
-            hit = _mm_or_si128(hit, _mm_and_si128(is_nl, in_range));
-            newlines |= (uint64_t)(unsigned)_mm_movemask_epi8(is_nl) << i;
-        }
+        __m128i hit = _mm_or_si128(_mm_or_si128(candidates16(p), candidates16(p + 16)),
+                                   _mm_or_si128(candidates16(p + 32), candidates16(p + 48)));
         if (!_mm_movemask_epi8(hit))
             continue;
+        uint64_t newlines = newlines16(p, 0) | newlines16(p + 16, 16) | newlines16(p + 32, 32) |
+                            newlines16(p + 48, 48);
         for (; newlines; newlines &= newlines - 1) {
             const char *q = p + __builtin_ctzll(newlines) + 1;
             if (may_matter(*q, in_report))
