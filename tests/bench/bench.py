@@ -791,7 +791,8 @@ def write_markdown(path):
                 "(syscall_trace_enter, __secure_computing, populate_seccomp_data, the cache look-up), about "
                 "40 ns a call on these VMs against a 170 ns getppid: fastest of 15 rounds, no filter 173 ns, the "
                 "capture filter 214, a one-instruction allow-all filter 219 (the same ratio; make bench "
-                "reports both), a filter the cache cannot skip (one that loads an argument) 230. The 0.98 target cannot be met by any seccomp filter on the cheapest syscall "
+                "reports both), a filter the cache cannot skip (one that loads an argument) 230. The 0.98 "
+                "target cannot be met by any seccomp filter on the cheapest syscall "
                 "here; the capture filter is within 2% of the least a filter costs, and a call that does real "
                 "work pays the same 40 ns, a smaller share.\n")
         f.write("\nThe fleet listing: `crashbox ls s3://` reads the store's listing (1,000 keys a page) and the "
