@@ -84,6 +84,7 @@ struct supervisor {
     bool escalated;
     bool stop_now; /* asked to stop outside the run: end the wait at once */
     struct reap_result reaped;
+    struct relay *relay; /* its thread starts at the service's first bytes */
 };
 
 static void send_to_service(struct supervisor *s, int sig)
@@ -209,7 +210,7 @@ static int poll_timeout(long long deadline)
 /* Phase 1: the service runs. Returns when the main child has exited. */
 static void run_until_exit(struct supervisor *s, int sfd)
 {
-    struct pollfd p[3 + 2 * MEMWATCH_MAX + 4] = {{.fd = sfd, .events = POLLIN},
+    struct pollfd p[3 + 2 * MEMWATCH_MAX + 4 + 2] = {{.fd = sfd, .events = POLLIN},
                                              {.fd = signals_fault_fd(), .events = POLLIN},
                                              {.fd = s->capture->notify_fd, .events = POLLIN}};
     int mfds[2 * MEMWATCH_MAX + 4];
@@ -217,9 +218,19 @@ static void run_until_exit(struct supervisor *s, int sfd)
     size_t nm = preoom_fds(s->preoom, mfds, mev, ARRAY_SIZE(mfds));
     for (size_t i = 0; i < nm; i++)
         p[3 + i] = (struct pollfd){.fd = mfds[i], .events = mev[i]};
+    size_t nr = s->relay ? relay_pollfds(s->relay, p + 3 + nm) : 0;
     /* A child that exited before the loop started sent SIGCHLD already. */
     while (!s->reaped.main_exited) {
-        int n = poll(p, 3 + nm, poll_timeout(s->escalated ? 0 : s->grace_deadline));
+        int n = poll(p, 3 + nm + nr, poll_timeout(s->escalated ? 0 : s->grace_deadline));
+        for (size_t i = 0; n > 0 && i < nr; i++) {
+            struct pollfd *rp = &p[3 + nm + i];
+            if (rp->revents & POLLIN) {
+                relay_wake(s->relay); /* the first bytes: the relay's thread takes its fds */
+                nr = 0;
+            } else if (rp->revents) {
+                rp->fd = -1; /* closed with nothing written: relay_finish() sees to it */
+            }
+        }
         if (n < 0 && errno != EINTR)
             log_warn("poll: %s", strerror(errno));
         /* The service waits in its last syscall: answer it first. */
@@ -597,8 +608,10 @@ static int run_once(const struct run_ctx *x, unsigned restarts, enum crash_kind 
      * goes back, not held for the life of the container. */
     (void)malloc_trim(0);
 
+    s.relay = &relay;
     run_until_exit(&s, run->signal_fd);
     cap.exit_at_ms = now_ms();
+    relay_service_gone(&relay);
     if (s.terminal_fd >= 0)
         (void)tcsetpgrp(s.terminal_fd, getpgrp());
     end_descendants(&s, run->signal_fd);
