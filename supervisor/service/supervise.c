@@ -20,6 +20,7 @@
 #include "exitstatus.h"
 #include "goparse.h"
 #include "log.h"
+#include "memrelease.h"
 #include "reap.h"
 #include "relay.h"
 #include "sigtable.h"
@@ -81,6 +82,7 @@ struct supervisor {
     pid_t child;
     int terminal_fd; /* the terminal we handed to the child, or -1 */
     long long grace_deadline; /* ms, 0: none */
+    long long release_at;     /* ms: when start-up's pages go back (give_back_startup), 0: done */
     bool escalated;
     bool stop_now; /* asked to stop outside the run: end the wait at once */
     struct reap_result reaped;
@@ -206,6 +208,30 @@ static int poll_timeout(long long deadline)
     return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
 }
 
+/* How long after the service's start crashbox gives back what start-up
+ * used: the relay thread has reached its wait by then, even on a loaded
+ * machine, so its own start-up is not faulted back in after the release. */
+#define STARTUP_SETTLE_MS 100
+
+/* Start-up is over (policy, filters, environment): the heap it freed, the
+ * pages of code and constants it ran and the stack its deepest calls used
+ * go back, not held for the life of the container. Planning allocates, so
+ * the trim comes after it, and the release last: only what runs after it
+ * (this loop, poll) comes back. A restart runs start-up again, and this. */
+static void give_back_startup(void)
+{
+    struct memrelease_range rel[MEMRELEASE_MAX];
+    int n = memrelease_plan_self(rel, ARRAY_SIZE(rel));
+    if (n < 0)
+        log_debug("cannot give back start-up's pages: %s", strerror(-n));
+    (void)malloc_trim(0);
+    if (n > 0) {
+        uint64_t b = memrelease_apply(rel, (size_t)n);
+        log_debug("gave back start-up's pages: %llu KiB of code and constants, and the stack below",
+                  (unsigned long long)(b >> 10));
+    }
+}
+
 /* Phase 1: the service runs. Returns when the main child has exited. */
 static void run_until_exit(struct supervisor *s, int sfd)
 {
@@ -219,7 +245,10 @@ static void run_until_exit(struct supervisor *s, int sfd)
         p[3 + i] = (struct pollfd){.fd = mfds[i], .events = mev[i]};
     /* A child that exited before the loop started sent SIGCHLD already. */
     while (!s->reaped.main_exited) {
-        int n = poll(p, 3 + nm, poll_timeout(s->escalated ? 0 : s->grace_deadline));
+        long long wake = s->escalated ? 0 : s->grace_deadline;
+        if (s->release_at && (!wake || s->release_at < wake))
+            wake = s->release_at;
+        int n = poll(p, 3 + nm, poll_timeout(wake));
         if (n < 0 && errno != EINTR)
             log_warn("poll: %s", strerror(errno));
         /* The service waits in its last syscall: answer it first. */
@@ -242,6 +271,10 @@ static void run_until_exit(struct supervisor *s, int sfd)
             kill(-s->child, SIGKILL);
             kill(s->child, SIGKILL);
             s->escalated = true;
+        }
+        if (s->release_at && !s->reaped.main_exited && now_ms() >= s->release_at) {
+            s->release_at = 0;
+            give_back_startup();
         }
     }
 }
@@ -593,9 +626,8 @@ static int run_once(const struct run_ctx *x, unsigned restarts, enum crash_kind 
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
     if (pol->self_sandbox && restarts == 0)
         confine_self(pol, pid);
-    /* Start-up is over (policy, filters, environment): the heap it freed
-     * goes back, not held for the life of the container. */
-    (void)malloc_trim(0);
+    /* Start-up's heap, code and stack go back once it has settled. */
+    s.release_at = now_ms() + STARTUP_SETTLE_MS;
 
     run_until_exit(&s, run->signal_fd);
     cap.exit_at_ms = now_ms();
