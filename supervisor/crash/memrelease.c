@@ -51,7 +51,8 @@ int memrelease_plan_self(struct memrelease_range *out, size_t cap)
     return memrelease_plan(smaps, len, out, cap);
 }
 
-__attribute__((noinline)) uint64_t memrelease_apply(const struct memrelease_range *r, size_t n)
+/* hot: in .text.hot beside the idle loop that runs after it (supervise.c). */
+__attribute__((noinline, hot)) uint64_t memrelease_apply(const struct memrelease_range *r, size_t n)
 {
     uint64_t released = 0;
     uint64_t here = (uint64_t)(uintptr_t)__builtin_frame_address(0);

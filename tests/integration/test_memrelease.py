@@ -26,7 +26,7 @@ def test_a_crash_after_the_release_is_captured_whole(tmp):
         svc = ["sh", "-c", f"sleep 0.5; exec {os.path.join(EXAMPLES, 'nil-deref')}"]
         r = subprocess.run([binary, "-v", "-d", d, "--"] + svc, capture_output=True, timeout=60)
         err = r.stderr.decode(errors="replace")
-        gave, served = err.find("gave back start-up's pages"), err.find("orders: serving")
+        gave, served = err.find("giving back start-up's pages"), err.find("orders: serving")
         assert 0 <= gave < served, (name, err[-3000:])
         assert r.returncode == 2, (name, r.returncode, err[-2000:])
         path = only_bundle(d)
@@ -45,12 +45,12 @@ def test_signals_after_the_release_reach_the_service(tmp):
             assert p.stdout.readline() == b"ready\n", name
             deadline = time.monotonic() + 20
             seen = b""
-            while b"gave back start-up's pages" not in seen and time.monotonic() < deadline:
+            while b"giving back start-up's pages" not in seen and time.monotonic() < deadline:
                 line = p.stderr.readline()
                 if not line:
                     break
                 seen += line
-            assert b"gave back start-up's pages" in seen, (name, seen[-2000:])
+            assert b"giving back start-up's pages" in seen, (name, seen[-2000:])
             p.send_signal(signal.SIGTERM)
             assert p.wait(timeout=20) == 128 + signal.SIGTERM, name
         finally:
