@@ -224,7 +224,8 @@ static void give_back_startup(void)
     int n = memrelease_plan_self(rel, ARRAY_SIZE(rel));
     if (n < 0) {
         log_debug("cannot give back start-up's pages: %s", strerror(-n));
-        n = 0;
+        (void)malloc_trim(0);
+        return;
     }
     uint64_t resident = 0;
     for (int i = 0; i < n; i++)
@@ -490,8 +491,8 @@ struct run_ctx {
  * noinline: its 36 KiB of evidence in a frame of its own, below run_once's,
  * which a restarted run's release gives back (memrelease.h), not in
  * run_once's frame for the life of the container. */
-__attribute__((noinline)) static enum crash_kind end_run(const struct run_ctx *x, struct supervisor *s, struct relay *relay,
-                               unsigned restarts)
+__attribute__((noinline)) static enum crash_kind end_run(const struct run_ctx *x, struct supervisor *s,
+                                                         struct relay *relay, unsigned restarts)
 {
     const struct policy *pol = x->run->policy;
     struct capture *cap = s->capture;
