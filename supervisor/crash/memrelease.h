@@ -36,7 +36,8 @@ bool memrelease_vma_clean(const struct coredump_vma *v);
 int memrelease_plan(const char *smaps, size_t len, struct memrelease_range *out, size_t cap);
 
 /* memrelease_plan over /proc/self/smaps. It allocates: plan, then
- * malloc_trim, then apply. */
+ * malloc_trim, then apply, all at once: the stack's range is as deep as the
+ * stack had grown when planned, and a mapping is proven clean only then. */
 int memrelease_plan_self(struct memrelease_range *out, size_t cap);
 
 /* Gives back the planned ranges; the stack's only below this call's frame

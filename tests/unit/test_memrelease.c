@@ -147,3 +147,44 @@ Test(memrelease, apply_unmaps_clean_file_pages_and_keeps_written_ones)
     close(fd);
     free(data);
 }
+
+/* Deep start-up calls leave their pages on the stack below the caller. */
+__attribute__((noinline)) static void deep_call(void)
+{
+    volatile char buf[256 << 10];
+    for (size_t i = 0; i < sizeof buf; i += 4096)
+        buf[i] = 1;
+}
+
+static uint64_t stack_rss(void)
+{
+    size_t n;
+    struct coredump_vma *v = vmas_of("/proc/self/smaps", &n);
+    uint64_t rss = UINT64_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].path, "[stack]") == 0)
+            rss = v[i].rss;
+    coredump_vmas_free(v, n);
+    return rss;
+}
+
+/* The main thread's stack below the running frame goes; what the callers
+ * hold above it stays. */
+Test(memrelease, apply_gives_back_the_stack_below_the_frame_only)
+{
+    char mine[8192];
+    for (size_t i = 0; i < sizeof mine; i++)
+        mine[i] = (char)i;
+    deep_call(); /* start-up, before the plan (which sees the stack as deep as it went) */
+    struct memrelease_range r[MEMRELEASE_MAX * 4];
+    int n = memrelease_plan_self(r, ARRAY_SIZE(r));
+    cr_assert_gt(n, 0);
+    uint64_t before = stack_rss();
+    cr_assert_geq(before, 256 << 10, "the deep call's pages are resident: %llu", (unsigned long long)before);
+    (void)memrelease_apply(r, (size_t)n);
+    uint64_t after = stack_rss();
+    cr_assert_leq(after + (200 << 10), before, "released: %llu -> %llu", (unsigned long long)before,
+                  (unsigned long long)after);
+    for (size_t i = 0; i < sizeof mine; i++)
+        cr_assert_eq(mine[i], (char)i, "the caller's frame at %zu", i);
+}
