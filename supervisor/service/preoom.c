@@ -239,11 +239,16 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
 {
     long long seen_ms = wall_ms(); /* the crossing was seen now; collecting takes a while */
     drop_pending(p, i, false); /* a newer snapshot of the same watermark replaces it */
-    struct diag_sample *sample = &p->samples[i];
+    /* Kept from the first crossing on: a run that never crosses one never
+     * touches their 31 KiB (they were on the supervisor's stack, for its life). */
+    if (!p->samples)
+        p->samples = calloc(MEMWATCH_MAX, sizeof *p->samples);
+    struct diag_sample unkept;
+    struct diag_sample *sample = p->samples ? &p->samples[i] : &unkept;
     struct items it = {0};
     *sample = (struct diag_sample){.percent = p->w.st.wm[i].percent, .seen_ms = seen_ms, .usage = usage};
     cheap_figures(p, sample, &it);
-    p->have_sample[i] = true;
+    p->have_sample[i] = p->samples != NULL;
     /* With the Go shim (it greets first): its answers come on a thread of
      * their own while this loop goes on. A service without it is never
      * asked. */
@@ -443,6 +448,8 @@ void preoom_stop(struct preoom *p)
     shimwork_free(&p->shim);
     for (size_t i = 0; i < MEMWATCH_MAX; i++)
         items_free(&p->missing[i]);
+    free(p->samples);
+    p->samples = NULL;
     memwatch_close(&p->w);
     closep(&p->dirfd);
     p->active = false;

@@ -37,7 +37,7 @@ struct preoom {
     uint64_t state_usage;
     /* The figures of each watermark's snapshot, for the verdicts, and what
      * its snapshot lacks (kept here: the pending file holds members only). */
-    struct diag_sample samples[MEMWATCH_MAX];
+    struct diag_sample *samples; /* owned: MEMWATCH_MAX of them from the first crossing, else NULL */
     bool have_sample[MEMWATCH_MAX];
     struct items missing[MEMWATCH_MAX]; /* owned */
     struct shimwork shim; /* the Go shim's answers, asked off the loop */
