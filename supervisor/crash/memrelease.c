@@ -71,3 +71,25 @@ __attribute__((noinline, hot)) uint64_t memrelease_apply(const struct memrelease
     }
     return released;
 }
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+int memrelease_restore(const struct memrelease_range *r, size_t n)
+{
+    int first = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].stack)
+            continue;
+        void *at = (void *)(uintptr_t)r[i].start;
+        size_t len = r[i].end - r[i].start;
+        if (madvise(at, len, MADV_POPULATE_READ) == 0)
+            continue;
+        int e = errno;
+        (void)madvise(at, len, MADV_WILLNEED);
+        if (!first)
+            first = -e;
+    }
+    return first;
+}

@@ -45,3 +45,11 @@ int memrelease_plan_self(struct memrelease_range *out, size_t cap);
  * last before the idle loop: what runs after it faults back in. Returns the
  * bytes that were resident in what it unmapped (the stack's not counted). */
 uint64_t memrelease_apply(const struct memrelease_range *r, size_t n);
+
+/* Maps back what memrelease_apply gave back (not the stack), reading from
+ * the disk what the page cache lost meanwhile: done when memory nears the
+ * limit, so that writing the bundle at the kill finds crashbox's code in
+ * place rather than faulting it in from a cgroup at its limit. Returns 0 or
+ * -errno of the first range that could not be mapped (kernels before 5.14
+ * have no MADV_POPULATE_READ: there the pages are only read ahead). */
+int memrelease_restore(const struct memrelease_range *r, size_t n);

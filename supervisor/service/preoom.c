@@ -352,25 +352,26 @@ static void look_at_oom_kills(struct preoom *p)
     state_update(p);
 }
 
-void preoom_on_event(struct preoom *p, int fd)
+bool preoom_on_event(struct preoom *p, int fd)
 {
     uint64_t usage;
     if (!p->active)
-        return;
-    bool look;
+        return false;
+    bool look, crossed = false;
     if (oomevents_on_event(&p->oom, fd, &look)) {
         if (look)
             look_at_oom_kills(p);
-        return;
+        return false;
     }
     if (memwatch_read(&p->w, fd, &usage) < 0) {
         memwatch_schedule(&p->w, p->w.last_usage); /* a failed read must not end polling */
-        return;
+        return false;
     }
     size_t which = 0;
     switch (memwatch_observe(&p->w.st, usage, now_ms(), &which)) {
     case MW_SNAPSHOT:
         take(p, which, usage);
+        crossed = true;
         break;
     case MW_FELL_BACK:
         /* An OOM kill frees memory too: then the snapshots are the
@@ -386,6 +387,7 @@ void preoom_on_event(struct preoom *p, int fd)
         break;
     }
     memwatch_schedule(&p->w, usage);
+    return crossed;
 }
 
 /* The Go runtime's figures from the shim's answers. */

@@ -50,7 +50,8 @@ struct preoom {
 void preoom_start(struct preoom *p, const struct policy *pol, const struct preoom_service *svc);
 /* fds to add to the supervision poll (POLLIN/POLLPRI as w.events says). */
 size_t preoom_fds(const struct preoom *p, int *fds, short *events, size_t cap);
-void preoom_on_event(struct preoom *p, int fd);
+/* Returns true when a watermark was crossed (a snapshot taken). */
+bool preoom_on_event(struct preoom *p, int fd);
 /* At the service's end: returns the pending snapshots as evidence (items
  * under pre-oom/<percent>/, the crossings and their figures, how memory was
  * watched, the OOM-kill baseline and the kills the service outlived) and

@@ -87,6 +87,9 @@ struct supervisor {
     bool stop_now; /* asked to stop outside the run: end the wait at once */
     struct reap_result reaped;
     struct relay *relay; /* its thread starts at the service's first bytes */
+    /* What give_back_startup gave back, mapped again at the first watermark. */
+    struct memrelease_range released[MEMRELEASE_MAX];
+    size_t nreleased;
 };
 
 static void send_to_service(struct supervisor *s, int sig)
@@ -219,10 +222,10 @@ static int poll_timeout(long long deadline)
  * go back, not held for the life of the container. Planning allocates, so
  * the trim comes after it, and the release last: only what runs after it
  * (this loop, poll) comes back. A restart runs start-up again, and this. */
-static void give_back_startup(void)
+static void give_back_startup(struct supervisor *s)
 {
-    struct memrelease_range rel[MEMRELEASE_MAX];
-    int n = memrelease_plan_self(rel, ARRAY_SIZE(rel));
+    struct memrelease_range *rel = s->released;
+    int n = memrelease_plan_self(rel, MEMRELEASE_MAX);
     if (n < 0) {
         log_debug("cannot give back start-up's pages: %s", strerror(-n));
         (void)malloc_trim(0);
@@ -236,6 +239,20 @@ static void give_back_startup(void)
               (unsigned long long)(resident >> 10));
     (void)malloc_trim(0);
     (void)memrelease_apply(rel, (size_t)n);
+    s->nreleased = (size_t)n;
+}
+
+/* Memory nears the limit: no release from now on, and what was given back
+ * is mapped again, while the cgroup still has room to read it. */
+static void keep_code_in_place(struct supervisor *s)
+{
+    s->release_at = 0;
+    if (!s->nreleased)
+        return;
+    int r = memrelease_restore(s->released, s->nreleased);
+    if (r < 0)
+        log_debug("cannot map start-up's pages back: %s", strerror(-r));
+    s->nreleased = 0;
 }
 
 /* Phase 1: the service runs. Returns when the main child has exited. */
@@ -274,7 +291,8 @@ static void run_until_exit(struct supervisor *s, int sfd)
         }
         for (size_t i = 0; i < nm; i++)
             if (p[3 + i].revents)
-                preoom_on_event(s->preoom, p[3 + i].fd);
+                if (preoom_on_event(s->preoom, p[3 + i].fd))
+                    keep_code_in_place(s);
         if (p[0].revents)
             drain_signalfd(s, sfd, PHASE_RUN);
         if (p[1].revents)
@@ -290,7 +308,7 @@ static void run_until_exit(struct supervisor *s, int sfd)
         }
         if (s->release_at && !s->reaped.main_exited && now_ms() >= s->release_at) {
             s->release_at = 0;
-            give_back_startup();
+            give_back_startup(s);
         }
     }
 }

@@ -107,7 +107,7 @@ static uint64_t rss_of(void *addr)
 }
 
 /* The release on this very process: a read-only file mapping it read is
- * unmapped and still reads the same; one written before it was made
+ * unmapped, mapped back by the restore, and still reads the same; one written before it was made
  * read-only (as RELRO is) keeps what was written. */
 Test(memrelease, apply_unmaps_clean_file_pages_and_keeps_written_ones)
 {
@@ -139,6 +139,9 @@ Test(memrelease, apply_unmaps_clean_file_pages_and_keeps_written_ones)
     cr_assert_geq(released, size);
 
     cr_assert_eq(rss_of(ro), 0, "unmapped");
+    /* Memory nears the limit: what was given back is mapped again at once. */
+    cr_assert_eq(memrelease_restore(r, (size_t)n), 0);
+    cr_assert_geq(rss_of(ro), size, "mapped back before anything reads it");
     cr_assert_eq(memcmp(ro, data, size), 0, "faults back the file's bytes");
     cr_assert_eq(relro[5000], 'X', "the written copy is kept");
     cr_assert_eq(memcmp(relro, data, 5000), 0);
