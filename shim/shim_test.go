@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,7 +37,11 @@ func request(t *testing.T, c net.Conn, r *bufio.Reader, what string) (string, []
 	return parts[0], body
 }
 
-func TestServeAnswersAndLeaksNothing(t *testing.T) {
+// serving starts serve on one end of a socket pair and returns the other,
+// greeted. The test's end closes it, and the serving goroutine has ended.
+func serving(t *testing.T) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	before := runtime.NumGoroutine()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -45,12 +50,23 @@ func TestServeAnswersAndLeaksNothing(t *testing.T) {
 	theirs, _ := net.FileConn(os.NewFile(uintptr(fds[1]), "theirs"))
 	c, _ := net.FileConn(ours)
 	ours.Close()
-	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		c.Close()
+		if !goroutinesBackTo(before) {
+			t.Errorf("the serving goroutine did not end with the connection")
+		}
+	})
 	go serve(theirs)
 	r := bufio.NewReader(c)
 	if hello, err := r.ReadString('\n'); err != nil || hello != Hello+"\n" {
 		t.Fatalf("greeting %q, %v", hello, err)
 	}
+	return c, r
+}
+
+func TestServeAnswersAndLeaksNothing(t *testing.T) {
+	before := runtime.NumGoroutine()
+	c, r := serving(t)
 	for i := 0; i < 20; i++ {
 		name, body := request(t, c, r, "heap")
 		if name != "heap" {
@@ -73,13 +89,17 @@ func TestServeAnswersAndLeaksNothing(t *testing.T) {
 		t.Fatalf("goroutines: %d before, %d while serving (want one more)", before, n)
 	}
 	c.Close()
+	if !goroutinesBackTo(before) {
+		t.Fatalf("the serving goroutine did not end with the connection: %d, want %d", runtime.NumGoroutine(), before)
+	}
+}
+
+func goroutinesBackTo(n int) bool {
 	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() != before && time.Now().Before(deadline) {
+	for runtime.NumGoroutine() > n && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := runtime.NumGoroutine(); n != before {
-		t.Fatalf("the serving goroutine did not end with the connection: %d, want %d", n, before)
-	}
+	return runtime.NumGoroutine() <= n
 }
 
 func TestNotUnderCrashboxDoesNothing(t *testing.T) {
@@ -207,5 +227,84 @@ func TestRuntimeViewNamesTheAllocatorAndTheSettings(t *testing.T) {
 	json.Unmarshal([]byte(buf.String()), &v)
 	if v.GOGCPercent != -1 || v.GOMEMLIMIT != math.MaxInt64 {
 		t.Fatalf("with GC off: gogc %d, limit %d", v.GOGCPercent, v.GOMEMLIMIT)
+	}
+}
+
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+var sink []byte
+
+// askedAfterAGC: the shim forces its GC after it answered; the next answer
+// comes after it.
+func askedAfterAGC(t *testing.T, c net.Conn, r *bufio.Reader) {
+	t.Helper()
+	if name, body := request(t, c, r, "memstats"); name != "memstats" {
+		t.Fatalf("memstats: %s %s", name, body)
+	}
+}
+
+// The retained-heap story: a high GOGC keeps the pages a burst's garbage
+// freed idle under the heap goal. A snapshot must not force a GC: the
+// scavenger would then return those pages (see outgrownBy).
+func TestASnapshotLeavesTheIdleHeapAlone(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	live := make([][]byte, 8)
+	for i := range live {
+		live[i] = make([]byte, 1<<20)
+	}
+	// A burst of garbage, until two GCs of its own have ended: the last
+	// one just now, so the heap is back to the live 8 MiB, far below its
+	// goal, and a few answers cannot start a GC.
+	for start := gcCycles(); gcCycles() < start+2; {
+		sink = make([]byte, 64<<10)
+	}
+	sink = nil
+	// The GC's sweep, in the background, frees the pages.
+	for deadline := time.Now().Add(5 * time.Second); readHeapRoom().free < 8<<20; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the burst left %d bytes idle, not the story", readHeapRoom().free)
+		}
+	}
+	c, r := serving(t)
+	gcs := gcCycles()
+	for i := 0; i < 3; i++ {
+		for _, what := range []string{"runtime", "goroutines", "memstats", "heap"} {
+			if name, body := request(t, c, r, what); name != what {
+				t.Fatalf("%s: %s %s", what, name, body)
+			}
+		}
+	}
+	askedAfterAGC(t, c, r)
+	if n := gcCycles(); n != gcs {
+		t.Fatalf("the snapshots ran %d GCs", n-gcs)
+	}
+	runtime.KeepAlive(live)
+}
+
+// With many goroutines and no idle pages, a profile's garbage takes new
+// pages: it is collected at once.
+func TestAProfileThatOutgrewTheIdleHeapIsCollected(t *testing.T) {
+	before := runtime.NumGoroutine()
+	never := make(chan struct{})
+	t.Cleanup(func() {
+		close(never)
+		goroutinesBackTo(before)
+	})
+	for i := 0; i < 20000; i++ {
+		go func() { <-never }()
+	}
+	c, r := serving(t)
+	debug.FreeOSMemory()
+	gcs := gcCycles()
+	if name, body := request(t, c, r, "goroutines"); name != "goroutines" {
+		t.Fatalf("goroutines: %s %s", name, body)
+	}
+	askedAfterAGC(t, c, r)
+	if n := gcCycles(); n == gcs {
+		t.Fatal("the profile's garbage was left to the service's heap goal")
 	}
 }

@@ -239,11 +239,16 @@ static void take(struct preoom *p, size_t i, uint64_t usage)
 {
     long long seen_ms = wall_ms(); /* the crossing was seen now; collecting takes a while */
     drop_pending(p, i, false); /* a newer snapshot of the same watermark replaces it */
-    struct diag_sample *sample = &p->samples[i];
+    /* Kept from the first crossing on: a run that never crosses one never
+     * touches their 31 KiB (they were on the supervisor's stack, for its life). */
+    if (!p->samples)
+        p->samples = calloc(MEMWATCH_MAX, sizeof *p->samples);
+    struct diag_sample unkept;
+    struct diag_sample *sample = p->samples ? &p->samples[i] : &unkept;
     struct items it = {0};
     *sample = (struct diag_sample){.percent = p->w.st.wm[i].percent, .seen_ms = seen_ms, .usage = usage};
     cheap_figures(p, sample, &it);
-    p->have_sample[i] = true;
+    p->have_sample[i] = p->samples != NULL;
     /* With the Go shim (it greets first): its answers come on a thread of
      * their own while this loop goes on. A service without it is never
      * asked. */
@@ -347,25 +352,26 @@ static void look_at_oom_kills(struct preoom *p)
     state_update(p);
 }
 
-void preoom_on_event(struct preoom *p, int fd)
+bool preoom_on_event(struct preoom *p, int fd)
 {
     uint64_t usage;
     if (!p->active)
-        return;
-    bool look;
+        return false;
+    bool look, crossed = false;
     if (oomevents_on_event(&p->oom, fd, &look)) {
         if (look)
             look_at_oom_kills(p);
-        return;
+        return false;
     }
     if (memwatch_read(&p->w, fd, &usage) < 0) {
         memwatch_schedule(&p->w, p->w.last_usage); /* a failed read must not end polling */
-        return;
+        return false;
     }
     size_t which = 0;
     switch (memwatch_observe(&p->w.st, usage, now_ms(), &which)) {
     case MW_SNAPSHOT:
         take(p, which, usage);
+        crossed = true;
         break;
     case MW_FELL_BACK:
         /* An OOM kill frees memory too: then the snapshots are the
@@ -381,6 +387,7 @@ void preoom_on_event(struct preoom *p, int fd)
         break;
     }
     memwatch_schedule(&p->w, usage);
+    return crossed;
 }
 
 /* The Go runtime's figures from the shim's answers. */
@@ -443,6 +450,8 @@ void preoom_stop(struct preoom *p)
     shimwork_free(&p->shim);
     for (size_t i = 0; i < MEMWATCH_MAX; i++)
         items_free(&p->missing[i]);
+    free(p->samples);
+    p->samples = NULL;
     memwatch_close(&p->w);
     closep(&p->dirfd);
     p->active = false;

@@ -37,7 +37,7 @@ struct preoom {
     uint64_t state_usage;
     /* The figures of each watermark's snapshot, for the verdicts, and what
      * its snapshot lacks (kept here: the pending file holds members only). */
-    struct diag_sample samples[MEMWATCH_MAX];
+    struct diag_sample *samples; /* owned: MEMWATCH_MAX of them from the first crossing, else NULL */
     bool have_sample[MEMWATCH_MAX];
     struct items missing[MEMWATCH_MAX]; /* owned */
     struct shimwork shim; /* the Go shim's answers, asked off the loop */
@@ -50,7 +50,8 @@ struct preoom {
 void preoom_start(struct preoom *p, const struct policy *pol, const struct preoom_service *svc);
 /* fds to add to the supervision poll (POLLIN/POLLPRI as w.events says). */
 size_t preoom_fds(const struct preoom *p, int *fds, short *events, size_t cap);
-void preoom_on_event(struct preoom *p, int fd);
+/* Returns true when a watermark was crossed (a snapshot taken). */
+bool preoom_on_event(struct preoom *p, int fd);
 /* At the service's end: returns the pending snapshots as evidence (items
  * under pre-oom/<percent>/, the crossings and their figures, how memory was
  * watched, the OOM-kill baseline and the kills the service outlived) and

@@ -21,6 +21,7 @@
 #include "exitstatus.h"
 #include "goparse.h"
 #include "log.h"
+#include "memrelease.h"
 #include "reap.h"
 #include "relay.h"
 #include "sigtable.h"
@@ -83,9 +84,14 @@ struct supervisor {
     pid_t child;
     int terminal_fd; /* the terminal we handed to the child, or -1 */
     long long grace_deadline; /* ms, 0: none */
+    long long release_at;     /* ms: when start-up's pages go back (give_back_startup), 0: done */
     bool escalated;
     bool stop_now; /* asked to stop outside the run: end the wait at once */
     struct reap_result reaped;
+    struct relay *relay; /* its thread starts at the service's first bytes */
+    /* What give_back_startup gave back, mapped again at the first watermark. */
+    struct memrelease_range released[MEMRELEASE_MAX];
+    size_t nreleased;
 };
 
 static void send_to_service(struct supervisor *s, int sig)
@@ -222,10 +228,53 @@ static void on_listener(struct supervisor *s, struct pollfd *p)
     }
 }
 
+/* How long after the service's start crashbox gives back what start-up
+ * used: the relay thread has reached its wait by then, even on a loaded
+ * machine, so its own start-up is not faulted back in after the release. */
+#define STARTUP_SETTLE_MS 100
+
+/* Start-up is over (policy, filters, environment): the heap it freed, the
+ * pages of code and constants it ran and the stack its deepest calls used
+ * go back, not held for the life of the container. Planning allocates, so
+ * the trim comes after it, and the release last: only what runs after it
+ * (this loop, poll) comes back. A restart runs start-up again, and this. */
+static void give_back_startup(struct supervisor *s)
+{
+    struct memrelease_range *rel = s->released;
+    int n = memrelease_plan_self(rel, MEMRELEASE_MAX);
+    if (n < 0) {
+        log_debug("cannot give back start-up's pages: %s", strerror(-n));
+        (void)malloc_trim(0);
+        return;
+    }
+    uint64_t resident = 0;
+    for (int i = 0; i < n; i++)
+        resident += rel[i].rss;
+    /* Said before: a log call after the release would fault its code back. */
+    log_debug("giving back start-up's pages: %llu KiB of code and constants, and the stack below",
+              (unsigned long long)(resident >> 10));
+    (void)malloc_trim(0);
+    (void)memrelease_apply(rel, (size_t)n);
+    s->nreleased = (size_t)n;
+}
+
+/* Memory nears the limit: no release from now on, and what was given back
+ * is mapped again, while the cgroup still has room to read it. */
+static void keep_code_in_place(struct supervisor *s)
+{
+    s->release_at = 0;
+    if (!s->nreleased)
+        return;
+    int r = memrelease_restore(s->released, s->nreleased);
+    if (r < 0)
+        log_debug("cannot map start-up's pages back: %s", strerror(-r));
+    s->nreleased = 0;
+}
+
 /* Phase 1: the service runs. Returns when the main child has exited. */
 static void run_until_exit(struct supervisor *s, int sfd)
 {
-    struct pollfd p[3 + 2 * MEMWATCH_MAX + 4] = {{.fd = sfd, .events = POLLIN},
+    struct pollfd p[3 + 2 * MEMWATCH_MAX + 4 + 2] = {{.fd = sfd, .events = POLLIN},
                                              {.fd = signals_fault_fd(), .events = POLLIN},
                                              {.fd = s->capture->notify_fd, .events = POLLIN}};
     int mfds[2 * MEMWATCH_MAX + 4];
@@ -233,16 +282,30 @@ static void run_until_exit(struct supervisor *s, int sfd)
     size_t nm = preoom_fds(s->preoom, mfds, mev, ARRAY_SIZE(mfds));
     for (size_t i = 0; i < nm; i++)
         p[3 + i] = (struct pollfd){.fd = mfds[i], .events = mev[i]};
+    size_t nr = s->relay ? relay_pollfds(s->relay, p + 3 + nm) : 0;
     /* A child that exited before the loop started sent SIGCHLD already. */
     while (!s->reaped.main_exited) {
-        int n = poll(p, 3 + nm, poll_timeout(s->escalated ? 0 : s->grace_deadline));
+        long long wake = s->escalated ? 0 : s->grace_deadline;
+        if (s->release_at && (!wake || s->release_at < wake))
+            wake = s->release_at;
+        int n = poll(p, 3 + nm + nr, poll_timeout(wake));
+        for (size_t i = 0; n > 0 && i < nr; i++) {
+            struct pollfd *rp = &p[3 + nm + i];
+            if (rp->revents & POLLIN) {
+                relay_wake(s->relay); /* the first bytes: the relay's thread takes its fds */
+                nr = 0;
+            } else if (rp->revents) {
+                rp->fd = -1; /* closed with nothing written: relay_finish() sees to it */
+            }
+        }
         if (n < 0 && errno != EINTR)
             log_warn("poll: %s", strerror(errno));
         /* The service waits in its last syscall: answer it first. */
         on_listener(s, &p[2]);
         for (size_t i = 0; i < nm; i++)
             if (p[3 + i].revents)
-                preoom_on_event(s->preoom, p[3 + i].fd);
+                if (preoom_on_event(s->preoom, p[3 + i].fd))
+                    keep_code_in_place(s);
         if (p[0].revents)
             drain_signalfd(s, sfd, PHASE_RUN);
         if (p[1].revents)
@@ -255,6 +318,10 @@ static void run_until_exit(struct supervisor *s, int sfd)
             kill(-s->child, SIGKILL);
             kill(s->child, SIGKILL);
             s->escalated = true;
+        }
+        if (s->release_at && !s->reaped.main_exited && now_ms() >= s->release_at) {
+            s->release_at = 0;
+            give_back_startup(s);
         }
     }
 }
@@ -458,9 +525,12 @@ struct run_ctx {
 };
 
 /* The run's end: the capture becomes a record for the writers, the state
- * file its end record, the metrics count it. Returns the kind of end. */
-static enum crash_kind end_run(const struct run_ctx *x, struct supervisor *s, struct relay *relay,
-                               unsigned restarts)
+ * file its end record, the metrics count it. Returns the kind of end.
+ * noinline: its 36 KiB of evidence in a frame of its own, below run_once's,
+ * which a restarted run's release gives back (memrelease.h), not in
+ * run_once's frame for the life of the container. */
+__attribute__((noinline)) static enum crash_kind end_run(const struct run_ctx *x, struct supervisor *s,
+                                                         struct relay *relay, unsigned restarts)
 {
     const struct policy *pol = x->run->policy;
     struct capture *cap = s->capture;
@@ -488,7 +558,10 @@ static enum crash_kind end_run(const struct run_ctx *x, struct supervisor *s, st
     return kind;
 }
 
-static int run_once(const struct run_ctx *x, unsigned restarts, enum crash_kind *kind, bool *stop)
+/* hot: with memrelease_apply in .text.hot, where the linker groups them, so
+ * the idle loop faults back one window of code after the release, not two. */
+__attribute__((hot, noinline)) static int run_once(const struct run_ctx *x, unsigned restarts, enum crash_kind *kind,
+                                         bool *stop)
 {
     const struct service_run *run = x->run;
     const struct policy *pol = run->policy;
@@ -602,12 +675,13 @@ static int run_once(const struct run_ctx *x, unsigned restarts, enum crash_kind 
         log_warn("cannot relay stderr: %s", strerror(-r)); /* the service runs on regardless */
     if (pol->self_sandbox && restarts == 0)
         confine_self(pol, pid, x->bounding);
-    /* Start-up is over (policy, filters, environment): the heap it freed
-     * goes back, not held for the life of the container. */
-    (void)malloc_trim(0);
+    /* Start-up's heap, code and stack go back once it has settled. */
+    s.release_at = now_ms() + STARTUP_SETTLE_MS;
 
+    s.relay = &relay;
     run_until_exit(&s, run->signal_fd);
     cap.exit_at_ms = now_ms();
+    relay_service_gone(&relay);
     if (s.terminal_fd >= 0)
         (void)tcsetpgrp(s.terminal_fd, getpgrp());
     end_descendants(&s, run->signal_fd);

@@ -60,18 +60,28 @@ static int take_into_tail(struct relay *r, size_t len, bool write_out)
     return 0;
 }
 
+/* How long poll may wait: for ever in the thread (stop_fd ends a wait),
+ * until the deadline when relay_finish() relays in the caller. */
+static int wait_ms(const struct relay *r)
+{
+    if (!r->deadline_ms)
+        return -1;
+    long long left = r->deadline_ms - now_ms();
+    return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+static bool past_deadline(const struct relay *r) { return r->deadline_ms && now_ms() >= r->deadline_ms; }
+
 /* Waits until the output pipe has room or stop is asked. true: room. */
 static bool wait_output(struct relay *r)
 {
     struct pollfd p[2] = {{.fd = r->out_fd, .events = POLLOUT}, {.fd = r->stop_fd, .events = POLLIN}};
     for (;;) {
-        int n = poll(p, 2, -1);
+        int n = poll(p, 2, wait_ms(r));
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
-            return false;
-        if (p[1].revents)
-            return false;
+        if (n <= 0 || p[1].revents)
+            return false; /* n == 0: the deadline passed */
         return true; /* POLLOUT, or POLLERR that the next tee reports */
     }
 }
@@ -158,9 +168,10 @@ static void take_crash_output(struct relay *r)
     }
 }
 
-static void *relay_thread(void *arg)
+/* Relays until every writer is gone, or stop is asked (stop_fd) or the
+ * deadline passes: then what is in the pipe already goes to the tail. */
+static void relay_loop(struct relay *r)
 {
-    struct relay *r = arg;
     struct pollfd p[3] = {{.fd = r->in_fd, .events = POLLIN}, {.fd = r->stop_fd, .events = POLLIN},
                           {.fd = r->crash_fd, .events = POLLIN}};
     bool stopping = false;
@@ -181,35 +192,36 @@ static void *relay_thread(void *arg)
                 break;
             p[0].fd = -1;
             p[2].fd = r->crash_fd;
-            if (poll(p, 3, -1) < 0 && errno != EINTR)
+            int n = poll(p, 3, wait_ms(r));
+            if (n < 0 && errno != EINTR)
                 break;
-            if (p[2].revents)
+            if (n > 0 && p[2].revents)
                 take_crash_output(r);
-            if (p[1].revents & POLLIN)
+            if ((n > 0 && (p[1].revents & POLLIN)) || past_deadline(r))
                 break;
             continue;
         }
         if (!stopping && (idle || ++busy % 16 == 0)) {
             p[2].fd = r->crash_fd;
-            int n = poll(p, 3, idle ? -1 : 0);
+            int n = poll(p, 3, idle ? wait_ms(r) : 0);
             if (n < 0) {
                 if (errno == EINTR)
                     continue;
                 break;
             }
-            if (p[2].revents) {
+            if (n > 0 && p[2].revents) {
                 take_crash_output(r);
                 if (!p[0].revents && !p[1].revents)
                     continue;
             }
-            if (p[1].revents & POLLIN) {
+            if ((n > 0 && (p[1].revents & POLLIN)) || past_deadline(r)) {
                 /* Asked to finish: keep what is already in the pipe. The
                  * output may be stuck, so only the tail gets it now. */
                 stopping = true;
                 stop_at = r->relayed;
                 continue;
             }
-            if (!p[0].revents && idle)
+            if ((n == 0 || !p[0].revents) && idle)
                 continue;
         }
         /* Stopping takes what was in the pipe then, not a stream that
@@ -238,6 +250,15 @@ static void *relay_thread(void *arg)
         if (m < 0)
             break;
     }
+}
+
+static void *relay_thread(void *arg)
+{
+    struct relay *r = arg;
+    relay_loop(r);
+    struct timespec cpu;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
+        r->cpu_ns = (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec;
     return NULL;
 }
 
@@ -260,26 +281,58 @@ int relay_start(struct relay *r, int in_fd, int out_fd, const struct keep_sizes 
      * means fewer, bigger steps. Best effort; the reader only gains room. */
     if (r->mode == RELAY_TEE && fcntl(out_fd, F_GETPIPE_SZ) < RELAY_CHUNK)
         (void)fcntl(out_fd, F_SETPIPE_SZ, RELAY_CHUNK);
-    r->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (r->stop_fd < 0)
-        return -errno;
     int e = keep_init(&r->tail, sz, false);
     if (e < 0)
         return e;
     e = keep_init(&r->crash, sz, true);
     if (e < 0)
         return e;
-    e = pthread_create(&r->thread, NULL, relay_thread, r);
-    if (e)
-        return -e;
-    r->running = true;
+    r->ready = true;
     return 0;
 }
 
-void relay_finish(struct relay *r, uint64_t timeout_ms)
+size_t relay_pollfds(const struct relay *r, struct pollfd p[2])
 {
-    if (!r->running)
+    if (!r->ready || r->running || r->thread_failed)
+        return 0;
+    size_t n = 0;
+    if (r->in_fd >= 0)
+        p[n++] = (struct pollfd){.fd = r->in_fd, .events = POLLIN};
+    if (r->crash_fd >= 0)
+        p[n++] = (struct pollfd){.fd = r->crash_fd, .events = POLLIN};
+    return n;
+}
+
+void relay_wake(struct relay *r)
+{
+    if (!r->ready || r->running || r->thread_failed)
         return;
+    r->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    int e = r->stop_fd < 0 ? errno : pthread_create(&r->thread, NULL, relay_thread, r);
+    if (e) {
+        /* The bytes wait in the pipe for relay_finish(); a service that
+         * fills it waits too. */
+        r->thread_failed = true;
+        log_warn("cannot start the stderr relay: %s", strerror(e));
+        return;
+    }
+    r->running = r->thread_started = true;
+}
+
+void relay_service_gone(struct relay *r)
+{
+    if (!r->ready || r->running)
+        return;
+    struct pollfd p[2];
+    size_t n = relay_pollfds(r, p);
+    if (n && poll(p, (nfds_t)n, 0) >= 0)
+        for (size_t i = 0; i < n; i++)
+            if (!(p[i].revents & POLLHUP))
+                relay_wake(r); /* a writer is left: its bytes must not wait */
+}
+
+static void join_thread(struct relay *r, uint64_t timeout_ms)
+{
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += (time_t)(timeout_ms / 1000);
@@ -292,11 +345,39 @@ void relay_finish(struct relay *r, uint64_t timeout_ms)
         uint64_t one = 1;
         (void)write(r->stop_fd, &one, sizeof one);
         pthread_join(r->thread, NULL);
+        r->timed_out = true;
+    }
+    r->running = false;
+}
+
+/* relay_finish() when the thread never started: the caller relays what
+ * is left itself, until the deadline. */
+static void finish_here(struct relay *r, uint64_t timeout_ms)
+{
+    r->deadline_ms = now_ms() + (long long)timeout_ms;
+    relay_loop(r);
+    r->timed_out = !r->eof && past_deadline(r);
+    r->deadline_ms = 0;
+}
+
+void relay_finish(struct relay *r, uint64_t timeout_ms)
+{
+    if (!r->ready)
+        return;
+    r->ready = false; /* finished: nothing more to wake */
+    if (!r->running)
+        finish_here(r, timeout_ms);
+    else
+        join_thread(r, timeout_ms);
+    if (r->timed_out)
         log_warn("stderr still open by a process outside crashbox's reach after %llums; "
                  "stopped relaying",
                  (unsigned long long)timeout_ms);
-    }
-    r->running = false;
+    if (r->thread_started)
+        log_debug("stderr relay: %llu bytes, %llu us of CPU in its thread", (unsigned long long)r->relayed,
+                  (unsigned long long)(r->cpu_ns / 1000));
+    else
+        log_debug("stderr relay: %llu bytes, no thread needed", (unsigned long long)r->relayed);
     if (r->crash_fd >= 0)
         take_crash_output(r); /* whatever the runtime wrote there last */
     if (r->reader_gone)
@@ -308,7 +389,7 @@ void relay_finish(struct relay *r, uint64_t timeout_ms)
 
 void relay_free(struct relay *r)
 {
-    if (r->running)
+    if (r->ready)
         relay_finish(r, 0);
     closep(&r->in_fd);
     closep(&r->stop_fd);

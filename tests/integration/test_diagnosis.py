@@ -86,9 +86,13 @@ def test_goroutine_leak_names_the_waiting_function(tmp):
     v = verdicts(m, ["goroutine-leak"], bundle=b)["goroutine-leak"]
     assert v["figures"]["stack_inuse_bytes"] >= v["figures"]["heap_inuse_bytes"], v
     assert v["figures"]["largest_group_function"] == "main.awaitBackend", v
-    # The aggregated profile, not the full dump.
-    pct = v["figures"]["watermark_percent"]
-    assert member(b, f"pre-oom/{pct}/go/goroutines.txt").startswith(b"goroutine profile: total ")
+    # The aggregated profile, not the full dump. Not necessarily at the
+    # verdict's watermark: the kill may come before the 95% one's profile
+    # (the verdict then groups an earlier one).
+    profiles = [n for n in members(b) if n.endswith("/go/goroutines.txt")]
+    assert profiles, members(b)
+    for n in profiles:
+        assert member(b, n).startswith(b"goroutine profile: total "), n
 
 
 def test_a_second_process_in_the_cgroup_is_named(tmp):
@@ -120,23 +124,24 @@ def test_gomemlimit_above_the_containers_limit(tmp):
 
 
 def test_retained_heap_after_a_burst(tmp):
+    # The "2 AM" story: GOGC=300 kept a burst's freed pages idle under the
+    # heap goal; then memory that is not the heap's met the limit. The
+    # runtime keeps those pages (see the example), and the shim's snapshots
+    # leave them be (shim.go, outgrownBy): each runtime view shows them, and
+    # no GC ran between the first and the last.
     m, b = oom(tmp, "oom-retained-heap", limit_mib=256)
-    runtime = [json.loads(member(b, n)) for n in members(b) if n.endswith("/go/runtime.json")]
-    kept = [r for r in runtime if r["heap_idle"] - r["heap_released"] >= 64 << 20]
-    if not runtime:
-        verdicts(m, [], also_true=["burst"])
-        crossed = m["memory"]["watermarks_crossed"]
-        raise Skip("the Go shim's answers did not come before the kill" if crossed else
-                   "no watermark snapshot was kept: memory fell back below one as the runtime returned pages")
-    if not kept:
-        # Go's scavenger (1.21 and later) may return the idle pages within
-        # a second of the GC; then there is nothing retained to find.
-        verdicts(m, [], also_true=["burst", "heap-growth"])
-        raise Skip(f"the runtime returned the idle heap before a watermark: {runtime}")
+    crossed = [w["percent"] for w in m["memory"]["watermarks_crossed"]]
+    runtime = {n.split("/")[1]: json.loads(member(b, n)) for n in members(b) if n.endswith("/go/runtime.json")}
+    assert crossed[:1] == [80] and "80" in runtime, (crossed, sorted(runtime))
+    for pct, r in runtime.items():
+        assert r["heap_idle"] - r["heap_released"] >= 96 << 20, (pct, r)
+    assert len({r["num_gc"] for r in runtime.values()}) == 1, runtime
     v = verdicts(m, ["retained-heap"], also_true=["burst"], bundle=b)["retained-heap"]
     f = v["figures"]
-    assert f["heap_idle_bytes"] - f["heap_released_bytes"] >= 64 << 20, v
-    assert f["heap_inuse_bytes"] < 64 << 20, v
+    assert f["watermark_percent"] == 80, v
+    assert f["heap_idle_bytes"] - f["heap_released_bytes"] >= 96 << 20, v
+    assert 40 << 20 <= f["heap_inuse_bytes"] < 56 << 20, v
+    assert f["rss_bytes"] >= f["heap_inuse_bytes"] + f["heap_idle_bytes"] - f["heap_released_bytes"], v
 
 
 def test_a_childs_oom_kill_is_its_own_event_and_a_later_kill_9_is_a_signal(tmp):

@@ -204,3 +204,32 @@ def test_line_by_line_output_does_not_fill_a_slow_readers_pipe(tmp):
     assert rc == 3
     lines = p.stderr.read().decode().splitlines()
     assert lines[:600] == [f"line {i}" for i in range(1, 601)]
+
+
+def test_the_relay_thread_starts_at_the_first_bytes(tmp):
+    # A service that writes nothing to stderr costs no relay thread; its
+    # first bytes start it, and arrive.
+    p = subprocess.Popen([CRASHBOX, "--", "sh", "-c", "sleep 1; echo late words >&2; sleep 1"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        silent = len(os.listdir(f"/proc/{p.pid}/task"))
+        assert p.stderr.readline() == b"late words\n"
+        assert len(os.listdir(f"/proc/{p.pid}/task")) == silent + 1
+        assert p.wait(timeout=20) == 0
+    finally:
+        kill_quietly(p)
+
+
+def test_a_silent_services_leftover_writer_is_relayed_while_it_lingers(tmp):
+    # The service writes nothing and exits; a process it left writes more
+    # than a pipe holds once it has gone. The relay must run while crashbox
+    # waits for that process, or it blocks on a full pipe and is ended.
+    src = random_file(tmp, 8 << 20)
+    pol = write_policy(tmp, "[signals]\ndescendant_grace = 10s\n[stderr]\ndrain_timeout = 10s\n")
+    script = f"(while kill -0 $$ 2>/dev/null; do sleep 0.01; done; exec {HELPER} spew {src}) & exit 0"
+    rc, digest, n, rest = hash_through_pipe([CRASHBOX, "-p", pol, "--", "sh", "-c", script], expect=8 << 20)
+    assert rc == 0
+    assert n == 8 << 20, n
+    assert digest == sha256_file(src)
+    only_crashbox_lines(rest)

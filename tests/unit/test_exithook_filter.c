@@ -2,6 +2,8 @@
 /* The fixed exit-hook filter in the real kernel: a clean exit status goes
  * on without a round trip, any other is trapped, as is a fatal signal. */
 #include <criterion/criterion.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -95,3 +97,52 @@ Test(exithook_filter, another_exit_and_a_fatal_signal_are_trapped)
     check_trapped(pid, fd, SYS_tgkill, SIGABRT);
     close(fd);
 }
+
+#ifdef EXITHOOK_ARCH
+/* What the kernel's seccomp action cache does at install time
+ * (seccomp_is_const_allow): runs the program knowing only the architecture
+ * and the syscall number. Returns the action, or -1 where the path loads
+ * anything else (an argument): then the program runs at every such call. */
+static long const_action(const struct sock_filter *f, size_t len, uint32_t nr)
+{
+    uint32_t a = 0;
+    for (size_t pc = 0; pc < len; pc++) {
+        const struct sock_filter *i = &f[pc];
+        switch (i->code) {
+        case BPF_LD | BPF_W | BPF_ABS:
+            if (i->k == offsetof(struct seccomp_data, nr))
+                a = nr;
+            else if (i->k == offsetof(struct seccomp_data, arch))
+                a = EXITHOOK_ARCH;
+            else
+                return -1;
+            break;
+        case BPF_JMP | BPF_JEQ | BPF_K:
+            pc += a == i->k ? i->jt : i->jf;
+            break;
+        case BPF_JMP | BPF_JA:
+            pc += i->k;
+            break;
+        case BPF_RET | BPF_K:
+            return i->k;
+        default:
+            return -1;
+        }
+    }
+    return -1;
+}
+
+Test(exithook_filter, every_call_but_the_trapped_ones_is_allowed_from_the_kernels_cache)
+{
+    struct sock_filter f[EXITHOOK_FILTER_MAX];
+    size_t len = exithook_filter_build(f, (int[]){0, 7}, 2);
+    for (uint32_t nr = 0; nr < 1024; nr++) {
+        bool trapped = nr == SYS_exit_group || nr == SYS_kill || nr == SYS_tkill || nr == SYS_tgkill;
+        long act = const_action(f, len, nr);
+        if (trapped)
+            cr_assert_eq(act, -1, "nr %u: its argument decides", nr);
+        else
+            cr_assert_eq(act, SECCOMP_RET_ALLOW, "nr %u: %ld (the program would run at every call)", nr, act);
+    }
+}
+#endif

@@ -130,3 +130,39 @@ Test(keep, report_starts)
     for (size_t i = 0; i < sizeof no / sizeof *no; i++)
         cr_assert(!keep_is_report_start(no[i], strlen(no[i])), "%s", no[i]);
 }
+
+/* The line-start scan passes over most of a log many bytes at a time: a
+ * report is still found, from its first byte, whatever the lines before it
+ * (lengths, first bytes that look like a report's) and however the stream
+ * is cut into reads. */
+Test(keep, a_report_is_found_after_any_log_however_it_is_read)
+{
+    static const char *const firsts[] = {"request served", "Served", "path=/x", "fine", "Wrote", "[info]",
+                                         "hi", "2026-12-02T10:00:00Z info", "gone", "", "r", "panicky"};
+    static const char words[] = "  request served in 3ms path=/api/v1/items status=200 user=42 took=3ms "
+                                "level=info msg=hello request served in 3ms path=/api/v1/items status=200";
+    char *rep = report(20);
+    size_t rep_len = strlen(rep);
+    for (size_t filler = 0; filler < 300; filler += 7) {
+        for (size_t step = 1; step <= 8192; step = step * 5 + 3) {
+            char *log = malloc(filler * 200 + rep_len + 1);
+            size_t n = 0;
+            for (size_t i = 0; i < filler; i++) {
+                const char *f = firsts[i % (sizeof firsts / sizeof *firsts)];
+                n += (size_t)sprintf(log + n, "%s%.*s\n", f, (int)((i * 37) % 150), words);
+            }
+            size_t at = n;
+            memcpy(log + n, rep, rep_len + 1);
+            struct keep k;
+            cr_assert_eq(keep_init(&k, &small, false), 0);
+            feed(&k, log, step);
+            cr_assert(k.in_report, "filler %zu step %zu", filler, step);
+            cr_assert_eq(k.head_at, at, "filler %zu step %zu: %llu", filler, step, (unsigned long long)k.head_at);
+            cr_assert_eq(k.goroutines, 21, "filler %zu step %zu", filler, step);
+            cr_assert(strncmp(k.head, "panic: backend gone\n", 20) == 0);
+            keep_free(&k);
+            free(log);
+        }
+    }
+    free(rep);
+}
