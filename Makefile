@@ -132,8 +132,8 @@ $(BUILD)/examples-static/%: examples/%/main.go examples/go.mod $(wildcard shim/*
 
 static-examples: $(STATIC_EXAMPLES)
 
-# A fully static crashbox for scratch and distroless images: libseccomp,
-# libcap and libzstd linked in, and nothing that needs NSS.
+# A fully static crashbox for scratch and distroless images: libseccomp
+# and libzstd linked in, and nothing that needs NSS.
 # Its own flags: never sanitized (a sanitizer runtime cannot link statically).
 STATIC_DIR := $(BUILD)/static
 STATIC_CFLAGS := -O2 -g -std=gnu11 -D_GNU_SOURCE -DCRASHBOX_VERSION='"$(VERSION)"' $(WARN) -pthread
@@ -142,7 +142,7 @@ $(STATIC_DIR)/obj/%.o: supervisor/%.c $(HDRS)
 	$(CC) $(STATIC_CFLAGS) $(call layer_inc,$*) -c $< -o $@
 
 $(STATIC_DIR)/crashbox: $(SRCS:supervisor/%.c=$(STATIC_DIR)/obj/%.o)
-	$(CC) -static -s $(STATIC_CFLAGS) $^ -o $@ -lseccomp -lcap -lzstd -pthread
+	$(CC) -static -s $(STATIC_CFLAGS) $^ -o $@ -lseccomp -lzstd -pthread
 	@echo "static crashbox: $$(stat -c %s $@) bytes"
 
 static: $(STATIC_DIR)/crashbox
