@@ -82,7 +82,7 @@ void capture_init(struct capture *c, const struct policy *p, char *const *argv, 
     c->cgroup_root = root && *root ? root : NULL;
     /* The service starts in crashbox's own cgroup: its counters now are the
      * baseline an OOM kill is measured against. */
-    read_memory(c, getpid(), &c->mem_start);
+    read_memory(c, 0, &c->mem_start);
 }
 
 void capture_started(struct capture *c, pid_t pid, int notify_fd, int hook_errno)
@@ -274,7 +274,7 @@ static void gather_evidence(struct capture *c, const char *tail, size_t tail_len
                                   .tail_len = tail_len, .no_tail_reason = c->no_tail_reason,
                                   .stop_signal = c->stop_signal};
     capture_service(c, &ev->who);
-    read_memory(c, getpid(), &ev->mem);
+    read_memory(c, 0, &ev->mem);
     ev->snapshot.taken = c->snapshot_taken;
     snprintf(ev->snapshot.trigger, sizeof ev->snapshot.trigger, "%s", c->snapshot_trigger);
     ev->snapshot.held_ms = c->snapshot_ms;

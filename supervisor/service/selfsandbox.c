@@ -15,6 +15,7 @@
 
 #include "allowlist.h"
 #include "caps.h"
+#include "cgmount.h"
 #include "exithook.h"
 #include "proccaps.h"
 #include "util.h"
@@ -53,6 +54,9 @@ static const int allowed_syscalls[] = {
 #endif
 #ifdef SYS_statx
     SYS_statx,
+#endif
+#ifdef SYS_statmount
+    SYS_statmount, /* where the memory cgroup is, at a crash (cgmount.h) */
 #endif
 #ifdef SYS_fstatfs
     SYS_fstatfs,

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgmount.h"
 #include "util.h"
 
 const char *const cgroup_v1_files[] = {
@@ -373,26 +374,35 @@ static bool escape(const char *s, char *out, size_t cap)
     return true;
 }
 
+int cgroup_format_mount(char *buf, size_t cap, int id, int parent, unsigned major, unsigned minor,
+                        const char *root, const char *mountpoint, const char *fstype, const char *super_opts)
+{
+    char eroot[4096 * 4], emp[4096 * 4];
+    if (!escape(root, eroot, sizeof eroot) || !escape(mountpoint, emp, sizeof emp))
+        return -ENAMETOOLONG;
+    int n = snprintf(buf, cap, "%d %d %u:%u %s %s rw - %s %s %s\n", id, parent, major, minor, eroot, emp, fstype,
+                     fstype, *super_opts ? super_opts : "rw");
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
+}
+
 int cgroup_fixture_mountinfo(const char *root, char *buf, size_t cap)
 {
-    char esc[4096 * 4], path[4096];
+    char path[4096];
     struct stat st;
-    if (!escape(root, esc, sizeof esc))
-        return -ENAMETOOLONG;
     size_t k = 0;
     buf[0] = '\0';
     snprintf(path, sizeof path, "%s/memory", root);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        int n = snprintf(buf, cap, "1 0 0:1 / %s/memory rw - cgroup cgroup rw,memory\n", esc);
-        if (n < 0 || (size_t)n >= cap)
-            return -ENAMETOOLONG;
+        int n = cgroup_format_mount(buf, cap, 1, 0, 0, 1, "/", path, "cgroup", "rw,memory");
+        if (n < 0)
+            return n;
         k = (size_t)n;
     }
     snprintf(path, sizeof path, "%s/cgroup.controllers", root);
     if (stat(path, &st) == 0) {
-        int n = snprintf(buf + k, cap - k, "2 0 0:2 / %s rw - cgroup2 cgroup2 rw\n", esc);
-        if (n < 0 || (size_t)n >= cap - k)
-            return -ENAMETOOLONG;
+        int n = cgroup_format_mount(buf + k, cap - k, 2, 0, 0, 2, "/", root, "cgroup2", "rw");
+        if (n < 0)
+            return n;
         k += (size_t)n;
     }
     return (int)k;
@@ -454,8 +464,11 @@ int cgroup_memory_of(pid_t pid, const char *fixture_root, struct cgroup_memory *
     *m = (struct cgroup_memory){0};
     char path[64];
     _cleanup_free_ char *pc = NULL, *mi = NULL;
-    size_t plen, mlen;
-    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    size_t plen, mlen = 0;
+    if (pid)
+        snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/cgroup");
     int r = read_file_at(AT_FDCWD, path, 1 << 16, &pc, &plen);
     if (r < 0) {
         snprintf(m->reason, sizeof m->reason, "cannot read %s: %s", path, strerror(-r));
@@ -466,11 +479,26 @@ int cgroup_memory_of(pid_t pid, const char *fixture_root, struct cgroup_memory *
         mi = malloc(cap);
         r = mi ? cgroup_fixture_mountinfo(fixture_root, mi, cap) : -ENOMEM;
         mlen = r > 0 ? (size_t)r : 0;
-    } else {
-        /* A node with many containers has a long mount table. */
-        r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", 16 << 20, &mi, &mlen);
+        if (r < 0) {
+            snprintf(m->reason, sizeof m->reason, "cannot read the mount table: %s", strerror(-r));
+            return r;
+        }
+        return cgroup_memory_read(mi, mlen, pc, plen, m);
     }
+    /* The mounts where cgroups are mounted by convention first: a few
+     * system calls, where the whole table costs the kernel a line for each
+     * mount of the namespace. What they do not place is looked up in it. */
+    size_t cap = 64 << 10;
+    mi = malloc(cap);
+    r = mi ? cgroup_mounts_by_statmount(mi, cap) : -ENOMEM;
+    if (r > 0 && cgroup_memory_read(mi, (size_t)r, pc, plen, m) == 0)
+        return 0;
+    free(mi);
+    mi = NULL;
+    /* A node with many containers has a long mount table. */
+    r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", 16 << 20, &mi, &mlen);
     if (r < 0) {
+        *m = (struct cgroup_memory){0};
         snprintf(m->reason, sizeof m->reason, "cannot read the mount table: %s", strerror(-r));
         return r;
     }

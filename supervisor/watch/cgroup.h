@@ -75,6 +75,12 @@ int cgroup_locate(const char *mountinfo, size_t mlen, const char *proc_cgroup, s
  * the reason and returns -ENOENT when it does not. Pure. */
 int cgroup_v2_check_memory(struct cgroup_place *pl, const char *controllers, size_t len);
 
+/* One line of mount table text, in /proc/PID/mountinfo's format and
+ * escapes, for a mount synthesized from elsewhere (a fixture tree, or
+ * statmount). Returns its length, or -ENAMETOOLONG. Pure. */
+int cgroup_format_mount(char *buf, size_t cap, int id, int parent, unsigned major, unsigned minor,
+                        const char *root, const char *mountpoint, const char *fstype, const char *super_opts);
+
 /* Mount table text for a fixture tree standing in for /sys/fs/cgroup:
  * root/memory as the v1 memory hierarchy if it is a directory, root as the
  * unified one if it has cgroup.controllers, both with the root "/".
@@ -86,8 +92,10 @@ int cgroup_fixture_mountinfo(const char *root, char *buf, size_t cap);
  * m->reason set. */
 int cgroup_memory_read(const char *mountinfo, size_t mlen, const char *proc_cgroup, size_t clen,
                        struct cgroup_memory *m);
-/* The same for a process, reading /proc/PID/cgroup and /proc/self/mountinfo,
- * or the tree under fixture_root instead of the real mounts if it is set. */
+/* The same for a process (0: crashbox itself), reading /proc/PID/cgroup and
+ * the mounts (the conventional places by statmount, else the whole of
+ * /proc/self/mountinfo), or the tree under fixture_root instead of the real
+ * mounts if it is set. */
 int cgroup_memory_of(pid_t pid, const char *fixture_root, struct cgroup_memory *m);
 
 /* The kernel file names worth keeping in a bundle for a version. */

@@ -7,7 +7,7 @@ import signal
 import subprocess
 
 from bundles import manifest
-from lib import CRASHBOX, EXAMPLES, Skip, need_root
+from lib import CRASHBOX, EXAMPLES, Skip, need_root, need_strace
 from test_capture import memory_cgroup, only_bundle, remove_cgroup
 
 
@@ -77,3 +77,63 @@ def test_no_cgroup_filesystem_says_so_in_the_bundle_and_in_show(tmp):
     assert missing.get("cgroup") == "no cgroup filesystem is mounted", missing
     line = show(path)
     assert line == "  memory     no memory cgroup (no cgroup filesystem is mounted)", line
+
+
+def strace_opens(script, trace, timeout=120):
+    r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=timeout)
+    with open(trace) as f:
+        return r, f.read()
+
+
+def test_the_memory_cgroup_is_placed_without_reading_the_mount_table(tmp):
+    # statx(2) and statmount(2) on /sys/fs/cgroup/...: the kernel prints no
+    # line of the mount table (issue 15: it was a tenth of a start).
+    need_strace()
+    rel = tuple(int(x) for x in os.uname().release.split(".")[:2])
+    if rel < (6, 11):
+        raise Skip(f"Linux {os.uname().release}: statmount names a v1 hierarchy's controllers from 6.11 on "
+                   "(before, crashbox reads the mount table)")
+    cg = memory_cgroup(tmp, 256 << 20)
+    try:
+        d, trace = os.path.join(tmp, "b"), os.path.join(tmp, "trace")
+        os.makedirs(d)
+        script = (f"echo $$ > {cg}/cgroup.procs && exec strace -f -qq -e trace=openat,statx -o {trace} "
+                  f"{CRASHBOX} -d {d} -- {EXAMPLES}/nil-deref")
+        r, t = strace_opens(script, trace)
+        assert r.returncode == 2, (r.returncode, r.stderr[-1000:])
+        mem = manifest(only_bundle(d))["memory"]
+        assert mem["cgroup_path"] == cg and mem["limit_bytes"] == 256 << 20, mem
+        assert 'statx(AT_FDCWD, "/sys/fs/cgroup' in t, t[-3000:]
+        # (The snapshot's copy of the service's own, openat(<its /proc dir>,
+        # "mountinfo"), is the bundle's, not a look-up.)
+        assert "/proc/self/mountinfo" not in t, [l for l in t.splitlines() if "mountinfo" in l]
+    finally:
+        remove_cgroup(cg)
+
+
+def test_a_cgroup_mounted_elsewhere_is_found_in_the_mount_table(tmp):
+    # Nothing at the conventional places (the cgroup mounts gone, a tmpfs
+    # there), the memory hierarchy mounted under the test's directory: what
+    # statmount does not place, the whole mount table does.
+    need_unshare()
+    need_strace()
+    cg = memory_cgroup(tmp, 256 << 20)
+    v1 = os.path.exists(os.path.join(cg, "memory.limit_in_bytes"))
+    top = "/sys/fs/cgroup/memory" if v1 else "/sys/fs/cgroup"
+    mnt = os.path.join(tmp, "elsewhere")
+    os.makedirs(mnt)
+    try:
+        d, trace = os.path.join(tmp, "b"), os.path.join(tmp, "trace")
+        os.makedirs(d)
+        how = "-t cgroup -o memory cgroup" if v1 else "-t cgroup2 cgroup2"
+        inner = (f"umount -R /sys/fs/cgroup && mount -t tmpfs none /sys/fs/cgroup && mount {how} {mnt} && "
+                 f"exec strace -f -qq -e trace=openat -o {trace} {CRASHBOX} -d {d} -- {EXAMPLES}/nil-deref")
+        script = f"echo $$ > {cg}/cgroup.procs && exec unshare -m --propagation private sh -c '{inner}'"
+        r, t = strace_opens(script, trace)
+        assert r.returncode == 2, (r.returncode, r.stderr[-1000:])
+        mem = manifest(only_bundle(d))["memory"]
+        assert mem["cgroup_path"] == mnt + cg[len(top):], (mem, cg)
+        assert mem["limit_bytes"] == 256 << 20, mem
+        assert "/proc/self/mountinfo" in t, t[-3000:]
+    finally:
+        remove_cgroup(cg)

@@ -187,3 +187,53 @@ Test(cgroupfind, reads_the_figures_through_a_mount_root)
                  "no cgroup.controllers at the mountpoint");
     cr_assert_str_eq(m.reason, "no memory controller is mounted (the unified hierarchy at tests/fixtures/cgroup-v1 has none)");
 }
+
+Test(cgroupfind, a_mount_line_made_from_statmount_reads_back_as_the_mount)
+{
+    char line[512];
+    struct cgroup_mount *m = malloc(sizeof *m);
+    cr_assert(m);
+    /* statmount gives paths raw: the line escapes them as mountinfo does. */
+    int n = cgroup_format_mount(line, sizeof line, 41, 30, 0, 35, "/docker/a b", "/sys/fs/cgroup/mem\tory",
+                                "cgroup", "memory,name=x");
+    cr_assert_eq(n, (int)strlen(line));
+    cr_assert_str_eq(line, "41 30 0:35 /docker/a\\040b /sys/fs/cgroup/mem\\011ory rw - cgroup cgroup memory,name=x\n");
+    const char *p = line;
+    cr_assert(cgroup_mountinfo_next(&p, line + n, m));
+    cr_assert_eq(m->id, 41);
+    cr_assert_eq(m->parent, 30);
+    cr_assert_str_eq(m->root, "/docker/a b");
+    cr_assert_str_eq(m->mountpoint, "/sys/fs/cgroup/mem\tory");
+    cr_assert_eq(m->version, CGROUP_V1);
+    cr_assert(m->memory);
+    /* A v2 mount has no options of its own to say: the field is not empty. */
+    n = cgroup_format_mount(line, sizeof line, 2, 1, 0, 26, "/", "/sys/fs/cgroup", "cgroup2", "");
+    cr_assert_str_eq(line, "2 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
+    p = line;
+    cr_assert(cgroup_mountinfo_next(&p, line + n, m));
+    cr_assert_eq(m->version, CGROUP_V2);
+    cr_assert_not(m->memory);
+    cr_assert_eq(cgroup_format_mount(line, 20, 2, 1, 0, 26, "/", "/sys/fs/cgroup", "cgroup2", ""), -ENAMETOOLONG);
+    free(m);
+}
+
+Test(cgroupfind, statmount_lines_place_the_cgroup_as_the_whole_table_does)
+{
+    /* What cgroup_mounts_by_statmount says of a hybrid host (the unified
+     * hierarchy at /sys/fs/cgroup/unified, /sys/fs/cgroup a tmpfs) and of a
+     * container with --cgroupns host: the same places as their mountinfo. */
+    char mi[1024];
+    int n = cgroup_format_mount(mi, sizeof mi, 33, 25, 0, 31, "/", "/sys/fs/cgroup/memory", "cgroup", "memory");
+    n += cgroup_format_mount(mi + n, sizeof mi - (size_t)n, 27, 25, 0, 26, "/", "/sys/fs/cgroup/unified",
+                             "cgroup2", "");
+    const char *pc = "12:memory:/user.slice/x\n0::/user.slice/x\n";
+    struct cgroup_place pl;
+    cr_assert_eq(cgroup_locate(mi, (size_t)n, pc, strlen(pc), &pl), 0);
+    cr_assert_eq(pl.version, CGROUP_V1);
+    cr_assert_str_eq(pl.dir, "/sys/fs/cgroup/memory/user.slice/x");
+    n = cgroup_format_mount(mi, sizeof mi, 700, 650, 0, 40, "/docker/abc", "/sys/fs/cgroup/memory", "cgroup",
+                            "memory");
+    pc = "9:memory:/docker/abc\n";
+    cr_assert_eq(cgroup_locate(mi, (size_t)n, pc, strlen(pc), &pl), 0);
+    cr_assert_str_eq(pl.dir, "/sys/fs/cgroup/memory");
+}
