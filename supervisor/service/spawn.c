@@ -130,6 +130,9 @@ static int child_main(void *arg)
     child_exec(a->req, a->parent, a->report);
 }
 
+/* The child's stack for a command line up to some 8,000 arguments. */
+#define CHILD_STACK_IN_FRAME (128 << 10)
+
 /* The child, as posix_spawn starts one: in crashbox's memory, crashbox
  * waiting until its execve (CLONE_VM | CLONE_VFORK). A fork would copy the
  * page tables and mark every page crashbox wrote copy-on-write, each of
@@ -161,10 +164,18 @@ static pid_t start_child(const struct spawn_request *req, pid_t parent, int repo
     while (req->argv[argc])
         argc++;
     size_t size = ((argc + 8) * sizeof(char *) + (64 << 10) + 4095) & ~(size_t)4095;
+    struct child_args a = {.req = req, .parent = parent, .report = report};
+    if (size <= CHILD_STACK_IN_FRAME) {
+        /* In this frame: crashbox sleeps in clone until the child's execve,
+         * and no handler can run on its stack meanwhile (every signal but
+         * the synchronous ones is blocked). An mmap'd one cost a map and an
+         * unmap, the unmap a TLB shootdown on the CPU the child ran on. */
+        char stack[CHILD_STACK_IN_FRAME] __attribute__((aligned(16)));
+        return clone(child_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+    }
     void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED)
         return -1;
-    struct child_args a = {.req = req, .parent = parent, .report = report};
     pid_t pid = clone(child_main, (char *)stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
     int saved = errno;
     munmap(stack, size);
