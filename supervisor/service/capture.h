@@ -73,7 +73,9 @@ void capture_on_notify(struct capture *c);
 void capture_stop_hook(struct capture *c);
 
 /* What the memory watcher brings to the run's end: its pre-OOM snapshots
- * (pre-oom/<percent>/...), the watermarks crossed, how it watched. */
+ * (pre-oom/<percent>/...), the watermarks crossed, how it watched.
+ * preoom_finish sets the fields after diag by name: a new one needs a line
+ * there. */
 struct preoom_evidence {
     struct items items; /* owned */
     struct crash_crossing crossed[CRASH_MAX_CROSSED];
