@@ -14,8 +14,9 @@
 #include "util.h"
 
 #ifndef SYS_statmount
-int cgroup_mounts_by_statmount(char *buf, size_t cap)
+int cgroup_mounts_by_statmount(bool v1, char *buf, size_t cap)
 {
+    (void)v1;
     (void)buf;
     (void)cap;
     return -ENOSYS;
@@ -117,15 +118,17 @@ static int add_mount(const char *path, uint64_t *seen, size_t nseen, size_t *k, 
     return 0;
 }
 
-int cgroup_mounts_by_statmount(char *buf, size_t cap)
+int cgroup_mounts_by_statmount(bool v1, char *buf, size_t cap)
 {
-
-    static const char *const where[] = {"/sys/fs/cgroup/memory", "/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
-    uint64_t seen[ARRAY_SIZE(where)];
+    static const char *const where_v1[] = {"/sys/fs/cgroup/memory"};
+    static const char *const where_v2[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
+    const char *const *where = v1 ? where_v1 : where_v2;
+    size_t n = v1 ? ARRAY_SIZE(where_v1) : ARRAY_SIZE(where_v2);
+    uint64_t seen[ARRAY_SIZE(where_v2)];
     size_t k = 0, len = 0;
     if (cap)
         buf[0] = '\0';
-    for (size_t i = 0; i < ARRAY_SIZE(where); i++) {
+    for (size_t i = 0; i < n; i++) {
         int r = add_mount(where[i], seen, ARRAY_SIZE(seen), &k, buf, cap, &len);
         if (r < 0)
             return r;

@@ -6,6 +6,7 @@
  * namespace, some 50 us of a start here, where these take a few. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/syscall.h>
 
@@ -16,9 +17,11 @@
 #endif
 
 /* Mount table lines (cgroup_format_mount) for the cgroup and cgroup2
- * mounts seen at /sys/fs/cgroup/memory, /sys/fs/cgroup and
- * /sys/fs/cgroup/unified, each mount once. Returns the length written, 0
- * when none is a cgroup mount, or -errno: -ENOSYS where the kernel has no
- * statmount (before 6.8; before 6.11 for a v1 hierarchy, whose controllers
- * are in the mount options) or a seccomp profile refuses it. */
-int cgroup_mounts_by_statmount(char *buf, size_t cap);
+ * mounts seen where a v1 memory hierarchy is mounted by convention
+ * (/sys/fs/cgroup/memory) if v1 (the process's /proc/PID/cgroup names one),
+ * else where a unified one is (/sys/fs/cgroup, /sys/fs/cgroup/unified),
+ * each mount once. Returns the length written, 0 when none is a cgroup
+ * mount, or -errno: -ENOSYS where the kernel has no statmount (before 6.8;
+ * before 6.11 for a v1 hierarchy, whose controllers are in the mount
+ * options) or a seccomp profile refuses it. */
+int cgroup_mounts_by_statmount(bool v1, char *buf, size_t cap);

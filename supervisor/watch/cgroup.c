@@ -112,15 +112,29 @@ int cgroup_parse_limit(const char *buf, uint64_t *out)
     return 1;
 }
 
-static int read_small(int dirfd, const char *name, char **buf, size_t *len)
+/* A memory cgroup attribute file, whole, into buf: the kernel prints one
+ * at the first read (a single record of a seq_file), so a read that leaves
+ * room is all of it, without the read that finds the end. */
+static int read_attr(int dirfd, const char *name, char *buf, size_t cap, size_t *len)
 {
-    return read_file_at(dirfd, name, 1 << 20, buf, len);
+    _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, cap - 1);
+    if (n < 0)
+        return -errno;
+    if ((size_t)n == cap - 1)
+        return -EFBIG; /* more than any memory attribute holds */
+    buf[n] = '\0';
+    if (len)
+        *len = (size_t)n;
+    return 0;
 }
 
 static bool read_u64(int dirfd, const char *name, uint64_t *out)
 {
-    _cleanup_free_ char *b = NULL;
-    if (read_small(dirfd, name, &b, NULL) < 0)
+    char b[64];
+    if (read_attr(dirfd, name, b, sizeof b, NULL) < 0)
         return false;
     char *end;
     errno = 0;
@@ -133,9 +147,9 @@ static bool read_u64(int dirfd, const char *name, uint64_t *out)
 
 static bool read_keyed(int dirfd, const char *name, const char *key, uint64_t *out)
 {
-    _cleanup_free_ char *b = NULL;
+    char b[1024];
     size_t len;
-    if (read_small(dirfd, name, &b, &len) < 0)
+    if (read_attr(dirfd, name, b, sizeof b, &len) < 0)
         return false;
     return cgroup_keyed_value(b, len, key, out) == 0;
 }
@@ -440,15 +454,15 @@ int cgroup_memory_read(const char *mountinfo, size_t mlen, const char *proc_cgro
     }
     enum cgroup_version v = pl->version;
     m->version = v;
-    _cleanup_free_ char *lim = NULL;
+    char lim[64];
     if (v == CGROUP_V1) {
-        if (read_small(dfd, "memory.limit_in_bytes", &lim, NULL) == 0)
+        if (read_attr(dfd, "memory.limit_in_bytes", lim, sizeof lim, NULL) == 0)
             m->has_limit = cgroup_parse_limit(lim, &m->limit_bytes) == 1;
         m->has_usage = read_u64(dfd, "memory.usage_in_bytes", &m->usage_bytes);
         m->has_peak = read_u64(dfd, "memory.max_usage_in_bytes", &m->peak_bytes);
         m->has_oom_kills = read_keyed(dfd, "memory.oom_control", "oom_kill", &m->oom_kills);
     } else {
-        if (read_small(dfd, "memory.max", &lim, NULL) == 0)
+        if (read_attr(dfd, "memory.max", lim, sizeof lim, NULL) == 0)
             m->has_limit = cgroup_parse_limit(lim, &m->limit_bytes) == 1;
         m->has_usage = read_u64(dfd, "memory.current", &m->usage_bytes);
         m->has_peak = read_u64(dfd, "memory.peak", &m->peak_bytes);
@@ -488,9 +502,11 @@ int cgroup_memory_of(pid_t pid, const char *fixture_root, struct cgroup_memory *
     /* The mounts where cgroups are mounted by convention first: a few
      * system calls, where the whole table costs the kernel a line for each
      * mount of the namespace. What they do not place is looked up in it. */
+    char v1path[4096];
+    bool v1 = cgroup_parse_proc_version(pc, plen, CGROUP_V1, v1path, sizeof v1path) == CGROUP_V1;
     size_t cap = 64 << 10;
     mi = malloc(cap);
-    r = mi ? cgroup_mounts_by_statmount(mi, cap) : -ENOMEM;
+    r = mi ? cgroup_mounts_by_statmount(v1, mi, cap) : -ENOMEM;
     if (r > 0 && cgroup_memory_read(mi, (size_t)r, pc, plen, m) == 0)
         return 0;
     free(mi);
