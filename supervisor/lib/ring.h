@@ -10,12 +10,15 @@
 #include <stdint.h>
 
 struct ring {
-    char *buf;      /* owned: a mapping of max bytes, touched only up to cap */
+    char *buf;      /* owned: a mapping of max bytes, touched only up to cap,
+                     * made at the first ring_span (NULL before); spare if
+                     * it could not be */
     size_t max;
     size_t cap;     /* the current capacity */
     size_t head;    /* next write offset; == used while used < cap */
     size_t used;    /* bytes held */
     uint64_t total; /* bytes ever written */
+    char spare[512];
 };
 
 /* A ring that may grow to max bytes, holding at most cap now. */

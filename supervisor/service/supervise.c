@@ -540,7 +540,7 @@ __attribute__((noinline)) static enum crash_kind end_run(const struct run_ctx *x
     capture_stop_hook(cap);
     relay_finish(relay, pol->drain_timeout_ms);
     struct capture_job *job = NULL;
-    bool relayed = relay->tail.tail.buf != NULL, shim = relay->crash.tail.buf != NULL;
+    bool relayed = relay->tail.tail.max != 0, shim = relay->crash.tail.max != 0;
     enum crash_kind kind = capture_finish(cap, s->reaped.main_status, relayed ? &relay->tail : NULL,
                                           shim ? &relay->crash : NULL, &mem, &job);
     items_free(&mem.items); /* a clean end's, or what the record did not take */

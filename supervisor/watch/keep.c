@@ -30,6 +30,8 @@ void keep_free(struct keep *k)
     k->head = NULL;
 }
 
+bool keep_started(const struct keep *k) { return k->tail.buf != NULL; }
+
 char *keep_span(struct keep *k, size_t *len) { return ring_span(&k->tail, len); }
 
 uint64_t keep_total(const struct keep *k) { return k->tail.total; }

@@ -53,6 +53,8 @@ struct keep_text {
 int keep_init(struct keep *k, const struct keep_sizes *sz, bool whole_report);
 void keep_free(struct keep *k);
 /* Space to read into (always > 0), then how much was read. */
+/* Whether a byte was ever spanned: the ring is mapped (ring_span). */
+bool keep_started(const struct keep *k);
 char *keep_span(struct keep *k, size_t *len);
 void keep_commit(struct keep *k, size_t n);
 void keep_append(struct keep *k, const void *data, size_t len);

@@ -60,6 +60,42 @@ static int take_into_tail(struct relay *r, size_t len, bool write_out)
     return 0;
 }
 
+/* Reads from fd into k's span, at most `most` bytes: the count, 0 at EOF,
+ * or -errno. A keep's ring is mapped at its first byte (ring.h): until then
+ * a one-byte read tells EOF, or nothing yet, from bytes, so an end with
+ * nothing written maps none. */
+static ssize_t read_into(struct keep *k, int fd, size_t most, char **dst)
+{
+    char first;
+    bool have_first = false;
+    ssize_t n;
+    if (!keep_started(k)) {
+        do
+            n = read(fd, &first, 1);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+            return n < 0 ? -errno : 0;
+        have_first = true;
+    }
+    size_t span;
+    *dst = keep_span(k, &span);
+    if (span > most)
+        span = most;
+    size_t got = 0;
+    if (have_first)
+        (*dst)[got++] = first;
+    if (span > got) {
+        do
+            n = read(fd, *dst + got, span - got);
+        while (n < 0 && errno == EINTR);
+        if (n > 0)
+            got += (size_t)n;
+        else if (!got)
+            return n < 0 ? -errno : 0;
+    }
+    return (ssize_t)got;
+}
+
 /* How long poll may wait: for ever in the thread (stop_fd ends a wait),
  * until the deadline when relay_finish() relays in the caller. */
 static int wait_ms(const struct relay *r)
@@ -124,19 +160,12 @@ static ssize_t relay_step(struct relay *r)
             break;
         }
     }
-    size_t span;
-    char *dst = keep_span(&r->tail, &span);
     /* To a pipe, at most PIPE_BUF at a time: once poll says there is room,
      * such a write cannot block, so a stuck reader cannot hold us. */
-    size_t most = r->mode == RELAY_TEE ? PIPE_BUF : RELAY_CHUNK;
-    if (span > most)
-        span = most;
-    ssize_t n;
-    do
-        n = read(r->in_fd, dst, span);
-    while (n < 0 && errno == EINTR);
+    char *dst;
+    ssize_t n = read_into(&r->tail, r->in_fd, r->mode == RELAY_TEE ? PIPE_BUF : RELAY_CHUNK, &dst);
     if (n <= 0)
-        return n < 0 ? -errno : 0;
+        return n;
     if (r->mode == RELAY_TEE && !wait_output(r))
         r->mode = RELAY_CAPTURE_ONLY; /* asked to finish with the output full */
     if (r->mode != RELAY_CAPTURE_ONLY) {
@@ -154,11 +183,10 @@ static ssize_t relay_step(struct relay *r)
 static void take_crash_output(struct relay *r)
 {
     for (;;) {
-        size_t span;
-        char *dst = keep_span(&r->crash, &span);
-        ssize_t n = read(r->crash_fd, dst, span);
+        char *dst;
+        ssize_t n = read_into(&r->crash, r->crash_fd, SIZE_MAX, &dst);
         if (n <= 0) {
-            if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+            if (n != -EAGAIN) { /* the end, or an error: not just nothing yet */
                 closep(&r->crash_fd);
                 r->crash_fd = -1;
             }

@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ring.h"
@@ -88,5 +89,44 @@ Test(ring, matches_a_reference_under_random_writes)
         ring_copy(&r, out);
         cr_assert(memcmp(out, all + n - want, want) == 0, "tail differs after %zu bytes", n);
     }
+    ring_free(&r);
+}
+
+Test(ring, maps_its_buffer_at_the_first_bytes_only)
+{
+    struct ring r;
+    cr_assert_eq(ring_init_max(&r, 8, 1 << 20), 0);
+    cr_assert_null(r.buf, "nothing written, nothing mapped");
+    cr_assert_eq(ring_used(&r), 0);
+    char none[1] = {'x'};
+    ring_copy(&r, none);
+    cr_assert_eq(none[0], 'x');
+    cr_assert_eq(ring_resize(&r, 16), 0);
+    cr_assert_null(r.buf);
+    cr_assert_eq(r.cap, 16);
+    ring_append(&r, "0123456789abcdefXY", 18);
+    cr_assert_not_null(r.buf);
+    char *got = contents(&r);
+    cr_assert_str_eq(got, "23456789abcdefXY");
+    free(got);
+    ring_free(&r);
+}
+
+Test(ring, keeps_what_its_spare_buffer_holds_when_it_cannot_be_mapped)
+{
+    struct ring r;
+    /* No address space holds 2^60 bytes: the mapping fails. */
+    cr_assert_eq(ring_init_max(&r, 4096, 1ULL << 60), 0);
+    char line[100];
+    for (int i = 0; i < 100; i++) {
+        int n = snprintf(line, sizeof line, "line %02d\n", i);
+        ring_append(&r, line, (size_t)n);
+    }
+    cr_assert_eq(r.buf, r.spare);
+    cr_assert_eq(ring_used(&r), sizeof r.spare);
+    char *got = contents(&r);
+    cr_assert(strstr(got, "line 99\n") && !strstr(got, "line 00"), "%s", got);
+    free(got);
+    cr_assert_eq(r.total, 800);
     ring_free(&r);
 }
