@@ -3,7 +3,6 @@
 
 #include <linux/seccomp.h>
 #include <stdbool.h>
-#include <stdlib.h>
 
 /* A run of consecutive syscall numbers, both ends allowed. */
 struct run {
@@ -62,12 +61,6 @@ static size_t emit(struct sock_filter *f, size_t at, const struct run *r, size_t
 #undef JUMP
 }
 
-static int cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
 size_t allowlist_filter_build(struct sock_filter *f, size_t cap, uint32_t arch, const int *nrs, size_t n,
                               uint32_t deny)
 {
@@ -78,7 +71,15 @@ size_t allowlist_filter_build(struct sock_filter *f, size_t cap, uint32_t arch, 
     for (size_t i = 0; i < n; i++)
         if (nrs[i] >= 0 && nrs[i] < 0x40000000)
             sorted[ns++] = nrs[i];
-    qsort(sorted, ns, sizeof *sorted, cmp_int);
+    /* Insertion: a list of some hundred, mostly in order already, where
+     * glibc's qsort allocates a buffer to merge sort into. */
+    for (size_t i = 1; i < ns; i++) {
+        int v = sorted[i];
+        size_t j = i;
+        for (; j > 0 && sorted[j - 1] > v; j--)
+            sorted[j] = sorted[j - 1];
+        sorted[j] = v;
+    }
     struct run runs[ALLOWLIST_MAX_CALLS];
     size_t nr = 0;
     for (size_t i = 0; i < ns; i++) {

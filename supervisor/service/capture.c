@@ -96,7 +96,7 @@ void capture_started(struct capture *c, pid_t pid, int notify_fd, int hook_errno
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
     c->exe_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (access("/proc/self/status", F_OK) < 0)
+    if (c->exe_fd < 0 && access("/proc/self/status", F_OK) < 0)
         snprintf(c->hook_status, sizeof c->hook_status, "/proc is not mounted: nothing to snapshot");
     else if (!c->policy->exit_hook)
         snprintf(c->hook_status, sizeof c->hook_status, "the policy turns the exit hook off");

@@ -372,31 +372,40 @@ int cgroup_v2_check_memory(struct cgroup_place *pl, const char *controllers, siz
 }
 
 /* A path as mountinfo writes it. */
-static bool escape(const char *s, char *out, size_t cap)
+/* A path as mountinfo writes it, at buf + *k; false when it does not fit. */
+static bool escape(const char *s, char *buf, size_t cap, size_t *k)
 {
-    size_t k = 0;
     for (; *s; s++) {
         bool esc = *s == ' ' || *s == '\t' || *s == '\n' || *s == '\\';
-        if (k + (esc ? 4 : 1) >= cap)
+        if (*k + (esc ? 4 : 1) >= cap)
             return false;
-        if (esc)
-            k += (size_t)sprintf(out + k, "\\%03o", (unsigned char)*s);
-        else
-            out[k++] = *s;
+        if (esc) {
+            unsigned char c = (unsigned char)*s;
+            buf[(*k)++] = '\\';
+            buf[(*k)++] = (char)('0' + (c >> 6));
+            buf[(*k)++] = (char)('0' + ((c >> 3) & 7));
+            buf[(*k)++] = (char)('0' + (c & 7));
+        } else {
+            buf[(*k)++] = *s;
+        }
     }
-    out[k] = '\0';
     return true;
 }
 
 int cgroup_format_mount(char *buf, size_t cap, int id, int parent, unsigned major, unsigned minor,
                         const char *root, const char *mountpoint, const char *fstype, const char *super_opts)
 {
-    char eroot[4096 * 4], emp[4096 * 4];
-    if (!escape(root, eroot, sizeof eroot) || !escape(mountpoint, emp, sizeof emp))
+    int n = snprintf(buf, cap, "%d %d %u:%u ", id, parent, major, minor);
+    if (n < 0 || (size_t)n >= cap)
         return -ENAMETOOLONG;
-    int n = snprintf(buf, cap, "%d %d %u:%u %s %s rw - %s %s %s\n", id, parent, major, minor, eroot, emp, fstype,
-                     fstype, *super_opts ? super_opts : "rw");
-    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
+    size_t k = (size_t)n;
+    if (!escape(root, buf, cap, &k) || k + 1 >= cap)
+        return -ENAMETOOLONG;
+    buf[k++] = ' ';
+    if (!escape(mountpoint, buf, cap, &k))
+        return -ENAMETOOLONG;
+    n = snprintf(buf + k, cap - k, " rw - %s %s %s\n", fstype, fstype, *super_opts ? super_opts : "rw");
+    return n < 0 || (size_t)n >= cap - k ? -ENAMETOOLONG : (int)(k + (size_t)n);
 }
 
 int cgroup_fixture_mountinfo(const char *root, char *buf, size_t cap)
@@ -483,11 +492,18 @@ int cgroup_memory_of(pid_t pid, const char *fixture_root, struct cgroup_memory *
         snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
     else
         snprintf(path, sizeof path, "/proc/self/cgroup");
-    int r = read_file_at(AT_FDCWD, path, 1 << 16, &pc, &plen);
+    /* One record, as a cgroup attribute is: read whole at the first read
+     * unless longer than the buffer (a process in some hundred v1
+     * hierarchies of long names). */
+    char pcbuf[2048];
+    int r = read_attr(AT_FDCWD, path, pcbuf, sizeof pcbuf, &plen);
+    if (r == -EFBIG)
+        r = read_file_at(AT_FDCWD, path, 1 << 16, &pc, &plen);
     if (r < 0) {
         snprintf(m->reason, sizeof m->reason, "cannot read %s: %s", path, strerror(-r));
         return r;
     }
+    const char *pcp = pc ? pc : pcbuf;
     if (fixture_root) {
         size_t cap = 3 * sizeof m->dir;
         mi = malloc(cap);
@@ -497,17 +513,17 @@ int cgroup_memory_of(pid_t pid, const char *fixture_root, struct cgroup_memory *
             snprintf(m->reason, sizeof m->reason, "cannot read the mount table: %s", strerror(-r));
             return r;
         }
-        return cgroup_memory_read(mi, mlen, pc, plen, m);
+        return cgroup_memory_read(mi, mlen, pcp, plen, m);
     }
     /* The mounts where cgroups are mounted by convention first: a few
      * system calls, where the whole table costs the kernel a line for each
      * mount of the namespace. What they do not place is looked up in it. */
     char v1path[4096];
-    bool v1 = cgroup_parse_proc_version(pc, plen, CGROUP_V1, v1path, sizeof v1path) == CGROUP_V1;
+    bool v1 = cgroup_parse_proc_version(pcp, plen, CGROUP_V1, v1path, sizeof v1path) == CGROUP_V1;
     size_t cap = 64 << 10;
     mi = malloc(cap);
     r = mi ? cgroup_mounts_by_statmount(v1, mi, cap) : -ENOMEM;
-    if (r > 0 && cgroup_memory_read(mi, (size_t)r, pc, plen, m) == 0)
+    if (r > 0 && cgroup_memory_read(mi, (size_t)r, pcp, plen, m) == 0)
         return 0;
     free(mi);
     mi = NULL;
@@ -518,5 +534,5 @@ int cgroup_memory_of(pid_t pid, const char *fixture_root, struct cgroup_memory *
         snprintf(m->reason, sizeof m->reason, "cannot read the mount table: %s", strerror(-r));
         return r;
     }
-    return cgroup_memory_read(mi, mlen, pc, plen, m);
+    return cgroup_memory_read(mi, mlen, pcp, plen, m);
 }
