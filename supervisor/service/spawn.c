@@ -48,14 +48,75 @@ static _noreturn_ void child_exit(int code)
         syscall(SYS_exit, code);
 }
 
+/* How the child says how its start went. Forked, or with a deny list to
+ * install last: on a socket, {stage, errno, step} messages with the
+ * listener attached, its end closing at the execve. Otherwise, sharing
+ * crashbox's memory and, until the filter is in, its fd table
+ * (CLONE_FILES): fields crashbox reads once clone returns, the listener
+ * already in crashbox's table (no socket to make, send on and read). */
+struct child_report {
+    int sock;     /* -1: the fields */
+    bool files;   /* the fd table is crashbox's until the child unshares it */
+    int listener; /* the exit hook's, or -1 */
+    int hook_err; /* why there is none (the hook wanted) */
+    int stage;    /* SPAWN_STAGE_*: why the command did not run, 0 if it did */
+    int err, step;
+};
+
+static void report_failure(struct child_report *rep, int stage, int err, int step)
+{
+    if (rep->sock < 0) {
+        rep->stage = stage;
+        rep->err = err;
+        rep->step = step;
+        return;
+    }
+    int msg[3] = {stage, err, step};
+    (void)write(rep->sock, msg, sizeof msg);
+}
+
+/* The exit hook's filter (with the deny list, if any), then the listener
+ * handed over. A deny list that cannot be installed stops the start: a
+ * sandbox failure, with or without the exit hook in the same filter;
+ * without a listener the service runs on, its capture post-mortem. */
+static void install_hook(const struct spawn_request *req, struct child_report *rep)
+{
+    int listener = -1;
+    int err = exithook_install(req->exit_hook, &listener);
+    if (err < 0 && (!req->exit_hook->listener || req->exit_hook->denies)) {
+        report_failure(rep, SPAWN_STAGE_SANDBOX, -err, SANDBOX_STEP_SECCOMP);
+        child_exit(127);
+    }
+    if (!req->exit_hook->listener)
+        return;
+    if (rep->sock < 0) {
+        rep->listener = listener; /* in crashbox's table: the child's copy goes at the execve */
+        rep->hook_err = -err;
+        return;
+    }
+    int msg[3] = {SPAWN_STAGE_HOOK, -err, 0};
+    (void)exithook_send(rep->sock, msg, sizeof msg, listener);
+    if (listener >= 0)
+        close(listener);
+}
+
 /* Runs in the child: only async-signal-safe calls, and (sharing crashbox's
  * memory until execve) none that changes crashbox's state. Never returns. */
-static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent, int report)
+static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent, struct child_report *rep)
 {
     int err;
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
         /* The supervisor is already gone: do not start an orphan. */
         child_exit(EXIT_FAILURE);
+    }
+    if (rep->files) {
+        /* The filter first, its listener landing in crashbox's table; then
+         * a table of the child's own for what follows. Under this filter
+         * (no deny list) only exit_group and the kill calls are watched,
+         * none of which the child makes. */
+        install_hook(req, rep);
+        if (unshare(CLONE_FILES) < 0)
+            goto fail;
     }
     if (setpgid(0, 0) < 0)
         goto fail;
@@ -80,54 +141,34 @@ static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent,
         }
     }
     /* The sandbox in its fixed order, then seccomp last: from here on
-     * exit_group is watched. A hook failure is reported to crashbox and the
-     * service runs without it; a sandbox failure stops the start. */
+     * exit_group is watched. A sandbox failure stops the start. */
     int step = 0;
     err = sandbox_apply(req->sandbox, &step);
     if (err < 0) {
-        int msg[3] = {SPAWN_STAGE_SANDBOX, -err, step};
-        (void)write(report, msg, sizeof msg);
+        report_failure(rep, SPAWN_STAGE_SANDBOX, -err, step);
         child_exit(127);
     }
-    int listener = -1;
-    err = req->exit_hook ? exithook_install(req->exit_hook, &listener) : 0;
-    if (err < 0 && (!req->exit_hook->listener || req->exit_hook->denies)) {
-        /* A deny list that cannot be installed is a sandbox failure too,
-         * with or without the exit hook in the same filter. */
-        int msg[3] = {SPAWN_STAGE_SANDBOX, -err, SANDBOX_STEP_SECCOMP};
-        (void)write(report, msg, sizeof msg);
-        child_exit(127);
-    }
-    if (req->exit_hook && req->exit_hook->listener) {
-        /* Without a listener the service runs on, its capture post-mortem. */
-        int msg[3] = {SPAWN_STAGE_HOOK, -err, 0};
-        (void)exithook_send(report, msg, sizeof msg, listener);
-        if (listener >= 0)
-            close(listener);
-    }
+    if (req->exit_hook && !rep->files)
+        install_hook(req, rep);
     /* No fd is closed here: crashbox's own are all close-on-exec, and what
      * crashbox inherited (a caller's fd 3, socket activation's listeners)
      * belongs to the service, as under any init. */
     execvpe(req->argv[0], req->argv, req->envp);
 fail:
-    err = errno;
-    {
-        int msg[3] = {SPAWN_STAGE_EXEC, err, 0};
-        (void)write(report, msg, sizeof msg);
-    }
+    report_failure(rep, SPAWN_STAGE_EXEC, errno, 0);
     child_exit(127);
 }
 
 struct child_args {
     const struct spawn_request *req;
     pid_t parent;
-    int report;
+    struct child_report *rep;
 };
 
 static int child_main(void *arg)
 {
     const struct child_args *a = arg;
-    child_exec(a->req, a->parent, a->report);
+    child_exec(a->req, a->parent, a->rep);
 }
 
 /* The child's stack for a command line up to some 8,000 arguments. */
@@ -142,16 +183,23 @@ static int child_main(void *arg)
  * crashbox's memory would take for its own) and a change of credentials
  * may mark the memory it is in not dumpable; and under ASan, which would
  * keep the child's stack poisoning. */
-static pid_t start_child(const struct spawn_request *req, pid_t parent, int report)
+/* Whether the child shares crashbox's memory (see start_child). */
+static bool child_shares_memory(const struct spawn_request *req)
 {
-    bool shared = !(req->sandbox && req->sandbox->active);
 #if defined(__SANITIZE_ADDRESS__)
-    shared = false;
+    (void)req;
+    return false;
+#else
+    return !(req->sandbox && req->sandbox->active);
 #endif
-    if (!shared) {
+}
+
+static pid_t start_child(const struct spawn_request *req, pid_t parent, struct child_report *rep)
+{
+    if (!child_shares_memory(req)) {
         pid_t pid = fork();
         if (pid == 0)
-            child_exec(req, parent, report);
+            child_exec(req, parent, rep);
         /* Both sides set the group, so neither a signal nor tcsetpgrp
          * races it (a child sharing crashbox's memory set it before
          * crashbox goes on). */
@@ -159,74 +207,95 @@ static pid_t start_child(const struct spawn_request *req, pid_t parent, int repo
             (void)setpgid(pid, pid);
         return pid;
     }
+    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (rep->files ? CLONE_FILES : 0);
     /* Its own stack: execvpe may copy argv onto it (a script). */
     size_t argc = 0;
     while (req->argv[argc])
         argc++;
     size_t size = ((argc + 8) * sizeof(char *) + (64 << 10) + 4095) & ~(size_t)4095;
-    struct child_args a = {.req = req, .parent = parent, .report = report};
+    struct child_args a = {.req = req, .parent = parent, .rep = rep};
     if (size <= CHILD_STACK_IN_FRAME) {
         /* In this frame: crashbox sleeps in clone until the child's execve,
          * and no handler can run on its stack meanwhile (every signal but
          * the synchronous ones is blocked). An mmap'd one cost a map and an
          * unmap, the unmap a TLB shootdown on the CPU the child ran on. */
         char stack[CHILD_STACK_IN_FRAME] __attribute__((aligned(16)));
-        return clone(child_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+        return clone(child_main, stack + sizeof stack, flags, &a);
     }
     void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED)
         return -1;
-    pid_t pid = clone(child_main, (char *)stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+    pid_t pid = clone(child_main, (char *)stack + size, flags, &a);
     int saved = errno;
     munmap(stack, size);
     errno = saved;
     return pid;
 }
 
-int spawn_service(const struct spawn_request *req, struct spawn_result *res)
+/* The child's report, from the socket: the listener, then why the command
+ * did not run if it did not (into rep's fields). */
+static void read_report(int sock, struct child_report *rep)
 {
-    *res = (struct spawn_result){.pid = -1, .notify_fd = -1};
-    /* One channel for the listener and the failures: a packet socket keeps
-     * each report whole, passes the listener, and ends at the execve. */
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        return -errno;
-    pid_t parent = getpid();
-    pid_t pid = start_child(req, parent, sv[1]);
-    if (pid < 0) {
-        int r = -errno;
-        close(sv[0]);
-        close(sv[1]);
-        return r;
-    }
-    close(sv[1]);
-    res->pid = pid;
     int msg[3] = {0, 0, 0};
-    ssize_t n;
     for (;;) {
         int fd;
-        n = exithook_receive(sv[0], msg, sizeof msg, &fd);
+        ssize_t n = exithook_receive(sock, msg, sizeof msg, &fd);
         if (n == (ssize_t)sizeof msg && msg[0] == SPAWN_STAGE_HOOK) {
             if (fd >= 0)
-                res->notify_fd = fd;
+                rep->listener = fd;
             else
-                res->hook_errno = msg[1] ? msg[1] : EIO;
+                rep->hook_err = msg[1] ? msg[1] : EIO;
             continue;
         }
         if (fd >= 0)
             close(fd);
-        break; /* the end of the socket (execve), or why the command did not run */
+        if (n == (ssize_t)sizeof msg) {
+            rep->stage = msg[0];
+            rep->err = msg[1];
+            rep->step = msg[2];
+        }
+        return; /* the end of the socket (execve), or why the command did not run */
     }
-    close(sv[0]);
+}
+
+int spawn_service(const struct spawn_request *req, struct spawn_result *res)
+{
+    *res = (struct spawn_result){.pid = -1, .notify_fd = -1};
+    struct child_report rep = {.sock = -1, .listener = -1};
+    bool fields = child_shares_memory(req) && !(req->exit_hook && req->exit_hook->denies);
+    rep.files = fields && req->exit_hook && req->exit_hook->listener;
+    /* Otherwise one channel for the listener and the failures: a packet
+     * socket keeps each report whole, passes the listener, and ends at the
+     * execve. */
+    int sv[2] = {-1, -1};
+    if (!fields && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    rep.sock = sv[1];
+    pid_t pid = start_child(req, getpid(), &rep);
+    int saved = errno;
+    if (sv[1] >= 0)
+        close(sv[1]);
+    if (pid < 0) {
+        if (sv[0] >= 0)
+            close(sv[0]);
+        return -saved;
+    }
+    res->pid = pid;
+    if (sv[0] >= 0) {
+        read_report(sv[0], &rep);
+        close(sv[0]);
+    }
+    res->notify_fd = rep.listener;
+    res->hook_errno = rep.hook_err;
     if (req->exit_hook && req->exit_hook->listener && res->notify_fd < 0 && !res->hook_errno)
         res->hook_errno = ENOMSG;
-    if (n == (ssize_t)sizeof msg) {
-        if (msg[0] == SPAWN_STAGE_SANDBOX) {
-            res->sandbox_errno = msg[1] ? msg[1] : EIO;
-            res->sandbox_step = msg[2];
+    if (rep.stage) {
+        if (rep.stage == SPAWN_STAGE_SANDBOX) {
+            res->sandbox_errno = rep.err ? rep.err : EIO;
+            res->sandbox_step = rep.step;
+        } else {
+            res->exec_errno = rep.err ? rep.err : EIO;
         }
-        else
-            res->exec_errno = msg[1] ? msg[1] : EIO;
         /* Closing the listener lets the child's exit_group through. */
         closep(&res->notify_fd);
         res->notify_fd = -1;
