@@ -20,7 +20,7 @@
 /* What the child reports on its socket, {stage, errno, step}: the exit
  * hook's listener (attached) or why there is none, and why it stopped
  * before running the command. Its end closing at execve says it runs. */
-enum { SPAWN_STAGE_EXEC = 1, SPAWN_STAGE_SANDBOX = 2, SPAWN_STAGE_HOOK = 3 };
+enum { SPAWN_STAGE_EXEC = 1, SPAWN_STAGE_SANDBOX = 2, SPAWN_STAGE_HOOK = 3, SPAWN_STAGE_FILES = 4 };
 
 /* LISTEN_PID=<pid>, with no library call: it runs in the forked child. */
 static void format_listen_pid(char *buf, pid_t pid)
@@ -115,8 +115,12 @@ static _noreturn_ void child_exec(const struct spawn_request *req, pid_t parent,
          * (no deny list) only exit_group and the kill calls are watched,
          * none of which the child makes. */
         install_hook(req, rep);
-        if (unshare(CLONE_FILES) < 0)
-            goto fail;
+        if (unshare(CLONE_FILES) < 0) {
+            /* Refused after the probe allowed it (a filter on its flags):
+             * crashbox starts the command again the other way. */
+            report_failure(rep, SPAWN_STAGE_FILES, errno, 0);
+            child_exit(127);
+        }
     }
     if (setpgid(0, 0) < 0)
         goto fail;
@@ -258,12 +262,31 @@ static void read_report(int sock, struct child_report *rep)
     }
 }
 
+/* Whether the child may unshare the fd table it shares with crashbox: a
+ * seccomp profile may refuse unshare(2) (Docker's does, without
+ * CAP_SYS_ADMIN). unshare(0) asks without changing anything. */
+static bool unshare_allowed(void)
+{
+    static int allowed = -1;
+    if (allowed < 0)
+        allowed = syscall(SYS_unshare, 0) == 0;
+    return allowed;
+}
+
+static int spawn_once(const struct spawn_request *req, struct spawn_result *res, bool files_ok);
+
 int spawn_service(const struct spawn_request *req, struct spawn_result *res)
+{
+    return spawn_once(req, res, unshare_allowed());
+}
+
+static int spawn_once(const struct spawn_request *req, struct spawn_result *res, bool files_ok)
 {
     *res = (struct spawn_result){.pid = -1, .notify_fd = -1};
     struct child_report rep = {.sock = -1, .listener = -1};
-    bool fields = child_shares_memory(req) && !(req->exit_hook && req->exit_hook->denies);
-    rep.files = fields && req->exit_hook && req->exit_hook->listener;
+    bool hook_only = req->exit_hook && req->exit_hook->listener && !req->exit_hook->denies;
+    bool fields = child_shares_memory(req) && (!req->exit_hook || (hook_only && files_ok));
+    rep.files = fields && req->exit_hook;
     /* Otherwise one channel for the listener and the failures: a packet
      * socket keeps each report whole, passes the listener, and ends at the
      * execve. */
@@ -289,6 +312,13 @@ int spawn_service(const struct spawn_request *req, struct spawn_result *res)
     res->hook_errno = rep.hook_err;
     if (req->exit_hook && req->exit_hook->listener && res->notify_fd < 0 && !res->hook_errno)
         res->hook_errno = ENOMSG;
+    if (rep.stage == SPAWN_STAGE_FILES) {
+        closep(&res->notify_fd);
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        return spawn_once(req, res, false);
+    }
     if (rep.stage) {
         if (rep.stage == SPAWN_STAGE_SANDBOX) {
             res->sandbox_errno = rep.err ? rep.err : EIO;

@@ -200,3 +200,62 @@ def test_a_deny_list_beside_the_exit_hook_is_never_dropped(tmp):
     # Without a deny list the nested service runs, its capture post-mortem.
     r = subprocess.run([CRASHBOX, "--", CRASHBOX, "--", "touch", marker], capture_output=True, timeout=60)
     assert r.returncode == 0 and os.path.exists(marker), r.stderr
+
+
+def refuse_unshare_files():
+    """preexec_fn: a seccomp filter failing unshare(CLONE_FILES) with EPERM
+    and nothing else (x86-64), inherited by crashbox and its child."""
+    import ctypes
+    import struct
+    libc = ctypes.CDLL(None, use_errno=True)
+    AUDIT_ARCH_X86_64, NR_unshare, CLONE_FILES = 0xC000003E, 272, 0x400
+    ld, jeq, ret = 0x20, 0x15, 0x06
+    prog = [(ld, 0, 0, 4), (jeq, 0, 5, AUDIT_ARCH_X86_64), (ld, 0, 0, 0), (jeq, 0, 3, NR_unshare),
+            (ld, 0, 0, 16), (jeq, 0, 1, CLONE_FILES), (ret, 0, 0, 0x00050000 | 1), (ret, 0, 0, 0x7FFF0000)]
+    buf = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *i) for i in prog))
+
+    class Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fp = Fprog(len(prog), ctypes.addressof(buf))
+    if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.byref(fp), 0, 0):  # NO_NEW_PRIVS, SECCOMP
+        raise OSError(ctypes.get_errno(), "installing the test's filter")
+
+
+def test_the_exit_hook_reaches_crashbox_whether_or_not_unshare_is_allowed(tmp):
+    """The listener comes through the fd table the child shares with
+    crashbox until it unshares it; where unshare(2) is refused (Docker's
+    profile refuses it), through a socket. unshare refused at the probe
+    (call 1) or only in the child (call 2, the child's): either way the
+    service runs and its crash is held by the hook."""
+    need_strace()
+    if os.uname().machine != "x86_64":
+        raise Skip("the test's filter is written for x86-64")
+    # Refused at the probe (strace fails crashbox's unshare(0)), or allowed
+    # there and refused in the child only (a filter on the flags).
+    for how in ("probe", "child"):
+        d = os.path.join(tmp, f"b{how}")
+        os.makedirs(d)
+        trace = os.path.join(tmp, f"trace{how}")
+        inject = ["-e", "inject=unshare:error=EPERM:when=1"] if how == "probe" else []
+        r = subprocess.run(["strace", "-f", "-qq", "-o", trace, "-e", "trace=unshare,socketpair", *inject,
+                            CRASHBOX, "-d", d, "--", f"{EXAMPLES}/nil-deref"], capture_output=True, timeout=120,
+                           preexec_fn=refuse_unshare_files if how == "child" else None)
+        assert r.returncode == 2, (how, r.returncode, r.stderr[-1500:])
+        t = open(trace).read()
+        assert "unshare(0)" in t and "SOCK_SEQPACKET" in t, t
+        if how == "child":
+            assert "unshare(CLONE_FILES) = -1 EPERM" in " ".join(t.split()), t
+        man = manifest(os.path.join(d, list_bundles(d)[0]))
+        assert man["snapshot"]["trigger"] == "exit_group(2)", man["snapshot"]
+    # Allowed: no socket at all.
+    d = os.path.join(tmp, "b0")
+    os.makedirs(d)
+    trace = os.path.join(tmp, "trace0")
+    r = subprocess.run(["strace", "-f", "-qq", "-o", trace, "-e", "trace=unshare,socketpair", CRASHBOX, "-d", d,
+                        "--", f"{EXAMPLES}/nil-deref"], capture_output=True, timeout=120)
+    assert r.returncode == 2, r.stderr[-1500:]
+    t = open(trace).read()
+    assert "unshare(CLONE_FILES) = 0" in " ".join(t.split()) and "SOCK_SEQPACKET" not in t, t
+    man = manifest(os.path.join(d, list_bundles(d)[0]))
+    assert man["snapshot"]["trigger"] == "exit_group(2)", man["snapshot"]
