@@ -940,7 +940,14 @@ int goparse_crash(const char *buf, size_t len, struct go_crash *c)
             set_str(&c->message, l.s + 7, n);
         } else if (starts(&l, "fatal error: ")) {
             c->kind = GO_CRASH_FATAL;
-            set_str(&c->message, l.s + 13, l.n - 13);
+            /* Before Go 1.24 two threads failing at once (both writers of a
+             * concurrent map write) printed through each other, the three
+             * prints of runtime.fatal not under one lock (golang/go#69447):
+             * "fatal error: fatal error: X" then "X". */
+            size_t skip = 13;
+            while (l.n - skip > 13 && !memcmp(l.s + skip, "fatal error: ", 13))
+                skip += 13;
+            set_str(&c->message, l.s + skip, l.n - skip);
             start = extend_back(buf, start);
         } else { /* a signal dump: "SIGQUIT: quit" */
             c->kind = GO_CRASH_FATAL;

@@ -677,3 +677,29 @@ Test(goparse, frame_file_lines_without_an_offset)
     cr_expect_eq(c.frames[1].line, 18);
     go_crash_free(&c);
 }
+
+Test(goparse, two_fatal_errors_printed_through_each_other)
+{
+    /* Go before 1.24 printed "fatal error: ", the message and the newline
+     * without a lock around the three (golang/go#69447): two writers that
+     * both catch a concurrent map write interleave. */
+    size_t len;
+    char *buf = load("tests/fixtures/go1.23/concurrent-map-writes.txt", &len);
+    static const char first[] = "fatal error: concurrent map writes\n";
+    cr_assert(len > sizeof first && !memcmp(buf, first, sizeof first - 1));
+    char *mixed = NULL;
+    cr_assert(asprintf(&mixed, "fatal error: fatal error: concurrent map writes\nconcurrent map writes\n%s",
+                       buf + sizeof first - 1) > 0);
+    struct go_crash plain, c;
+    cr_assert_eq(goparse_crash(buf, len, &plain), 1);
+    cr_assert_eq(parse_str(mixed, &c), 1);
+    cr_assert_eq(c.kind, GO_CRASH_FATAL);
+    cr_assert_str_eq(c.message, "concurrent map writes");
+    cr_assert(c.culprit >= 0);
+    cr_assert_str_eq(c.frames[c.culprit].function, "main.main.func1");
+    cr_assert_str_eq(c.fingerprint, plain.fingerprint, "the same crash, the same group");
+    go_crash_free(&c);
+    go_crash_free(&plain);
+    free(mixed);
+    free(buf);
+}
