@@ -69,6 +69,9 @@ def timed_to_file(cmd, path):
         return time.perf_counter() - t0
 
 
+RELAY_ROUNDS = max(ROUNDS, 7)
+
+
 def relay_throughput(tmp):
     size = 512 * 1024 * 1024
     src = os.path.join(tmp, "src.bin")
@@ -78,16 +81,22 @@ def relay_throughput(tmp):
     with open(src, "wb") as f:
         for _ in range(size >> 20):
             f.write(chunk)
+    # The plain pipe on two cores is bimodal: in some rounds its writer and
+    # reader spin on each other's pipe lock, doubling its CPU and halving its
+    # throughput (0.77 against 2.37 GiB/s in one run's rounds). A median of
+    # such rounds made the ratio anything from 0.68 to 2.79: each pipeline
+    # is taken at its best, the fastest round and the least CPU.
     plain, boxed, plain_cpu, boxed_cpu = [], [], [], []
-    for _ in range(ROUNDS):  # interleaved, so drift hits both alike
+    for _ in range(RELAY_ROUNDS):  # interleaved, so drift hits both alike
         plain.append(timed_transfer([HELPER, "spew", src], size, plain_cpu))
         boxed.append(timed_transfer([STATIC, "--", HELPER, "spew", src], size, boxed_cpu))
-    p, b = statistics.median(plain), statistics.median(boxed)
-    report("stderr relay throughput, pipe sink, static build (ratio to a plain pipe)",
+    p, b = min(plain), min(boxed)
+    report(f"stderr relay throughput, pipe sink, static build (ratio to a plain pipe, fastest of {RELAY_ROUNDS} rounds)",
            f"{p / b:.3f} ({size / b / 2**30:.2f} vs {size / p / 2**30:.2f} GiB/s)", ">= 0.9", p / b >= 0.9)
-    pc, bc = statistics.median(plain_cpu), statistics.median(boxed_cpu)
+    pc, bc = min(plain_cpu), min(boxed_cpu)
     over = (bc - pc) * 2**30 / size
-    report("stderr relay CPU overhead, whole pipeline (writer, relay, reader), per GiB of log lines",
+    report(f"stderr relay CPU overhead, whole pipeline (writer, relay, reader), per GiB of log lines (least of "
+           f"{RELAY_ROUNDS} rounds)",
            f"{over:.2f} CPU-s ({bc / pc:.2f}x the plain pipe's {pc * 2**30 / size:.2f} CPU-s)", "<= 0.2",
            over <= 0.2)
     # The same pipelines on one core: no core to spare, so the ratio is the
