@@ -65,3 +65,8 @@ int keep_take(const struct keep *k, struct keep_text *out);
 void keep_text_free(struct keep_text *t);
 /* True when a line starting with these bytes may open a Go crash report. */
 bool keep_is_report_start(const char *s, size_t n);
+
+/* How line starts are looked for: the widest vectors the CPU has (AUTO), or
+ * 16-byte ones everywhere: for the tests, which check both. */
+enum keep_scan { KEEP_SCAN_AUTO, KEEP_SCAN_SSE2 };
+void keep_set_scan(enum keep_scan s);
