@@ -9,6 +9,7 @@ import subprocess
 from bundles import manifest
 from lib import CRASHBOX, EXAMPLES, Skip, need_root, need_strace
 from test_capture import memory_cgroup, only_bundle, remove_cgroup
+from test_diagnosis import has_cap_sys_resource
 
 
 def need_unshare():
@@ -45,6 +46,10 @@ def test_oom_kill_where_the_mount_shows_the_services_own_cgroup(tmp):
                  f"exec {CRASHBOX} -d {d} -- {EXAMPLES}/unbounded-alloc")
         script = f"echo $$ > {cg}/cgroup.procs && exec unshare -m --propagation private sh -c '{inner}'"
         r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
+        if r.returncode == -signal.SIGKILL and not has_cap_sys_resource():
+            # About one run in 30, old builds alike: the next allocation in
+            # the cgroup while the victim's memory is still charged.
+            raise Skip("crashbox, in the cgroup and unprotected here, was the OOM killer's second victim")
         assert r.returncode == 128 + signal.SIGKILL, (r.returncode, r.stderr[-1000:])
         path = only_bundle(d)
         man = manifest(path)
