@@ -159,12 +159,6 @@ static inline uint64_t newlines16(const char *p, int shift)
 }
 #endif
 
-/* The start of the first line in [p, end] whose first byte may matter (end
- * itself when the last byte ends a line), or NULL: p is inside a line
- * already judged. Every byte of a log passes here: where the vector unit
- * allows, 64 bytes at a time are passed over unless a newline in them is
- * followed by a byte in 'S'..'r' (the range holding every byte that may
- * matter), with no branch and no call per line. */
 #ifdef KEEP_AVX2
 /* The same 64 bytes in two 32-byte halves where the CPU has AVX2: half the
  * instructions a step of the pass over every byte of a log. */
@@ -199,6 +193,12 @@ static enum keep_scan scan_with = KEEP_SCAN_AUTO;
 
 void keep_set_scan(enum keep_scan s) { scan_with = s; }
 
+/* The start of the first line in [p, end] whose first byte may matter (end
+ * itself when the last byte ends a line), or NULL: p is inside a line
+ * already judged. Every byte of a log passes here: where the vector unit
+ * allows, 64 bytes at a time are passed over unless a newline in them is
+ * followed by a byte in 'S'..'r' (the range holding every byte that may
+ * matter), with no branch and no call per line. */
 static const char *next_line_start(const char *p, const char *end, bool in_report)
 {
 #ifdef KEEP_AVX2
