@@ -308,6 +308,34 @@ static int by_count(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq; /* ties in the report's order: qsort is not stable */
 }
 
+static int cmp_str(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "");
+}
+
+/* A profile's ties are in pprof's order, by the stacks' program counters:
+ * where a goroutine stood at the dump would reorder them from one dump to
+ * the next. Ties here go by their names, then the report's order. */
+static int by_count_profile(const void *a, const void *b)
+{
+    const struct go_group *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    for (size_t k = 0; k < x->nfunctions && k < y->nfunctions; k++) {
+        int c = cmp_str(x->functions[k], y->functions[k]);
+        if (c)
+            return c;
+    }
+    if (x->nfunctions != y->nfunctions)
+        return x->nfunctions < y->nfunctions ? -1 : 1;
+    int c = cmp_str(x->file, y->file);
+    if (c)
+        return c;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 int gogroups_parse(const char *buf, size_t len, struct go_groups *g)
 {
     *g = (struct go_groups){0};
@@ -330,7 +358,7 @@ int gogroups_parse(const char *buf, size_t len, struct go_groups *g)
     bool failed = gp->failed;
     free(gp);
     if (g->n > 1)
-        qsort(g->v, g->n, sizeof *g->v, by_count);
+        qsort(g->v, g->n, sizeof *g->v, g->from_profile ? by_count_profile : by_count);
     return failed ? -ENOMEM : (int)g->n;
 }
 

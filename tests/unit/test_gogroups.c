@@ -117,6 +117,30 @@ Test(gogroups, profile_counts_without_states)
     go_groups_free(&g);
 }
 
+/* pprof orders a profile's ties by their program counters, so where main
+ * stood at the dump reorders them: the groups come in one order whatever
+ * order the profile gave. */
+Test(gogroups, profile_ties_in_one_order_whatever_pprofs)
+{
+    static const char shim[] = "1 @ 0x4303f1 0x473221\n"
+                               "#\t0x4fd628\tcrashbox.dev/shim.serve+0x448\t/src/shim/shim.go:117\n\n";
+    static const char sleep[] = "1 @ 0x4392d9 0x473221\n"
+                                "#\t0x44e1af\ttime.Sleep+0x10f\t/usr/lib/go/src/runtime/time.go:300\n"
+                                "#\t0x4fdf76\tmain.main+0x2d6\t/src/app/main.go:57\n\n";
+    static const char head[] = "goroutine profile: total 2\n";
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s%s%s", head, shim, sleep);
+    snprintf(b, sizeof b, "%s%s%s", head, sleep, shim);
+    struct go_groups ga, gb;
+    cr_assert_eq(gogroups_parse(a, strlen(a), &ga), 2);
+    cr_assert_eq(gogroups_parse(b, strlen(b), &gb), 2);
+    for (size_t i = 0; i < 2; i++)
+        cr_assert_str_eq(ga.v[i].functions[0], gb.v[i].functions[0], "group %zu", i);
+    cr_assert_str_eq(ga.v[0].functions[0], "crashbox.dev/shim.serve");
+    go_groups_free(&ga);
+    go_groups_free(&gb);
+}
+
 Test(gogroups, many_distinct_stacks_stay_bounded)
 {
     size_t cap = 4 << 20, n = 0;
