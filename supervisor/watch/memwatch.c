@@ -105,6 +105,17 @@ long long memwatch_poll_interval_ms(const struct memwatch_state *s, uint64_t usa
     return ms < MEMWATCH_POLL_MIN_MS ? MEMWATCH_POLL_MIN_MS : ms;
 }
 
+bool memwatch_near(const struct memwatch_state *s, uint64_t usage)
+{
+    uint64_t band = (s->hysteresis > s->limit / 100 ? s->hysteresis : s->limit / 100) + 1;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct watermark *w = &s->wm[i];
+        if (w->armed && (usage >= w->bytes || usage + band >= w->bytes))
+            return true;
+    }
+    return false;
+}
+
 bool memwatch_unwritable(int err) { return err == EROFS || err == EACCES || err == EPERM; }
 
 unsigned memwatch_select(const struct memwatch_caps *c, const char **why)
@@ -249,12 +260,15 @@ int memwatch_open(struct memwatch *w, const struct cgroup_memory *m, const unsig
     }
     w->report.by = memwatch_select(&caps, &w->report.why_none);
     w->report.register_errno = caps.register_errno;
-    if (w->report.by & MW_BY_POLL) {
+    /* Thresholds read usage too, near a watermark (memwatch_near). */
+    if (w->report.by & (MW_BY_POLL | MW_BY_THRESHOLDS)) {
         w->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
         int r = w->timer_fd < 0 ? -errno : 0;
         if (r < 0)
             return r;
-        /* The first reading at once: the service may start near a watermark. */
+        /* The first reading at once: the service may start near a
+         * watermark, or past one, which a threshold registered then never
+         * reports (the kernel signals crossings, not levels). */
         struct itimerspec its = {.it_value = {.tv_nsec = 1000000}};
         if (timerfd_settime(w->timer_fd, 0, &its, NULL) < 0)
             return -errno;
@@ -313,10 +327,13 @@ void memwatch_schedule(struct memwatch *w, uint64_t usage)
 {
     if (w->timer_fd < 0)
         return;
-    long long ms = memwatch_poll_interval_ms(&w->st, usage, w->growth_per_s, now_ms());
-    if (!w->report.poll_min_ms || ms < w->report.poll_min_ms)
+    bool polling = w->report.by & MW_BY_POLL;
+    long long ms = polling || memwatch_near(&w->st, usage)
+                       ? memwatch_poll_interval_ms(&w->st, usage, w->growth_per_s, now_ms())
+                       : 0; /* disarmed: the thresholds see the rest */
+    if (polling && (!w->report.poll_min_ms || ms < w->report.poll_min_ms))
         w->report.poll_min_ms = ms;
-    if (ms > w->report.poll_max_ms)
+    if (polling && ms > w->report.poll_max_ms)
         w->report.poll_max_ms = ms;
     struct itimerspec its = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000}};
     (void)timerfd_settime(w->timer_fd, 0, &its, NULL);

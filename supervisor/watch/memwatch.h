@@ -7,7 +7,8 @@
  * (POLLPRI, no write needed) fire at memory.high/max, a PSI trigger on
  * memory.pressure (a write) on reclaim stalls. Without v1 thresholds, the
  * usage file is polled from a timerfd at an interval that tightens as usage
- * nears the next armed watermark.
+ * nears the next armed watermark; with them, the same timerfd reads usage
+ * only at the start and near a watermark (memwatch_near).
  * The decision is a pure state machine: hysteresis and a rate limit make a
  * service hovering at a watermark cost a bounded number of snapshots. */
 #pragma once
@@ -70,6 +71,16 @@ enum memwatch_action memwatch_observe(struct memwatch_state *s, uint64_t usage, 
  * with nothing armed above usage, only a fall back is left to see. */
 long long memwatch_poll_interval_ms(const struct memwatch_state *s, uint64_t usage, uint64_t growth_per_s,
                                     long long now_ms);
+
+/* Pure. Whether v1 thresholds leave something to look at by reading:
+ * usage just below an armed watermark (within the re-arm band, or 1% of
+ * the limit if that is wider), or at one the rate limit held back. A
+ * threshold fires once per crossing as the kernel sees usage, which moves
+ * in per-CPU charge batches: its event may be read a few hundred KiB below
+ * the watermark, and an event is not sent again until usage falls back
+ * below it. Then usage is read on the polling schedule until it leaves
+ * that band. */
+bool memwatch_near(const struct memwatch_state *s, uint64_t usage);
 
 /* How the cgroup is watched: a set of these. */
 enum {

@@ -378,6 +378,42 @@ def test_oom_kill_in_a_memory_cgroup(tmp):
         remove_cgroup(cg)
 
 
+def test_a_service_that_starts_past_a_watermark_gets_its_snapshot(tmp):
+    """Another process of the cgroup holds a third of the limit when the
+    service starts: the 25% watermark is past already, and a v1 threshold
+    registered then never fires (the kernel signals crossings, not levels).
+    The first reading at start sees it (without it, the 25% snapshot came
+    only with the next threshold's event, near 75%); the 80% crossing comes
+    as an event. The service grows past the holder: the OOM killer takes it."""
+    cg = memory_cgroup(tmp, 96 << 20)
+    hog = None
+    try:
+        hold = "import sys; b = b'x' * (32 << 20); print('held', flush=True); sys.stdin.read()"
+        hog = subprocess.Popen(["sh", "-c", f"echo $$ > {cg}/cgroup.procs && exec python3 -c \"{hold}\""],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        wait_line(hog.stdout, "held")
+        d = os.path.join(tmp, "b")
+        os.makedirs(d)
+        pol = write_policy(tmp, "[memory]\nwatermarks = 25 80\n")
+        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -p {pol} -d {d} -- {EXAMPLES}/unbounded-alloc 50ms"
+        r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
+        assert r.returncode == 128 + signal.SIGKILL, (r.returncode, r.stderr[-1000:])
+        man = manifest(only_bundle(d))
+        assert man["crash"]["kind"] == "oom-kill", man["crash"]
+        crossed = man["memory"]["watermarks_crossed"]
+        assert [w["percent"] for w in crossed] == [25, 80], (crossed, r.stderr[-2000:])
+        # At start: the holder's third and the service's first MiB, not
+        # the 75% of the next event (a climb of 80 MB/s reaches 70% in a
+        # third of a second).
+        assert 32 << 20 <= crossed[0]["usage_bytes"] < (96 << 20) * 70 // 100, crossed
+        assert "pre-oom/25/cgroup/memory.stat" in members(only_bundle(d))
+    finally:
+        if hog:
+            hog.kill()
+            hog.wait()
+        remove_cgroup(cg)
+
+
 def v2_fixture_tree(tmp, files):
     """A v2 cgroup tree at tmp/cg with files in the cgroup our own "0::"
     line names: (root, cgroup directory), or Skip."""

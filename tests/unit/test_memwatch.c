@@ -151,6 +151,45 @@ Test(memwatch_poll, held_back_by_the_rate_limit_and_nothing_armed)
     cr_assert_eq(memwatch_poll_interval_ms(&s, 126 * MiB, 0, 11500), MEMWATCH_POLL_MIN_MS);
 }
 
+/* v1 thresholds: an event read a little below its watermark (the kernel's
+ * usage and ours differ by per-CPU charge batches) is looked at again by
+ * reading; far below, and once fired, the events see the rest. */
+Test(memwatch_near, a_threshold_read_just_short_is_looked_at_again)
+{
+    struct memwatch_state s;
+    unsigned p[] = {50};
+    memwatch_state_init(&s, 96 * MiB, p, 1, 5, 10000);
+    size_t w;
+    cr_assert_not(memwatch_near(&s, 10 * MiB));
+    cr_assert(memwatch_near(&s, 47 * MiB), "just short of 48 MiB");
+    cr_assert(memwatch_near(&s, s.wm[0].bytes - s.hysteresis - 1), "the re-arm threshold's own event");
+    cr_assert_not(memwatch_near(&s, s.wm[0].bytes - s.hysteresis - 2));
+    cr_assert_eq(memwatch_observe(&s, 47 * MiB, 0, &w), MW_NONE);
+    cr_assert_eq(memwatch_observe(&s, 49 * MiB, 10, &w), MW_SNAPSHOT);
+    cr_assert_not(memwatch_near(&s, 49 * MiB), "fired: nothing armed is left");
+    cr_assert_not(memwatch_near(&s, 47 * MiB));
+    /* No hysteresis: still 1% of the limit. */
+    memwatch_state_init(&s, 100 * MiB, p, 1, 0, 10000);
+    cr_assert(memwatch_near(&s, 49 * MiB));
+    cr_assert_not(memwatch_near(&s, 48 * MiB));
+}
+
+Test(memwatch_near, a_watermark_held_back_by_the_rate_limit_is_read_when_due)
+{
+    struct memwatch_state s;
+    unsigned p[] = {50};
+    memwatch_state_init(&s, 100 * MiB, p, 1, 5, 10000);
+    size_t w;
+    cr_assert_eq(memwatch_observe(&s, 60 * MiB, 0, &w), MW_SNAPSHOT);
+    cr_assert_eq(memwatch_observe(&s, 10 * MiB, 100, &w), MW_FELL_BACK);
+    /* Up again within the rate limit: no new event will come (the kernel
+     * saw this crossing), so reading is the only way to see it is due. */
+    cr_assert_eq(memwatch_observe(&s, 60 * MiB, 200, &w), MW_NONE);
+    cr_assert(memwatch_near(&s, 60 * MiB));
+    cr_assert_eq(memwatch_poll_interval_ms(&s, 60 * MiB, 0, 9000), 1000);
+    cr_assert_eq(memwatch_observe(&s, 60 * MiB, 10000, &w), MW_SNAPSHOT);
+}
+
 static unsigned sel(struct memwatch_caps c, const char **why) { return memwatch_select(&c, why); }
 
 Test(memwatch_select, what_the_kernel_grants_decides_the_mechanism)
