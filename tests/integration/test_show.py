@@ -25,9 +25,10 @@ def crash(tmp, name, argv, env=None, prefix="", policy=None):
     full.update(env or {})
     pol = f"-p {policy} " if policy else ""
     cmd = f"{prefix}exec {CRASHBOX} {pol}-d {d} -- " + " ".join(argv)
-    subprocess.run(["sh", "-c", cmd], capture_output=True, timeout=180, env=full)
+    r = subprocess.run(["sh", "-c", cmd], capture_output=True, timeout=180, env=full)
+    crash.log = r.stderr.decode(errors="replace")
     bundles = list_bundles(d)
-    assert len(bundles) == 1, (name, bundles)
+    assert len(bundles) == 1, (name, bundles, crash.log)
     return os.path.join(d, bundles[0])
 
 
@@ -243,7 +244,7 @@ def test_show_oom_kill_groups_the_pre_oom_goroutine_dump(tmp):
         m = manifest_of(b)
         assert m["crash"]["kind"] == "oom-kill", m["crash"]
         src = m["crash"]["goroutine_groups_source"]
-        assert src == "pre-oom/50/go/goroutines.txt", (src, m["snapshot"]["items"])
+        assert src == "pre-oom/50/go/goroutines.txt", (src, m["snapshot"]["items"], crash.log)
         g = m["crash"]["goroutine_groups"][0]
         assert g["count"] == 2000 and g["functions"][:2] == ["main.(*call).awaitReply", "main.serve"], g
         # A full dump (pprof debug=2) says the state and the creator; the
