@@ -355,7 +355,7 @@ static void look_at_oom_kills(struct preoom *p)
 
 bool preoom_on_event(struct preoom *p, int fd)
 {
-    uint64_t usage;
+    uint64_t usage, signalled;
     if (!p->active)
         return false;
     bool look, crossed = false;
@@ -364,12 +364,12 @@ bool preoom_on_event(struct preoom *p, int fd)
             look_at_oom_kills(p);
         return false;
     }
-    if (memwatch_read(&p->w, fd, &usage) < 0) {
+    if (memwatch_read(&p->w, fd, &usage, &signalled) < 0) {
         memwatch_schedule(&p->w, p->w.last_usage); /* a failed read must not end polling */
         return false;
     }
     size_t which = 0;
-    switch (memwatch_observe(&p->w.st, usage, now_ms(), &which)) {
+    switch (memwatch_observe_signalled(&p->w.st, usage, signalled, now_ms(), &which)) {
     case MW_SNAPSHOT:
         take(p, which, usage);
         crossed = true;
@@ -387,7 +387,7 @@ bool preoom_on_event(struct preoom *p, int fd)
     case MW_NONE:
         break;
     }
-    memwatch_schedule(&p->w, usage);
+    memwatch_schedule(&p->w, usage > signalled ? usage : signalled);
     return crossed;
 }
 

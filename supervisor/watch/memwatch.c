@@ -38,6 +38,13 @@ void memwatch_state_init(struct memwatch_state *s, uint64_t limit, const unsigne
 
 enum memwatch_action memwatch_observe(struct memwatch_state *s, uint64_t usage, long long now, size_t *which)
 {
+    return memwatch_observe_signalled(s, usage, 0, now, which);
+}
+
+enum memwatch_action memwatch_observe_signalled(struct memwatch_state *s, uint64_t usage, uint64_t signalled,
+                                                long long now, size_t *which)
+{
+    uint64_t reached = usage > signalled ? usage : signalled;
     /* Re-arm what usage fell well below; report a fall below everything pending. */
     bool any_pending = false, fell = false;
     for (size_t i = 0; i < s->n; i++) {
@@ -59,7 +66,7 @@ enum memwatch_action memwatch_observe(struct memwatch_state *s, uint64_t usage, 
      * with it, so one rise is one snapshot. */
     for (size_t k = s->n; k-- > 0;) {
         struct watermark *w = &s->wm[k];
-        if (usage < w->bytes || !w->armed)
+        if (reached < w->bytes || !w->armed)
             continue;
         if (w->last_fired_ms >= 0 && now - w->last_fired_ms < s->min_interval_ms)
             return MW_NONE;
@@ -105,14 +112,11 @@ long long memwatch_poll_interval_ms(const struct memwatch_state *s, uint64_t usa
     return ms < MEMWATCH_POLL_MIN_MS ? MEMWATCH_POLL_MIN_MS : ms;
 }
 
-bool memwatch_near(const struct memwatch_state *s, uint64_t usage)
+bool memwatch_held_back(const struct memwatch_state *s, uint64_t usage)
 {
-    uint64_t band = (s->hysteresis > s->limit / 100 ? s->hysteresis : s->limit / 100) + 1;
-    for (size_t i = 0; i < s->n; i++) {
-        const struct watermark *w = &s->wm[i];
-        if (w->armed && (usage >= w->bytes || usage + band >= w->bytes))
+    for (size_t i = 0; i < s->n; i++)
+        if (s->wm[i].armed && usage >= s->wm[i].bytes)
             return true;
-    }
     return false;
 }
 
@@ -200,6 +204,7 @@ static int register_thresholds(struct memwatch *w)
             int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
             if (efd < 0 || add_fd(w, efd, POLLIN) < 0)
                 return efd < 0 ? -errno : -ENOSPC;
+            w->signals[w->nfds - 1] = k == 0 ? wm->bytes : 0; /* the re-arm level's says nothing of it */
             char line[96];
             int len = snprintf(line, sizeof line, "%d %d %llu", efd, w->usage_fd, (unsigned long long)levels[k]);
             if (write(ctl, line, (size_t)len) < 0)
@@ -260,7 +265,8 @@ int memwatch_open(struct memwatch *w, const struct cgroup_memory *m, const unsig
     }
     w->report.by = memwatch_select(&caps, &w->report.why_none);
     w->report.register_errno = caps.register_errno;
-    /* Thresholds read usage too, near a watermark (memwatch_near). */
+    /* Thresholds read usage too: at the start, and when a watermark held
+     * back by the rate limit is due (memwatch_held_back). */
     if (w->report.by & (MW_BY_POLL | MW_BY_THRESHOLDS)) {
         w->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
         int r = w->timer_fd < 0 ? -errno : 0;
@@ -298,8 +304,9 @@ static int pread_u64(int fd, uint64_t *v)
     return e == b ? -EINVAL : 0;
 }
 
-int memwatch_read(struct memwatch *w, int fd, uint64_t *usage)
+int memwatch_read(struct memwatch *w, int fd, uint64_t *usage, uint64_t *signalled)
 {
+    *signalled = 0;
     if (fd == w->timer_fd) {
         uint64_t expirations;
         (void)read(fd, &expirations, sizeof expirations);
@@ -307,6 +314,9 @@ int memwatch_read(struct memwatch *w, int fd, uint64_t *usage)
     } else if (w->version == CGROUP_V1) {
         uint64_t count;
         (void)read(fd, &count, sizeof count);
+        for (size_t i = 0; i < w->nfds; i++)
+            if (w->fds[i] == fd)
+                *signalled = w->signals[i];
     } else {
         /* v2 notifications need no reading; memory.events is re-read by seek. */
         char buf[512];
@@ -328,7 +338,7 @@ void memwatch_schedule(struct memwatch *w, uint64_t usage)
     if (w->timer_fd < 0)
         return;
     bool polling = w->report.by & MW_BY_POLL;
-    long long ms = polling || memwatch_near(&w->st, usage)
+    long long ms = polling || memwatch_held_back(&w->st, usage)
                        ? memwatch_poll_interval_ms(&w->st, usage, w->growth_per_s, now_ms())
                        : 0; /* disarmed: the thresholds see the rest */
     if (polling && (!w->report.poll_min_ms || ms < w->report.poll_min_ms))

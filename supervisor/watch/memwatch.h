@@ -8,7 +8,7 @@
  * memory.pressure (a write) on reclaim stalls. Without v1 thresholds, the
  * usage file is polled from a timerfd at an interval that tightens as usage
  * nears the next armed watermark; with them, the same timerfd reads usage
- * only at the start and near a watermark (memwatch_near).
+ * only at the start and when a watermark held back is due.
  * The decision is a pure state machine: hysteresis and a rate limit make a
  * service hovering at a watermark cost a bounded number of snapshots. */
 #pragma once
@@ -50,6 +50,15 @@ void memwatch_state_init(struct memwatch_state *s, uint64_t limit, const unsigne
  * the rate limit allows), MW_FELL_BACK when usage fell back below the lowest
  * pending watermark's re-arm level. */
 enum memwatch_action memwatch_observe(struct memwatch_state *s, uint64_t usage, long long now_ms, size_t *which);
+/* Pure. The same, for a reading that follows a v1 threshold's event: the
+ * kernel saw usage cross `signalled` (its watermark) a moment ago, up or
+ * down. Its usage moves in per-CPU charge batches, so the reading may come
+ * a few hundred KiB short, and the kernel does not signal that crossing
+ * again until usage falls back below it: an armed watermark signalled is
+ * one reached (a crossing down is one up that was read short). The
+ * snapshot records the usage read. */
+enum memwatch_action memwatch_observe_signalled(struct memwatch_state *s, uint64_t usage, uint64_t signalled,
+                                                long long now_ms, size_t *which);
 
 /* Polling bounds. The floor is what a read of the usage file and a wake of
  * the poll loop may cost near a watermark (100 a second); the ceiling is
@@ -72,15 +81,10 @@ enum memwatch_action memwatch_observe(struct memwatch_state *s, uint64_t usage, 
 long long memwatch_poll_interval_ms(const struct memwatch_state *s, uint64_t usage, uint64_t growth_per_s,
                                     long long now_ms);
 
-/* Pure. Whether v1 thresholds leave something to look at by reading:
- * usage just below an armed watermark (within the re-arm band, or 1% of
- * the limit if that is wider), or at one the rate limit held back. A
- * threshold fires once per crossing as the kernel sees usage, which moves
- * in per-CPU charge batches: its event may be read a few hundred KiB below
- * the watermark, and an event is not sent again until usage falls back
- * below it. Then usage is read on the polling schedule until it leaves
- * that band. */
-bool memwatch_near(const struct memwatch_state *s, uint64_t usage);
+/* Pure. Whether an armed watermark is reached but held back by the rate
+ * limit: with v1 thresholds, which signal that crossing once, usage is
+ * read again when it is due (memwatch_poll_interval_ms). */
+bool memwatch_held_back(const struct memwatch_state *s, uint64_t usage);
 
 /* How the cgroup is watched: a set of these. */
 enum {
@@ -130,6 +134,7 @@ struct memwatch {
     int timer_fd;       /* owned: the polling timerfd, -1 if not polling */
     int fds[2 * MEMWATCH_MAX + 2]; /* owned: eventfds (v1), or memory.events + PSI (v2), + timer */
     short events[2 * MEMWATCH_MAX + 2];
+    uint64_t signals[2 * MEMWATCH_MAX + 2]; /* v1: the watermark (bytes) an eventfd signals, or 0 */
     size_t nfds;
     struct memwatch_report report;
     uint64_t last_usage;   /* for the growth rate */
@@ -144,8 +149,9 @@ void memwatch_init(struct memwatch *w);
  * nothing can watch (w->report.why_none), or -errno. */
 int memwatch_open(struct memwatch *w, const struct cgroup_memory *m, const unsigned *percents, size_t n,
                   unsigned hysteresis_percent, long long min_interval_ms, bool poll_allowed);
-/* After one of w's fds polled ready: consume it and read usage now. */
-int memwatch_read(struct memwatch *w, int fd, uint64_t *usage);
+/* After one of w's fds polled ready: consume it and read usage now;
+ * *signalled is the watermark a v1 threshold's event crossed, or 0. */
+int memwatch_read(struct memwatch *w, int fd, uint64_t *usage, uint64_t *signalled);
 /* After a reading was observed (and any snapshot taken): when to poll next. */
 void memwatch_schedule(struct memwatch *w, uint64_t usage);
 void memwatch_close(struct memwatch *w);

@@ -274,7 +274,8 @@ def test_memory_that_falls_back_drops_its_pre_oom_snapshots(tmp):
     cg = memory_cgroup(tmp, 96 << 20)
     try:
         # Two runs back to back in one cgroup: the second sees its crossing
-        # as well (it missed 3 in 10 before memwatch_near).
+        # as well (it missed 3 in 10 before a signalled watermark counted
+        # as reached).
         for keep in (False, True):
             d = os.path.join(tmp, f"b{keep}")
             os.makedirs(d)

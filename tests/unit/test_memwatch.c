@@ -152,40 +152,44 @@ Test(memwatch_poll, held_back_by_the_rate_limit_and_nothing_armed)
 }
 
 /* v1 thresholds: an event read a little below its watermark (the kernel's
- * usage and ours differ by per-CPU charge batches) is looked at again by
- * reading; far below, and once fired, the events see the rest. */
-Test(memwatch_near, a_threshold_read_just_short_is_looked_at_again)
+ * usage and ours differ by per-CPU charge batches) is the crossing the
+ * kernel saw; the re-arm level's event says nothing of the watermark. */
+Test(memwatch_signalled, a_threshold_read_just_short_is_the_crossing)
 {
     struct memwatch_state s;
-    unsigned p[] = {50};
-    memwatch_state_init(&s, 96 * MiB, p, 1, 5, 10000);
+    unsigned p[] = {50, 80};
+    memwatch_state_init(&s, 96 * MiB, p, 2, 5, 10000);
     size_t w;
-    cr_assert_not(memwatch_near(&s, 10 * MiB));
-    cr_assert(memwatch_near(&s, 47 * MiB), "just short of 48 MiB");
-    cr_assert(memwatch_near(&s, s.wm[0].bytes - s.hysteresis - 1), "the re-arm threshold's own event");
-    cr_assert_not(memwatch_near(&s, s.wm[0].bytes - s.hysteresis - 2));
+    cr_assert_eq(memwatch_observe_signalled(&s, 43 * MiB, 0, 0, &w), MW_NONE, "the re-arm level's event");
+    cr_assert_eq(memwatch_observe_signalled(&s, 47 * MiB + 900 * 1024, s.wm[0].bytes, 5, &w), MW_SNAPSHOT);
+    cr_assert_eq(s.wm[w].percent, 50);
+    cr_assert_eq(s.wm[w].pending_usage, 47 * MiB + 900 * 1024, "the usage read, not the watermark");
+    /* Signalled again on the way down: fired already, nothing more. */
+    cr_assert_eq(memwatch_observe_signalled(&s, 47 * MiB, s.wm[0].bytes, 10, &w), MW_NONE);
+    /* The 80% signalled while usage reads 90%: the highest reached fires. */
+    memwatch_state_init(&s, 100 * MiB, p, 2, 5, 10000);
+    cr_assert_eq(memwatch_observe_signalled(&s, 90 * MiB, s.wm[0].bytes, 0, &w), MW_SNAPSHOT);
+    cr_assert_eq(s.wm[w].percent, 80);
+    /* Without the signal, a reading short of the watermark is none. */
+    memwatch_state_init(&s, 96 * MiB, p, 2, 5, 10000);
     cr_assert_eq(memwatch_observe(&s, 47 * MiB, 0, &w), MW_NONE);
-    cr_assert_eq(memwatch_observe(&s, 49 * MiB, 10, &w), MW_SNAPSHOT);
-    cr_assert_not(memwatch_near(&s, 49 * MiB), "fired: nothing armed is left");
-    cr_assert_not(memwatch_near(&s, 47 * MiB));
-    /* No hysteresis: still 1% of the limit. */
-    memwatch_state_init(&s, 100 * MiB, p, 1, 0, 10000);
-    cr_assert(memwatch_near(&s, 49 * MiB));
-    cr_assert_not(memwatch_near(&s, 48 * MiB));
 }
 
-Test(memwatch_near, a_watermark_held_back_by_the_rate_limit_is_read_when_due)
+Test(memwatch_signalled, a_watermark_held_back_by_the_rate_limit_is_read_when_due)
 {
     struct memwatch_state s;
     unsigned p[] = {50};
     memwatch_state_init(&s, 100 * MiB, p, 1, 5, 10000);
     size_t w;
+    cr_assert_not(memwatch_held_back(&s, 60 * MiB - 1 - 10 * MiB));
     cr_assert_eq(memwatch_observe(&s, 60 * MiB, 0, &w), MW_SNAPSHOT);
+    cr_assert_not(memwatch_held_back(&s, 60 * MiB), "fired: disarmed");
     cr_assert_eq(memwatch_observe(&s, 10 * MiB, 100, &w), MW_FELL_BACK);
     /* Up again within the rate limit: no new event will come (the kernel
      * saw this crossing), so reading is the only way to see it is due. */
     cr_assert_eq(memwatch_observe(&s, 60 * MiB, 200, &w), MW_NONE);
-    cr_assert(memwatch_near(&s, 60 * MiB));
+    cr_assert(memwatch_held_back(&s, 60 * MiB));
+    cr_assert_not(memwatch_held_back(&s, 40 * MiB));
     cr_assert_eq(memwatch_poll_interval_ms(&s, 60 * MiB, 0, 9000), 1000);
     cr_assert_eq(memwatch_observe(&s, 60 * MiB, 10000, &w), MW_SNAPSHOT);
 }
