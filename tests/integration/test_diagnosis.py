@@ -76,12 +76,15 @@ def test_heap_growth_names_the_allocation_site(tmp):
 
 def test_burst_from_the_first_watermark_to_the_kill(tmp):
     m, b = oom(tmp, "oom-burst")
-    crossed = m["memory"].get("watermarks_crossed") or []
-    if crossed and crossed[0]["before_end_ms"] > 1500 and "burst" not in [v["verdict"] for v in m["diagnosis"]]:
-        # The kernel's reclaim near the limit held the kill back (seen once:
-        # 1.8 s from 80% to the kill, where the burst takes 0.05-0.25 s): not
-        # the story the example stages. One more run.
-        retry = os.path.join(tmp, "again")
+    for attempt in range(2):
+        crossed = m["memory"].get("watermarks_crossed") or []
+        if not crossed or crossed[0]["before_end_ms"] <= 500 or "burst" in [v["verdict"] for v in m["diagnosis"]]:
+            break
+        # The kill came late: the kernel's reclaim near the limit, or a
+        # loaded machine, held it back (seen: 1.8 s and 0.96 s from 80% to
+        # the kill, 26 MiB/s, where the burst takes 0.05-0.25 s). Not the
+        # story the example stages: it runs again.
+        retry = os.path.join(tmp, f"again{attempt}")
         os.makedirs(retry)
         m, b = oom(retry, "oom-burst")
     v = verdicts(m, ["burst"], also_true=["heap-growth"], bundle=b)["burst"]
