@@ -216,8 +216,10 @@ static int register_thresholds(struct memwatch *w)
 
 static void drop_fds(struct memwatch *w)
 {
-    for (size_t i = 0; i < w->nfds; i++)
+    for (size_t i = 0; i < w->nfds; i++) {
         closep(&w->fds[i]);
+        w->signals[i] = 0;
+    }
     w->nfds = 0;
 }
 
