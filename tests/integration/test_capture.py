@@ -296,6 +296,25 @@ def test_memory_that_falls_back_drops_its_pre_oom_snapshots(tmp):
         remove_cgroup(cg)
 
 
+def test_restarts_at_once_in_one_memory_cgroup_see_every_crossing(tmp):
+    """crashbox's own restarts with no delay: each run registers its
+    thresholds anew in the same cgroup while the kernel drops the last
+    run's, and each sees its 80% crossing."""
+    cg = memory_cgroup(tmp, 96 << 20)
+    try:
+        d = os.path.join(tmp, "b")
+        os.makedirs(d)
+        pol = write_policy(tmp, "[restart]\nmode = always\nmin_delay = 0\nmax_delay = 0\nburst = 5\n")
+        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -p {pol} -d {d} -- {EXAMPLES}/memory-spike"
+        r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        runs = 1 + r.stderr.count(b"restarting the service in 0ms")
+        crossings = r.stderr.count(b"crossed the 80% watermark")
+        assert runs == 6 and crossings == runs, (runs, crossings, r.stderr[-3000:])
+    finally:
+        remove_cgroup(cg)
+
+
 def index_lines(d):
     path = os.path.join(d, ".crashbox-index")
     if not os.path.exists(path):
