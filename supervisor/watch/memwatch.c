@@ -237,6 +237,24 @@ static int register_psi(struct memwatch *w)
     return add_fd(w, psi, POLLPRI);
 }
 
+/* The timerfd, with a first reading at once: the service may start near a
+ * watermark, or past one, which a threshold registered then never reports
+ * (the kernel signals crossings, not levels). */
+static int arm_first_reading(struct memwatch *w)
+{
+    w->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (w->timer_fd < 0)
+        return -errno;
+    struct itimerspec its = {.it_value = {.tv_nsec = 1000000}};
+    if (timerfd_settime(w->timer_fd, 0, &its, NULL) < 0)
+        return -errno;
+    if (w->nfds == ARRAY_SIZE(w->fds))
+        return -ENOSPC;
+    w->fds[w->nfds] = w->timer_fd; /* not owned twice: closed through timer_fd */
+    w->events[w->nfds++] = POLLIN;
+    return 0;
+}
+
 int memwatch_open(struct memwatch *w, const struct cgroup_memory *m, const unsigned *percents, size_t n,
                   unsigned hysteresis_percent, long long min_interval_ms, bool poll_allowed)
 {
@@ -270,20 +288,11 @@ int memwatch_open(struct memwatch *w, const struct cgroup_memory *m, const unsig
     /* Thresholds read usage too: at the start, and when a watermark held
      * back by the rate limit is due (memwatch_held_back). */
     if (w->report.by & (MW_BY_POLL | MW_BY_THRESHOLDS)) {
-        w->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        int r = w->timer_fd < 0 ? -errno : 0;
-        if (r < 0)
+        int r = arm_first_reading(w);
+        if (r < 0 && (w->report.by & MW_BY_POLL))
             return r;
-        /* The first reading at once: the service may start near a
-         * watermark, or past one, which a threshold registered then never
-         * reports (the kernel signals crossings, not levels). */
-        struct itimerspec its = {.it_value = {.tv_nsec = 1000000}};
-        if (timerfd_settime(w->timer_fd, 0, &its, NULL) < 0)
-            return -errno;
-        if (w->nfds == ARRAY_SIZE(w->fds))
-            return -ENOSPC;
-        w->fds[w->nfds] = w->timer_fd; /* not owned twice: closed through timer_fd */
-        w->events[w->nfds++] = POLLIN;
+        if (r < 0) /* the thresholds watch on without it */
+            closep(&w->timer_fd);
     }
     if (!caps.version)
         return -ENOENT;

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 from bundles import NAME_RE, extract_all_ways, list_bundles, manifest, member, members, only_bundle
-from lib import CRASHBOX, EXAMPLES, Skip, kill_quietly, need_root, sanitizer_build, wait_line, write_policy
+from lib import CRASHBOX, EXAMPLES, Skip, kill_quietly, need_root, need_strace, sanitizer_build, wait_line, write_policy
 
 
 def crash(tmp, example, *args, policy=None, env=None, sub="b", timeout=120):
@@ -311,6 +311,27 @@ def test_restarts_at_once_in_one_memory_cgroup_see_every_crossing(tmp):
         runs = 1 + r.stderr.count(b"restarting the service in 0ms")
         crossings = r.stderr.count(b"crossed the 80% watermark")
         assert runs == 6 and crossings == runs, (runs, crossings, r.stderr[-3000:])
+    finally:
+        remove_cgroup(cg)
+
+
+def test_thresholds_watch_on_without_their_timer(tmp):
+    """The timer that reads usage at the start is an extra for v1
+    thresholds: made to fail (EMFILE, strace's fault injection), the
+    thresholds still see the 80% crossing instead of the whole watch
+    being given up."""
+    need_strace()
+    cg = memory_cgroup(tmp, 96 << 20)
+    try:
+        d = os.path.join(tmp, "b")
+        os.makedirs(d)
+        pol = write_policy(tmp, "[capture]\nexit_hook = no\n")
+        script = (f"echo $$ > {cg}/cgroup.procs && exec strace -f -qq -o /dev/null -e trace=timerfd_create "
+                  f"-e inject=timerfd_create:error=EMFILE {CRASHBOX} -p {pol} -d {d} -- {EXAMPLES}/memory-spike")
+        r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert b"cannot watch the memory cgroup" not in r.stderr, r.stderr[-2000:]
+        assert b"crossed the 80% watermark" in r.stderr, r.stderr[-2000:]
     finally:
         remove_cgroup(cg)
 
