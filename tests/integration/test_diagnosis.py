@@ -155,10 +155,13 @@ def test_retained_heap_after_a_burst(tmp):
     assert f["rss_bytes"] >= f["heap_inuse_bytes"] + f["heap_idle_bytes"] - f["heap_released_bytes"], v
 
 
-def test_a_childs_oom_kill_is_its_own_event_and_a_later_kill_9_is_a_signal(tmp):
-    # The issue's story: a child OOM-killed, the service fine; 4 s later an
-    # operator's kill -9 of the service. That is a signal, not an OOM kill,
-    # and the child's OOM kill is said at once and in the bundle.
+def child_oom_then_kill_9(tmp):
+    """One run of the story. None for p when crashbox itself was killed:
+    unprotected (no CAP_SYS_RESOURCE), it can be the largest process left
+    in the cgroup. dmesg showed how: the child OOM-killed, and within the
+    same second a second OOM kill (crashbox faulting in a page) whose task
+    list no longer had the child (its threads exiting, its memory not yet
+    freed), only crashbox (about 700 pages) and the service's sh (380)."""
     cg = memory_cgroup(tmp, 96 << 20)
     d = os.path.join(tmp, "b")
     os.makedirs(d)
@@ -172,7 +175,7 @@ def test_a_childs_oom_kill_is_its_own_event_and_a_later_kill_9_is_a_signal(tmp):
             wait_line(p.stdout, "child-done", timeout=60)
         except AssertionError:
             if p.poll() == -signal.SIGKILL and not has_cap_sys_resource():
-                raise Skip("crashbox, in the cgroup and unprotected here, was the OOM killer's victim")
+                return None, None, None, None
             raise
         time.sleep(4)
         service = children_of(p.pid)
@@ -182,6 +185,21 @@ def test_a_childs_oom_kill_is_its_own_event_and_a_later_kill_9_is_a_signal(tmp):
     finally:
         kill_quietly(p)
         remove_cgroup(cg)
+    return p, err, prom, d
+
+
+def test_a_childs_oom_kill_is_its_own_event_and_a_later_kill_9_is_a_signal(tmp):
+    # The issue's story: a child OOM-killed, the service fine; 4 s later an
+    # operator's kill -9 of the service. That is a signal, not an OOM kill,
+    # and the child's OOM kill is said at once and in the bundle.
+    for attempt in range(3):
+        run_dir = os.path.join(tmp, f"run{attempt}")
+        os.makedirs(run_dir)
+        p, err, prom, d = child_oom_then_kill_9(run_dir)
+        if p is not None:
+            break
+    else:
+        raise Skip("crashbox, in the cgroup and unprotected here, was the OOM killer's victim three times")
     assert p.returncode == 128 + signal.SIGKILL
     said = [l for l in err.decode().splitlines() if "the OOM killer ended" in l]
     assert said and "the service (pid" in said[0], err.decode()[-2000:]
