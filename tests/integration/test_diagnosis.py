@@ -8,8 +8,8 @@ import subprocess
 import time
 
 from bundles import manifest, member, members
-from lib import CRASHBOX, EXAMPLES, Skip, children_of, kill_quietly, run, wait_line, write_policy
-from test_capture import memory_cgroup, only_bundle, remove_cgroup
+from lib import CRASHBOX, EXAMPLES, children_of, kill_quietly, run, wait_line, write_policy
+from test_capture import crashbox_was_the_victim, memory_cgroup, oom_attempts, only_bundle, remove_cgroup
 from test_show import check
 
 VERDICTS = {"retained-heap", "goroutine-leak", "other-process", "page-cache", "gc-off",
@@ -19,33 +19,25 @@ VERDICTS = {"retained-heap", "goroutine-leak", "other-process", "page-cache", "g
 def oom(tmp, example, limit_mib=128, env=None):
     """Runs the example in a memory cgroup until the OOM killer ends it;
     returns the manifest and the bundle's path."""
-    cg = memory_cgroup(tmp, limit_mib << 20)
-    try:
-        d = os.path.join(tmp, "b")
-        os.makedirs(d)
-        pol = write_policy(tmp, "[capture]\ngo_shim = yes\n", "shim.policy")
-        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -p {pol} -- {EXAMPLES}/{example}"
-        r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=180,
-                           env=dict(os.environ, **(env or {})))
-        if r.returncode == -signal.SIGKILL and not has_cap_sys_resource():
-            # The memory of a service the OOM killer just ended is still
-            # charged for a moment; a page crashbox touches then makes it
-            # the next victim, out of reach only with CAP_SYS_RESOURCE.
-            raise Skip("crashbox, in the cgroup and unprotected here, was the OOM killer's second victim")
-        assert r.returncode == 128 + signal.SIGKILL, (r.returncode, r.stderr[-2000:])
-    finally:
-        remove_cgroup(cg)
-    b = only_bundle(d)
+    def once(run_dir):
+        cg = memory_cgroup(run_dir, limit_mib << 20)
+        try:
+            d = os.path.join(run_dir, "b")
+            os.makedirs(d)
+            pol = write_policy(run_dir, "[capture]\ngo_shim = yes\n", "shim.policy")
+            script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -p {pol} -- {EXAMPLES}/{example}"
+            r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=180,
+                               env=dict(os.environ, **(env or {})))
+            if crashbox_was_the_victim(r.returncode):
+                return None
+            assert r.returncode == 128 + signal.SIGKILL, (r.returncode, r.stderr[-2000:])
+        finally:
+            remove_cgroup(cg)
+        return d
+    b = only_bundle(oom_attempts(tmp, once))
     m = manifest(b)
     assert m["crash"]["kind"] == "oom-kill", m["crash"]
     return m, b
-
-
-def has_cap_sys_resource():
-    for line in open("/proc/self/status"):
-        if line.startswith("CapEff:"):
-            return bool(int(line.split()[1], 16) & (1 << 24))
-    return False
 
 
 def verdicts(m, want, also_true=(), bundle=None):
@@ -155,51 +147,38 @@ def test_retained_heap_after_a_burst(tmp):
     assert f["rss_bytes"] >= f["heap_inuse_bytes"] + f["heap_idle_bytes"] - f["heap_released_bytes"], v
 
 
-def child_oom_then_kill_9(tmp):
-    """One run of the story. None for p when crashbox itself was killed:
-    unprotected (no CAP_SYS_RESOURCE), it can be the largest process left
-    in the cgroup. dmesg showed how: the child OOM-killed, and within the
-    same second a second OOM kill (crashbox faulting in a page) whose task
-    list no longer had the child (its threads exiting, its memory not yet
-    freed), only crashbox (about 700 pages) and the service's sh (380)."""
-    cg = memory_cgroup(tmp, 96 << 20)
-    d = os.path.join(tmp, "b")
-    os.makedirs(d)
-    svc = f"{EXAMPLES}/unbounded-alloc; echo child-done; exec sleep 60"
-    prom = os.path.join(tmp, "crashbox.prom")
-    pol = write_policy(tmp, f"[metrics]\ntextfile = {prom}\n", "metrics.policy")
-    script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -p {pol} -- sh -c '{svc}'"
-    p = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        try:
-            wait_line(p.stdout, "child-done", timeout=60)
-        except AssertionError:
-            if p.poll() == -signal.SIGKILL and not has_cap_sys_resource():
-                return None, None, None, None
-            raise
-        time.sleep(4)
-        service = children_of(p.pid)
-        assert len(service) == 1, service
-        os.kill(service[0][0], signal.SIGKILL)
-        _, err = p.communicate(timeout=30)
-    finally:
-        kill_quietly(p)
-        remove_cgroup(cg)
-    return p, err, prom, d
-
-
 def test_a_childs_oom_kill_is_its_own_event_and_a_later_kill_9_is_a_signal(tmp):
     # The issue's story: a child OOM-killed, the service fine; 4 s later an
     # operator's kill -9 of the service. That is a signal, not an OOM kill,
     # and the child's OOM kill is said at once and in the bundle.
-    for attempt in range(3):
-        run_dir = os.path.join(tmp, f"run{attempt}")
-        os.makedirs(run_dir)
-        p, err, prom, d = child_oom_then_kill_9(run_dir)
-        if p is not None:
-            break
-    else:
-        raise Skip("crashbox, in the cgroup and unprotected here, was the OOM killer's victim three times")
+    def once(run_dir):
+        cg = memory_cgroup(run_dir, 96 << 20)
+        d = os.path.join(run_dir, "b")
+        os.makedirs(d)
+        svc = f"{EXAMPLES}/unbounded-alloc; echo child-done; exec sleep 60"
+        prom = os.path.join(run_dir, "crashbox.prom")
+        pol = write_policy(run_dir, f"[metrics]\ntextfile = {prom}\n", "metrics.policy")
+        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -p {pol} -- sh -c '{svc}'"
+        p = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            try:
+                wait_line(p.stdout, "child-done", timeout=60)
+            except AssertionError:
+                # Here crashbox (about 700 pages) was killed beside the
+                # service's sh (380).
+                if crashbox_was_the_victim(p.poll()):
+                    return None
+                raise
+            time.sleep(4)
+            service = children_of(p.pid)
+            assert len(service) == 1, service
+            os.kill(service[0][0], signal.SIGKILL)
+            _, err = p.communicate(timeout=30)
+        finally:
+            kill_quietly(p)
+            remove_cgroup(cg)
+        return p, err, prom, d
+    p, err, prom, d = oom_attempts(tmp, once)
     assert p.returncode == 128 + signal.SIGKILL
     said = [l for l in err.decode().splitlines() if "the OOM killer ended" in l]
     assert said and "the service (pid" in said[0], err.decode()[-2000:]

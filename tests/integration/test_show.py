@@ -12,7 +12,7 @@ import unicodedata
 
 from bundles import list_bundles, manifest_only_bundle, member
 from lib import CRASHBOX, EXAMPLES, write_policy
-from test_capture import memory_cgroup, only_bundle, remove_cgroup
+from test_capture import crashbox_was_the_victim, memory_cgroup, oom_attempts, only_bundle, remove_cgroup
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden", "show")
 
@@ -27,6 +27,7 @@ def crash(tmp, name, argv, env=None, prefix="", policy=None):
     cmd = f"{prefix}exec {CRASHBOX} {pol}-d {d} -- " + " ".join(argv)
     r = subprocess.run(["sh", "-c", cmd], capture_output=True, timeout=180, env=full)
     crash.log = r.stderr.decode(errors="replace")
+    crash.returncode = r.returncode
     bundles = list_bundles(d)
     assert len(bundles) == 1, (name, bundles, crash.log)
     return os.path.join(d, bundles[0])
@@ -218,17 +219,27 @@ OOM_VOLATILE = [(r"\d+ ms before", "<n> ms before"), (r"\d+ files under", "<n> f
                 (r"× (\[\w+\] )?(time\.Sleep time\.go|main\.main main\.go):\d+", "× <main's frame>")]
 
 
+def oom_crash(tmp, name, argv, policy):
+    """crash() in a 96 MiB memory cgroup until the OOM killer ends it."""
+    def once(run_dir):
+        cg = memory_cgroup(run_dir, 96 << 20)
+        try:
+            return crash(run_dir, name, argv, policy=policy, prefix=f"echo $$ > {cg}/cgroup.procs && ")
+        except AssertionError:
+            if crashbox_was_the_victim(crash.returncode):
+                return None
+            raise
+        finally:
+            remove_cgroup(cg)
+    return oom_attempts(tmp, once)
+
+
 def test_show_oom_kill(tmp):
-    cg = memory_cgroup(tmp, 96 << 20)
-    try:
-        # One watermark, low enough to be seen on the way up however fast.
-        pol = write_policy(tmp, "[memory]\nwatermarks = 50\n")
-        b = crash(tmp, "oom", [f"{EXAMPLES}/unbounded-alloc", "1ms"], policy=pol,
-                  prefix=f"echo $$ > {cg}/cgroup.procs && ")
-        assert manifest_of(b)["crash"]["kind"] == "oom-kill"
-        check("oom-kill", b, extra=OOM_VOLATILE, verdicts=False)
-    finally:
-        remove_cgroup(cg)
+    # One watermark, low enough to be seen on the way up however fast.
+    pol = write_policy(tmp, "[memory]\nwatermarks = 50\n")
+    b = oom_crash(tmp, "oom", [f"{EXAMPLES}/unbounded-alloc", "1ms"], pol)
+    assert manifest_of(b)["crash"]["kind"] == "oom-kill"
+    check("oom-kill", b, extra=OOM_VOLATILE, verdicts=False)
 
 
 def test_show_oom_kill_groups_the_pre_oom_goroutine_dump(tmp):
@@ -236,29 +247,24 @@ def test_show_oom_kill_groups_the_pre_oom_goroutine_dump(tmp):
     grouped. The 50% watermark only: a full dump at 80% under memory pressure
     takes longer than the snapshot's budget (issue 12: the shim's dump near
     the limit costs headroom)."""
-    cg = memory_cgroup(tmp, 96 << 20)
     pol = write_policy(tmp, "[capture]\ngo_shim = yes\n[memory]\nwatermarks = 50\n")
-    try:
-        b = crash(tmp, "leak", [f"{EXAMPLES}/goroutine-leak", "2000"], prefix=f"echo $$ > {cg}/cgroup.procs && ",
-                  policy=pol)
-        m = manifest_of(b)
-        assert m["crash"]["kind"] == "oom-kill", m["crash"]
-        src = m["crash"]["goroutine_groups_source"]
-        assert src == "pre-oom/50/go/goroutines.txt", (src, m["snapshot"]["items"], crash.log)
-        g = m["crash"]["goroutine_groups"][0]
-        assert g["count"] == 2000 and g["functions"][:2] == ["main.(*call).awaitReply", "main.serve"], g
-        # A full dump (pprof debug=2) says the state and the creator; the
-        # aggregated profile (debug=1) says neither.
-        profile = member(b, src).startswith(b"goroutine profile: total ")
-        if profile:
-            assert g["state"] is None and g["created_by"] is None, g
-        else:
-            assert g["state"] == "chan receive" and g["created_by"] == "main.main", g
-        name = "oom-kill-goroutine-profile" if profile else "oom-kill-goroutine-leak"
-        text = check(name, b, extra=OOM_VOLATILE, verdicts=False)
-        assert "2,000 × " + ("" if profile else "[chan receive] ") + "main.(*call).awaitReply main.go:23" in text
-    finally:
-        remove_cgroup(cg)
+    b = oom_crash(tmp, "leak", [f"{EXAMPLES}/goroutine-leak", "2000"], pol)
+    m = manifest_of(b)
+    assert m["crash"]["kind"] == "oom-kill", m["crash"]
+    src = m["crash"]["goroutine_groups_source"]
+    assert src == "pre-oom/50/go/goroutines.txt", (src, m["snapshot"]["items"], crash.log)
+    g = m["crash"]["goroutine_groups"][0]
+    assert g["count"] == 2000 and g["functions"][:2] == ["main.(*call).awaitReply", "main.serve"], g
+    # A full dump (pprof debug=2) says the state and the creator; the
+    # aggregated profile (debug=1) says neither.
+    profile = member(b, src).startswith(b"goroutine profile: total ")
+    if profile:
+        assert g["state"] is None and g["created_by"] is None, g
+    else:
+        assert g["state"] == "chan receive" and g["created_by"] == "main.main", g
+    name = "oom-kill-goroutine-profile" if profile else "oom-kill-goroutine-leak"
+    text = check(name, b, extra=OOM_VOLATILE, verdicts=False)
+    assert "2,000 × " + ("" if profile else "[chan receive] ") + "main.(*call).awaitReply main.go:23" in text
 
 
 def test_show_puts_the_verdicts_first(tmp):
