@@ -10,7 +10,7 @@ import subprocess
 
 from bundles import list_bundles, manifest, members
 from lib import CRASHBOX, EXAMPLES, Skip, kill_quietly, wait_line, write_policy
-from test_capture import memory_cgroup, only_bundle, remove_cgroup, v2_fixture_tree
+from test_capture import crashbox_was_the_victim, memory_cgroup, oom_attempts, only_bundle, remove_cgroup, v2_fixture_tree
 
 
 def run_read_only(tmp, cg, args, policy=None, timeout=120):
@@ -29,6 +29,20 @@ def run_read_only(tmp, cg, args, policy=None, timeout=120):
     return r, d
 
 
+def oom_read_only(tmp, limit, args, policy=None):
+    """run_read_only in a fresh memory cgroup of limit bytes, where the OOM
+    killer ends the service: (r, d, whether the cgroup is v1). Again when
+    crashbox was the OOM killer's victim (oom_attempts)."""
+    def once(run_dir):
+        cg = memory_cgroup(run_dir, limit)
+        try:
+            r, d = run_read_only(run_dir, cg, args, policy=policy)
+        finally:
+            remove_cgroup(cg)
+        return None if crashbox_was_the_victim(r.returncode) else (r, d, v1(cg))
+    return oom_attempts(tmp, once)
+
+
 def ordered_subset(crossed):
     return crossed == sorted(set(crossed)) and set(crossed) <= {80, 90, 95}
 
@@ -38,12 +52,8 @@ def v1(cg):
 
 
 def test_a_read_only_memory_cgroup_is_watched_by_polling(tmp):
-    cg = memory_cgroup(tmp, 128 << 20)
-    try:
-        # 4 MiB every 20 ms: 80 -> 95 % of 128 MiB in about 100 ms.
-        r, d = run_read_only(tmp, cg, [f"{EXAMPLES}/unbounded-alloc", "20ms"])
-    finally:
-        remove_cgroup(cg)
+    # 4 MiB every 20 ms: 80 -> 95 % of 128 MiB in about 100 ms.
+    r, d, is_v1 = oom_read_only(tmp, 128 << 20, [f"{EXAMPLES}/unbounded-alloc", "20ms"])
     err = r.stderr.decode(errors="replace")
     assert r.returncode == 128 + signal.SIGKILL, (r.returncode, err[-1500:])
     assert "cannot watch the memory cgroup" not in err, err
@@ -53,7 +63,7 @@ def test_a_read_only_memory_cgroup_is_watched_by_polling(tmp):
     man = manifest(b)
     assert man["crash"]["kind"] == "oom-kill", man["crash"]
     watch = man["memory"]["watch"]
-    assert watch["by"] == ("poll" if v1(cg) else "events+poll"), watch
+    assert watch["by"] == ("poll" if is_v1 else "events+poll"), watch
     assert watch["registration_refused"] == "Read-only file system", watch
     assert watch["polls"] > 3 and watch["poll_min_ms"] <= 20, watch
     crossed = [w["percent"] for w in man["memory"]["watermarks_crossed"]]
@@ -86,18 +96,14 @@ def test_a_read_only_memory_cgroup_falls_back_by_polling(tmp):
 
 
 def test_a_read_only_memory_cgroup_with_polling_off_says_why(tmp):
-    cg = memory_cgroup(tmp, 96 << 20)
     pol = write_policy(tmp, "[memory]\npoll = no\n")
-    try:
-        r, d = run_read_only(tmp, cg, [f"{EXAMPLES}/unbounded-alloc", "20ms"], policy=pol)
-    finally:
-        remove_cgroup(cg)
+    r, d, is_v1 = oom_read_only(tmp, 96 << 20, [f"{EXAMPLES}/unbounded-alloc", "20ms"], policy=pol)
     assert r.returncode == 128 + signal.SIGKILL, r.stderr[-1500:]
     b = only_bundle(d)
     watch = manifest(b)["memory"]["watch"]
     show = subprocess.run([CRASHBOX, "show", b], capture_output=True, timeout=30).stdout.decode()
     assert b"info: the memory cgroup is not writable" in r.stderr, r.stderr[-1500:]
-    if v1(cg):
+    if is_v1:
         assert b"not watching memory: cgroup not writable and polling disabled" in r.stderr, r.stderr[-1500:]
         assert watch["by"] is None and watch["why_none"] == "cgroup not writable and polling disabled", watch
         assert manifest(b)["memory"]["watermarks_crossed"] == []
@@ -120,12 +126,8 @@ def test_without_a_memory_limit_the_manifest_says_nothing_watched(tmp):
 
 def test_a_restarted_service_is_polled_again(tmp):
     # Each run opens its own watch; the timer of the last must not linger.
-    cg = memory_cgroup(tmp, 128 << 20)
     pol = write_policy(tmp, "[restart]\nmode = on-crash\nmin_delay = 0s\nburst = 1\n")
-    try:
-        r, d = run_read_only(tmp, cg, [f"{EXAMPLES}/unbounded-alloc", "20ms"], policy=pol)
-    finally:
-        remove_cgroup(cg)
+    r, d, _ = oom_read_only(tmp, 128 << 20, [f"{EXAMPLES}/unbounded-alloc", "20ms"], policy=pol)
     assert r.returncode == 128 + signal.SIGKILL, r.stderr[-1500:]
     bundles = list_bundles(d)
     assert len(bundles) == 2, (bundles, r.stderr[-1500:])
