@@ -44,7 +44,13 @@ enum memwatch_action memwatch_observe(struct memwatch_state *s, uint64_t usage, 
 enum memwatch_action memwatch_observe_signalled(struct memwatch_state *s, uint64_t usage, uint64_t signalled,
                                                 long long now, size_t *which)
 {
-    uint64_t reached = usage > signalled ? usage : signalled;
+    /* A reading short of the signalled watermark by more than the
+     * hysteresis (1% of the limit at least) is a crossing down: v1 signals
+     * both ways, and a service just killed falls through every watermark. */
+    uint64_t short_by = s->hysteresis > s->limit / 100 ? s->hysteresis : s->limit / 100;
+    uint64_t reached = usage;
+    if (signalled > usage && usage + short_by >= signalled)
+        reached = signalled;
     /* Re-arm what usage fell well below; report a fall below everything pending. */
     bool any_pending = false, fell = false;
     for (size_t i = 0; i < s->n; i++) {

@@ -54,9 +54,11 @@ enum memwatch_action memwatch_observe(struct memwatch_state *s, uint64_t usage, 
  * kernel saw usage cross `signalled` (its watermark) a moment ago, up or
  * down. Its usage moves in per-CPU charge batches, so the reading may come
  * a few hundred KiB short, and the kernel does not signal that crossing
- * again until usage falls back below it: an armed watermark signalled is
- * one reached (a crossing down is one up that was read short). The
- * snapshot records the usage read. */
+ * again until usage falls back below it: an armed watermark signalled and
+ * read within the hysteresis below it (at least 1% of the limit) is one
+ * reached. Read further below, the crossing was down (a service killed
+ * falls through every watermark): none. The snapshot records the usage
+ * read. */
 enum memwatch_action memwatch_observe_signalled(struct memwatch_state *s, uint64_t usage, uint64_t signalled,
                                                 long long now_ms, size_t *which);
 

@@ -2,6 +2,7 @@
 bundles are read back with tar and zstd."""
 import itertools
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -330,6 +331,33 @@ def test_memory_that_falls_back_drops_its_pre_oom_snapshots(tmp):
                 assert bundles == [], "memory fell back: nothing kept"
     finally:
         remove_cgroup(cg)
+
+
+def test_memory_falling_through_its_watermarks_crosses_none(tmp):
+    """v1 thresholds signal a crossing down as well as up. The spike passes
+    50, 70 and 90% (in one rise or several), holds, and gives it all back:
+    usage falls through the three at once, and no event on the way down may
+    be taken for a crossing (one was, at a usage of a few MiB, after the
+    first had dropped the pending snapshots)."""
+    cg = memory_cgroup(tmp, 88 << 20)
+    try:
+        d = os.path.join(tmp, "b")
+        os.makedirs(d)
+        pol = write_policy(tmp, "[memory]\nwatermarks = 50 70 90\n")
+        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -p {pol} -d {d} -- {EXAMPLES}/memory-spike"
+        r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
+    finally:
+        remove_cgroup(cg)
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 0, err[-2000:]
+    crossings = re.findall(r"memory at (\d+) of (\d+) bytes crossed the (\d+)% watermark", err)
+    assert crossings, err[-2000:]
+    for usage, limit, pct in crossings:
+        # Read short by a charge batch or so, not by tens of MiB.
+        assert int(usage) >= int(limit) * (int(pct) - 2) // 100, (crossings, err[-2000:])
+    after = err[err.index("spike: released"):]
+    assert "crossed the" not in after, err[-2000:]
+    assert list_bundles(d) == [], "memory fell back: nothing kept"
 
 
 def test_restarts_at_once_in_one_memory_cgroup_see_every_crossing(tmp):

@@ -175,6 +175,34 @@ Test(memwatch_signalled, a_threshold_read_just_short_is_the_crossing)
     cr_assert_eq(memwatch_observe(&s, 47 * MiB, 0, &w), MW_NONE);
 }
 
+/* v1 signals a crossing down too. A burst past 95% fires 95 alone (80 and
+ * 90 disarmed with it); when the service is killed, usage falls through all
+ * three and each threshold's event comes with a reading of a few MiB: no
+ * watermark was reached (seen: 80 and 90 "crossed" at 1.9 and 1.1 MB). */
+Test(memwatch_signalled, a_crossing_down_is_no_crossing)
+{
+    struct memwatch_state s;
+    unsigned p[] = {80, 90, 95};
+    for (int taken = 0; taken < 2; taken++) {
+        memwatch_state_init(&s, 128 * MiB, p, 3, 5, 10000);
+        size_t w;
+        cr_assert_eq(memwatch_observe_signalled(&s, 128 * MiB - 2 * MiB, s.wm[0].bytes, 0, &w), MW_SNAPSHOT);
+        cr_assert_eq(s.wm[w].percent, 95);
+        if (taken) /* the OOM kill's bundle took the pending snapshot */
+            s.wm[w].pending = false;
+        for (size_t i = 3; i-- > 0;)
+            cr_assert_neq(memwatch_observe_signalled(&s, 1900 * 1024, s.wm[i].bytes, 5, &w), MW_SNAPSHOT,
+                          "%u%% signalled on the way down", p[i]);
+    }
+    /* With no hysteresis, a reading short by under 1% of the limit is still
+     * the crossing; by more, none. */
+    unsigned q[] = {50};
+    memwatch_state_init(&s, 100 * MiB, q, 1, 0, 10000);
+    size_t w;
+    cr_assert_eq(memwatch_observe_signalled(&s, 49 * MiB - 1, s.wm[0].bytes, 0, &w), MW_NONE);
+    cr_assert_eq(memwatch_observe_signalled(&s, 49 * MiB + 512 * 1024, s.wm[0].bytes, 0, &w), MW_SNAPSHOT);
+}
+
 Test(memwatch_signalled, a_watermark_held_back_by_the_rate_limit_is_read_when_due)
 {
     struct memwatch_state s;
