@@ -643,6 +643,15 @@ struct segment {
     uint64_t filesz; /* planned, then written */
 };
 
+/* /proc/PID/mem reads 0 bytes only once the address space is gone; a live
+ * one refuses address 0 (EIO). Asked after every read of the dump: an
+ * address space alive then was alive for all of them. */
+static bool address_space_gone(int mem)
+{
+    char c;
+    return pread(mem, &c, 1, 0) == 0;
+}
+
 static bool elf_magic_at(int mem, uint64_t addr)
 {
     char m[SELFMAG];
@@ -820,9 +829,12 @@ int coredump_write(const struct coredump_options *o, const struct coredump_sink 
         goto out;
     const char *cut = NULL;
     r = body_write(&rd, v, seg, n, o, sink, &res->body_len, &cut);
-    /* A process killed mid-dump shows no mappings, or a leader that is gone. */
+    /* A process killed mid-dump shows no mappings, or a leader that is
+     * gone, or an address space that is: killed after smaps was read, its
+     * coredump_filter reads empty (every segment skipped, nothing read that
+     * could fail) while its leader is not a zombie yet. */
     char leader = task_state(o->pid, o->pid);
-    if (!cut && (n == 0 || leader == 'Z' || leader == 'X'))
+    if (!cut && (n == 0 || leader == 'Z' || leader == 'X' || address_space_gone(rd.mem)))
         cut = "the service ended during the dump";
     if (cut)
         res->cut = cut;
