@@ -307,6 +307,34 @@ def oom_attempts(tmp, once, tries=3):
     raise Skip(f"crashbox, in the cgroup and unprotected here, was the OOM killer's victim {tries} times")
 
 
+def cgroup_run(tmp, limit, service, policy=None, env=None, timeout=120):
+    """crashbox -d TMP/b [-p policy] -- service (a shell word list), in a
+    fresh memory cgroup of limit bytes: (r, TMP/b)."""
+    cg = memory_cgroup(tmp, limit)
+    try:
+        d = os.path.join(tmp, "b")
+        os.makedirs(d)
+        pol = f"-p {policy} " if policy else ""
+        # The shell moves itself into the cgroup, then becomes crashbox.
+        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} {pol}-- {service}"
+        r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=timeout, env=env)
+    finally:
+        remove_cgroup(cg)
+    return r, d
+
+
+def oom_run(tmp, limit, service, **kw):
+    """cgroup_run until the OOM killer ends the service; again when crashbox
+    was the victim (oom_attempts)."""
+    def once(run_dir):
+        r, d = cgroup_run(run_dir, limit, service, **kw)
+        if crashbox_was_the_victim(r.returncode):
+            return None
+        assert r.returncode == 128 + signal.SIGKILL, (r.returncode, r.stderr[-2000:])
+        return r, d
+    return oom_attempts(tmp, once)
+
+
 def test_memory_that_falls_back_drops_its_pre_oom_snapshots(tmp):
     cg = memory_cgroup(tmp, 96 << 20)
     try:
@@ -339,15 +367,8 @@ def test_memory_falling_through_its_watermarks_crosses_none(tmp):
     usage falls through the three at once, and no event on the way down may
     be taken for a crossing (one was, at a usage of a few MiB, after the
     first had dropped the pending snapshots)."""
-    cg = memory_cgroup(tmp, 88 << 20)
-    try:
-        d = os.path.join(tmp, "b")
-        os.makedirs(d)
-        pol = write_policy(tmp, "[memory]\nwatermarks = 50 70 90\n")
-        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -p {pol} -d {d} -- {EXAMPLES}/memory-spike"
-        r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
-    finally:
-        remove_cgroup(cg)
+    pol = write_policy(tmp, "[memory]\nwatermarks = 50 70 90\n")
+    r, d = cgroup_run(tmp, 88 << 20, f"{EXAMPLES}/memory-spike", policy=pol)
     err = r.stderr.decode(errors="replace")
     assert r.returncode == 0, err[-2000:]
     crossings = re.findall(r"memory at (\d+) of (\d+) bytes crossed the (\d+)% watermark", err)
@@ -364,19 +385,12 @@ def test_restarts_at_once_in_one_memory_cgroup_see_every_crossing(tmp):
     """crashbox's own restarts with no delay: each run registers its
     thresholds anew in the same cgroup while the kernel drops the last
     run's, and each sees its 80% crossing."""
-    cg = memory_cgroup(tmp, 96 << 20)
-    try:
-        d = os.path.join(tmp, "b")
-        os.makedirs(d)
-        pol = write_policy(tmp, "[restart]\nmode = always\nmin_delay = 0\nmax_delay = 0\nburst = 5\n")
-        script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -p {pol} -d {d} -- {EXAMPLES}/memory-spike"
-        r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
-        assert r.returncode == 0, r.stderr[-2000:]
-        runs = 1 + r.stderr.count(b"restarting the service in 0ms")
-        crossings = r.stderr.count(b"crossed the 80% watermark")
-        assert runs == 6 and crossings == runs, (runs, crossings, r.stderr[-3000:])
-    finally:
-        remove_cgroup(cg)
+    pol = write_policy(tmp, "[restart]\nmode = always\nmin_delay = 0\nmax_delay = 0\nburst = 5\n")
+    r, _ = cgroup_run(tmp, 96 << 20, f"{EXAMPLES}/memory-spike", policy=pol)
+    assert r.returncode == 0, r.stderr[-2000:]
+    runs = 1 + r.stderr.count(b"restarting the service in 0ms")
+    crossings = r.stderr.count(b"crossed the 80% watermark")
+    assert runs == 6 and crossings == runs, (runs, crossings, r.stderr[-3000:])
 
 
 def test_thresholds_watch_on_without_their_timer(tmp):
@@ -444,21 +458,7 @@ def test_a_memory_high_bundle_goes_through_the_store(tmp):
 
 
 def test_oom_kill_in_a_memory_cgroup(tmp):
-    def once(run_dir):
-        cg = memory_cgroup(run_dir, 96 << 20)
-        try:
-            d = os.path.join(run_dir, "b")
-            os.makedirs(d)
-            # The shell moves itself into the cgroup, then becomes crashbox.
-            script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -- {EXAMPLES}/unbounded-alloc 20ms"
-            r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
-        finally:
-            remove_cgroup(cg)
-        if crashbox_was_the_victim(r.returncode):
-            return None
-        assert r.returncode == 128 + signal.SIGKILL, (r.returncode, r.stderr[-1000:])
-        return d
-    d = oom_attempts(tmp, once)
+    _, d = oom_run(tmp, 96 << 20, f"{EXAMPLES}/unbounded-alloc 20ms")
     man = manifest(only_bundle(d))
     assert man["crash"]["kind"] == "oom-kill", man["crash"]
     assert man["memory"]["oom_kills"] > man["memory"]["oom_kills_at_start"]
@@ -676,21 +676,7 @@ def test_oom_kill_with_the_shim_has_a_heap_profile_pprof_reads(tmp):
     if not go:
         raise Skip("no Go toolchain for go tool pprof")
 
-    def once(run_dir):
-        cg = memory_cgroup(run_dir, 128 << 20)
-        try:
-            d = os.path.join(run_dir, "b")
-            os.makedirs(d)
-            script = (f"echo $$ > {cg}/cgroup.procs && "
-                      f"exec {CRASHBOX} -d {d} -p {shim_policy(run_dir)} -- {EXAMPLES}/shim-service 10ms")
-            r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=120)
-            if crashbox_was_the_victim(r.returncode):
-                return None
-            assert r.returncode == 128 + signal.SIGKILL, r.stderr[-1500:]
-            return d
-        finally:
-            remove_cgroup(cg)
-    d = oom_attempts(tmp, once)
+    _, d = oom_run(tmp, 128 << 20, f"{EXAMPLES}/shim-service 10ms", policy=shim_policy(tmp))
     b = only_bundle(d)
     assert manifest(b)["crash"]["kind"] == "oom-kill"
     names = members(b)

@@ -9,7 +9,7 @@ import time
 
 from bundles import manifest, member, members
 from lib import CRASHBOX, EXAMPLES, children_of, kill_quietly, run, wait_line, write_policy
-from test_capture import crashbox_was_the_victim, memory_cgroup, oom_attempts, only_bundle, remove_cgroup
+from test_capture import crashbox_was_the_victim, memory_cgroup, oom_attempts, oom_run, only_bundle, remove_cgroup
 from test_show import check
 
 VERDICTS = {"retained-heap", "goroutine-leak", "other-process", "page-cache", "gc-off",
@@ -19,22 +19,10 @@ VERDICTS = {"retained-heap", "goroutine-leak", "other-process", "page-cache", "g
 def oom(tmp, example, limit_mib=128, env=None):
     """Runs the example in a memory cgroup until the OOM killer ends it;
     returns the manifest and the bundle's path."""
-    def once(run_dir):
-        cg = memory_cgroup(run_dir, limit_mib << 20)
-        try:
-            d = os.path.join(run_dir, "b")
-            os.makedirs(d)
-            pol = write_policy(run_dir, "[capture]\ngo_shim = yes\n", "shim.policy")
-            script = f"echo $$ > {cg}/cgroup.procs && exec {CRASHBOX} -d {d} -p {pol} -- {EXAMPLES}/{example}"
-            r = subprocess.run(["sh", "-c", script], capture_output=True, timeout=180,
-                               env=dict(os.environ, **(env or {})))
-            if crashbox_was_the_victim(r.returncode):
-                return None
-            assert r.returncode == 128 + signal.SIGKILL, (r.returncode, r.stderr[-2000:])
-        finally:
-            remove_cgroup(cg)
-        return d
-    b = only_bundle(oom_attempts(tmp, once))
+    pol = write_policy(tmp, "[capture]\ngo_shim = yes\n", "shim.policy")
+    _, d = oom_run(tmp, limit_mib << 20, f"{EXAMPLES}/{example}", policy=pol, timeout=180,
+                   env=dict(os.environ, **(env or {})))
+    b = only_bundle(d)
     m = manifest(b)
     assert m["crash"]["kind"] == "oom-kill", m["crash"]
     return m, b
